@@ -1,0 +1,34 @@
+"""The audit trail: every change to a money-bearing record says who and when."""
+
+from django.db import models
+
+from .models import AuditEntry, Grant
+
+
+def actor_name(actor, actor_label: str = "") -> str:
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        return actor.get_username()
+    return actor_label or "system"
+
+
+def log(
+    action: str,
+    obj: models.Model,
+    *,
+    grant: Grant | None = None,
+    actor=None,
+    actor_label: str = "",
+    before=None,
+    after=None,
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        actor=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
+        actor_label=actor_name(actor, actor_label),
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:300],
+        grant=grant,
+        before=before,
+        after=after,
+    )

@@ -1,0 +1,573 @@
+"""The allocation engine: plain Python, no Django.
+
+Data in (a budget tree of pots with their models, units, datasets and
+applications), rows out, in whole kronor and exact arithmetic. Every
+proportional split uses the largest-remainder (Hamilton) method, so a pot
+always sums exactly to the money it divides; what a model does not divide
+stays visible as the pot's unallocated balance.
+
+The semantics are those of the grant file format (`stimulans-grant/1`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+
+MEASURES = ("places", "customers")
+UNIT_TYPES = ("care_home", "service_house", "home_care", "lss_home", "psychiatric_home", "other")
+UNIT_FIELDS = ("type", "places", "customers", "in_city", "city_placed_share")
+OPERATORS = ("eq", "ne", "gte", "gt", "lte", "lt")
+MODEL_TYPES = ("fixed", "equal", "remainder", "key", "per_unit", "tiered", "approved_amounts")
+
+
+class AllocationError(Exception):
+    """A pot cannot be computed as configured; the message says why."""
+
+    def __init__(self, pot: str, message: str):
+        super().__init__(f"{pot}: {message}")
+        self.pot = pot
+        self.message = message
+
+
+# ---------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    organisation: str
+    type: str
+    places: int | None = None
+    customers: int | None = None
+    in_city: bool = True
+    city_placed_share: Decimal = Decimal(1)
+    name: str = ""
+
+    def measure(self, name: str) -> int:
+        return getattr(self, name) or 0
+
+
+@dataclass(frozen=True)
+class Application:
+    id: str
+    pot: str
+    organisation: str
+    units: tuple[str, ...] = ()
+    status: str = "approved"
+    granted_amount: int | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    op: str
+    value: object
+    unit_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Eligibility of a unit: `unit_types`, every `all` condition, one `any`."""
+
+    unit_types: tuple[str, ...] = ()
+    all: tuple[Condition, ...] = ()
+    any: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True)
+class Fixed:
+    amounts: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class Equal:
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Remainder:
+    recipient: str
+
+
+@dataclass(frozen=True)
+class Factor:
+    dataset: str
+    weight: Decimal
+
+
+@dataclass(frozen=True)
+class Key:
+    factors: tuple[Factor, ...]
+    recipients: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class PerUnit:
+    measure: str
+    eligible: Rule = Rule()
+    applicants_only: bool = True
+    max_rate: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Tier:
+    unit_type: str
+    measure: str
+    min: int
+    max: int | None
+    amount: int
+
+
+@dataclass(frozen=True)
+class Tiered:
+    tiers: tuple[Tier, ...]
+    eligible: Rule = Rule()
+    applicants_only: bool = True
+    overflow: str = "error"
+
+
+@dataclass(frozen=True)
+class ApprovedAmounts:
+    pass
+
+
+Model = Fixed | Equal | Remainder | Key | PerUnit | Tiered | ApprovedAmounts
+
+REST = "rest"
+
+
+@dataclass(frozen=True)
+class Pot:
+    id: str
+    name: str
+    amount: int | str  # whole kronor, or REST
+    model: Model | None = None
+    children: tuple[Pot, ...] = ()
+
+
+@dataclass(frozen=True)
+class GrantInput:
+    amount: int
+    pots: tuple[Pot, ...]
+    units: Mapping[str, Unit] = field(default_factory=dict)
+    datasets: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    applications: tuple[Application, ...] = ()
+
+
+# ---------------------------------------------------------------- outputs
+
+
+@dataclass(frozen=True)
+class Row:
+    pot: str
+    organisation: str
+    unit: str | None
+    quantity: int | None
+    amount: int
+
+
+@dataclass(frozen=True)
+class Ineligible:
+    """A unit that took no part, and why (`code` and `details`; see `wording`)."""
+
+    pot: str
+    unit: str
+    organisation: str
+    application: str | None
+    code: str
+    details: dict
+
+
+@dataclass(frozen=True)
+class PotResult:
+    id: str
+    path: str
+    amount: int
+    allocated: int
+    rate: Fraction | None = None
+
+    @property
+    def unallocated(self) -> int:
+        return self.amount - self.allocated
+
+
+@dataclass(frozen=True)
+class Result:
+    pots: tuple[PotResult, ...]
+    rows: tuple[Row, ...]
+    ineligible: tuple[Ineligible, ...]
+
+    @property
+    def allocated(self) -> int:
+        return sum(row.amount for row in self.rows)
+
+
+# ---------------------------------------------------------------- rounding
+
+
+def largest_remainder(
+    total: int, weights: Sequence[int | Fraction], ids: Sequence[str]
+) -> list[int]:
+    """Split `total` kronor in proportion to `weights` (Hamilton's method).
+
+    Each share is floored; the kronor left over go one each to the largest
+    fractional remainders, ties to the larger weight, then the smaller id.
+    Exact: weights are scaled to integers, so no float is ever involved.
+    """
+    if total < 0:
+        raise ValueError("cannot split a negative amount")
+    if len(weights) != len(ids):
+        raise ValueError("one id per weight")
+    if not weights:
+        if total:
+            raise ValueError("nobody to split the money between")
+        return []
+    if any(w < 0 for w in weights):
+        raise ValueError("weights must not be negative")
+    scale = math.lcm(*(Fraction(w).denominator for w in weights))
+    ints = [int(Fraction(w) * scale) for w in weights]
+    whole = sum(ints)
+    if whole == 0:
+        if total:
+            raise ValueError("the weights sum to zero")
+        return [0] * len(weights)
+    shares = []
+    remainders = []
+    for w in ints:
+        q, r = divmod(total * w, whole)
+        shares.append(q)
+        remainders.append(r)
+    left = total - sum(shares)
+    if left:
+        order = sorted(range(len(ints)), key=lambda i: (-remainders[i], -ints[i], ids[i]))
+        for i in order[:left]:
+            shares[i] += 1
+    return shares
+
+
+# ---------------------------------------------------------------- eligibility
+# The engine says *why* a unit is not eligible as a code and JSON-able details;
+# the Django layer puts that into words in the reader's language.
+
+
+def condition_data(cond: Condition) -> dict:
+    value = cond.value
+    if isinstance(value, Decimal):
+        value = str(value)
+    data = {"field": cond.field, "op": cond.op, "value": value}
+    if cond.unit_types:
+        data["unit_types"] = list(cond.unit_types)
+    return data
+
+
+def _unit_value(unit: Unit, field_name: str) -> object:
+    value = getattr(unit, field_name)
+    if field_name in MEASURES and value is None:
+        return 0
+    return value
+
+
+def _holds(cond: Condition, unit: Unit) -> bool:
+    actual = _unit_value(unit, cond.field)
+    expected = cond.value
+    if cond.field == "city_placed_share":
+        expected = Decimal(str(expected))
+    if cond.op == "eq":
+        return actual == expected
+    if cond.op == "ne":
+        return actual != expected
+    if cond.op == "gte":
+        return actual >= expected
+    if cond.op == "gt":
+        return actual > expected
+    if cond.op == "lte":
+        return actual <= expected
+    return actual < expected
+
+
+def _binds(cond: Condition, unit: Unit) -> bool:
+    return not cond.unit_types or unit.type in cond.unit_types
+
+
+Reason = tuple[str, dict]
+
+
+def eligibility_failure(rule: Rule, unit: Unit) -> Reason | None:
+    """None when the unit is eligible, else (code, details) saying why."""
+    if rule.unit_types and unit.type not in rule.unit_types:
+        return "unit_type", {"unit_type": unit.type, "allowed": list(rule.unit_types)}
+    for cond in rule.all:
+        if _binds(cond, unit) and not _holds(cond, unit):
+            return "condition", {"condition": condition_data(cond)}
+    binding = [c for c in rule.any if _binds(c, unit)]
+    if binding and not any(_holds(c, unit) for c in binding):
+        return "any", {"conditions": [condition_data(c) for c in binding]}
+    return None
+
+
+# ---------------------------------------------------------------- the tree
+
+
+def resolve_amounts(total: int, pots: Sequence[Pot]) -> dict[str, int]:
+    """Each pot's amount in kronor, with `rest` pots resolved against their parent."""
+    resolved: dict[str, int] = {}
+
+    def walk(parent_amount: int, siblings: Sequence[Pot], parent: str) -> None:
+        fixed = sum(p.amount for p in siblings if p.amount != REST)
+        rests = [p for p in siblings if p.amount == REST]
+        if len(rests) > 1:
+            raise AllocationError(parent, "more than one pot takes the rest")
+        if fixed > parent_amount:
+            raise AllocationError(
+                parent, f"the parts ({fixed} kr) exceed the amount ({parent_amount} kr)"
+            )
+        for pot in siblings:
+            amount = parent_amount - fixed if pot.amount == REST else pot.amount
+            resolved[pot.id] = amount
+            walk(amount, pot.children, pot.id)
+
+    walk(total, pots, "grant")
+    return resolved
+
+
+def compute(grant: GrantInput) -> Result:
+    """Compute every pot of the grant. Same input, same rows, always."""
+    amounts = resolve_amounts(grant.amount, grant.pots)
+    approved: dict[str, list[Application]] = {}
+    for app in grant.applications:
+        if app.status == "approved":
+            approved.setdefault(app.pot, []).append(app)
+
+    rows: list[Row] = []
+    ineligible: list[Ineligible] = []
+    results: list[PotResult] = []
+
+    def walk(pot: Pot, path: str) -> int:
+        path = f"{path} / {pot.name}" if path else pot.name
+        index = len(results)
+        results.append(None)  # placeholder: the parent's entry comes before its children
+        amount = amounts[pot.id]
+        if pot.children:
+            allocated = sum(walk(child, path) for child in pot.children)
+            rate = None
+        else:
+            outcome = _compute_leaf(pot, amount, grant, approved.get(pot.id, []))
+            rows.extend(outcome.rows)
+            ineligible.extend(outcome.ineligible)
+            allocated = sum(r.amount for r in outcome.rows)
+            rate = outcome.rate
+        results[index] = PotResult(pot.id, path, amount, allocated, rate)
+        return allocated
+
+    for pot in grant.pots:
+        walk(pot, "")
+    return Result(tuple(results), tuple(rows), tuple(ineligible))
+
+
+@dataclass
+class _Leaf:
+    rows: list[Row]
+    ineligible: list[Ineligible] = field(default_factory=list)
+    rate: Fraction | None = None
+
+
+def _compute_leaf(pot: Pot, amount: int, grant: GrantInput, approved: list[Application]) -> _Leaf:
+    model = pot.model
+    if model is None:
+        raise AllocationError(pot.id, "the pot has neither a model nor children")
+    compute_model = _MODELS[type(model)]
+    return compute_model(pot.id, amount, model, grant, approved)
+
+
+def _fixed(pot: str, amount: int, model: Fixed, grant: GrantInput, approved) -> _Leaf:
+    total = sum(a for _, a in model.amounts)
+    if total > amount:
+        raise AllocationError(
+            pot,
+            f"the fixed amounts ({total} kr) exceed the pot ({amount} kr) by {total - amount} kr",
+        )
+    return _Leaf([Row(pot, org, None, None, a) for org, a in model.amounts])
+
+
+def _equal(pot: str, amount: int, model: Equal, grant: GrantInput, approved) -> _Leaf:
+    if not model.recipients:
+        raise AllocationError(pot, "no recipients to share the pot equally")
+    shares = largest_remainder(amount, [1] * len(model.recipients), model.recipients)
+    return _Leaf(
+        [Row(pot, org, None, None, a) for org, a in zip(model.recipients, shares, strict=True)]
+    )
+
+
+def _remainder(pot: str, amount: int, model: Remainder, grant: GrantInput, approved) -> _Leaf:
+    return _Leaf([Row(pot, model.recipient, None, None, amount)])
+
+
+def key_weights(model: Key, datasets: Mapping[str, Mapping[str, int]]) -> dict[str, Fraction]:
+    """Each recipient's exact share of a key pot (the shares sum to 1)."""
+    first = datasets[model.factors[0].dataset]
+    recipients = model.recipients if model.recipients is not None else tuple(first)
+    total_weight = sum(Fraction(f.weight) for f in model.factors)
+    if total_weight <= 0:
+        raise ValueError("the factor weights sum to zero")
+    shares = dict.fromkeys(recipients, Fraction(0))
+    for factor in model.factors:
+        values = datasets[factor.dataset]
+        column = sum(values.get(org, 0) for org in recipients)
+        if column == 0:
+            raise ValueError(f"dataset '{factor.dataset}' sums to 0 over the recipients")
+        weight = Fraction(factor.weight) / total_weight
+        for org in recipients:
+            shares[org] += weight * Fraction(values.get(org, 0), column)
+    return shares
+
+
+def _key(pot: str, amount: int, model: Key, grant: GrantInput, approved) -> _Leaf:
+    try:
+        shares = key_weights(model, grant.datasets)
+    except ValueError as exc:
+        raise AllocationError(pot, str(exc)) from None
+    orgs = list(shares)
+    amounts = largest_remainder(amount, [shares[o] for o in orgs], orgs)
+    return _Leaf([Row(pot, org, None, None, a) for org, a in zip(orgs, amounts, strict=True)])
+
+
+def _candidates(
+    pot: str, applicants_only: bool, grant: GrantInput, approved: list[Application]
+) -> list[tuple[Unit, str | None]]:
+    """The units that take part in a unit-based pot, with the application each came in."""
+    if not applicants_only:
+        return [(u, None) for u in sorted(grant.units.values(), key=lambda u: u.id)]
+    seen: dict[str, str] = {}
+    out = []
+    for app in approved:
+        for unit_id in app.units:
+            if unit_id in seen:
+                raise AllocationError(
+                    pot,
+                    f"unit '{unit_id}' is in two approved applications "
+                    f"('{seen[unit_id]}' and '{app.id}')",
+                )
+            seen[unit_id] = app.id
+            out.append((grant.units[unit_id], app.id))
+    out.sort(key=lambda pair: pair[0].id)
+    return out
+
+
+def _screen(
+    pot: str,
+    model: Model,
+    candidates: Iterable[tuple[Unit, str | None]],
+    ineligible: list[Ineligible],
+) -> list[tuple[Unit, str | None]]:
+    kept = []
+    for unit, app in candidates:
+        reason = screen_unit(model, unit)
+        if reason:
+            code, details = reason
+            ineligible.append(Ineligible(pot, unit.id, unit.organisation, app, code, details))
+        else:
+            kept.append((unit, app))
+    return kept
+
+
+def screen_unit(model: Model, unit: Unit) -> Reason | None:
+    """Why `unit` can get nothing from a unit-based pot, or None when it can."""
+    if isinstance(model, PerUnit):
+        reason = eligibility_failure(model.eligible, unit)
+        if reason is None and unit.measure(model.measure) <= 0:
+            reason = "no_measure", {"measure": model.measure}
+        return reason
+    if isinstance(model, Tiered):
+        reason = eligibility_failure(model.eligible, unit)
+        if reason is None and tier_for(model.tiers, unit) is None:
+            measures = {t.measure for t in model.tiers if t.unit_type == unit.type}
+            values = {m: unit.measure(m) for m in sorted(measures)}
+            reason = "no_tier", {"unit_type": unit.type, "values": values}
+        return reason
+    return None
+
+
+def _per_unit(pot: str, amount: int, model: PerUnit, grant: GrantInput, approved) -> _Leaf:
+    ineligible: list[Ineligible] = []
+    units = _screen(
+        pot, model, _candidates(pot, model.applicants_only, grant, approved), ineligible
+    )
+    measures = [u.measure(model.measure) for u, _ in units]
+    total_measure = sum(measures)
+    if not total_measure:
+        return _Leaf([], ineligible, None)
+    divided = amount
+    if model.max_rate is not None:
+        divided = min(amount, math.floor(Fraction(model.max_rate) * total_measure))
+    shares = largest_remainder(divided, measures, [u.id for u, _ in units])
+    rows = [
+        Row(pot, u.organisation, u.id, m, a)
+        for (u, _), m, a in zip(units, measures, shares, strict=True)
+    ]
+    return _Leaf(rows, ineligible, Fraction(divided, total_measure))
+
+
+def tier_for(tiers: Sequence[Tier], unit: Unit) -> Tier | None:
+    for tier in tiers:
+        if tier.unit_type != unit.type:
+            continue
+        value = unit.measure(tier.measure)
+        if value >= tier.min and (tier.max is None or value <= tier.max):
+            return tier
+    return None
+
+
+def _tiered(pot: str, amount: int, model: Tiered, grant: GrantInput, approved) -> _Leaf:
+    ineligible: list[Ineligible] = []
+    units = _screen(
+        pot, model, _candidates(pot, model.applicants_only, grant, approved), ineligible
+    )
+    tiers = [tier_for(model.tiers, u) for u, _ in units]
+    total = sum(t.amount for t in tiers)
+    if total > amount:
+        if model.overflow != "scale":
+            raise AllocationError(
+                pot,
+                f"the tier amounts ({total} kr) exceed the pot ({amount} kr) "
+                f"by {total - amount} kr",
+            )
+        amounts = largest_remainder(amount, [t.amount for t in tiers], [u.id for u, _ in units])
+    else:
+        amounts = [t.amount for t in tiers]
+    rows = [
+        Row(pot, u.organisation, u.id, u.measure(t.measure), a)
+        for (u, _), t, a in zip(units, tiers, amounts, strict=True)
+    ]
+    return _Leaf(rows, ineligible, None)
+
+
+def _approved_amounts(
+    pot: str, amount: int, model: ApprovedAmounts, grant: GrantInput, approved
+) -> _Leaf:
+    rows = []
+    for app in sorted(approved, key=lambda a: a.id):
+        if app.granted_amount is None:
+            raise AllocationError(pot, f"application '{app.id}' is approved with no granted amount")
+        rows.append(Row(pot, app.organisation, None, None, app.granted_amount))
+    total = sum(r.amount for r in rows)
+    if total > amount:
+        raise AllocationError(
+            pot,
+            f"the granted amounts ({total} kr) exceed the pot ({amount} kr) by {total - amount} kr",
+        )
+    return _Leaf(rows)
+
+
+_MODELS: dict[type, Callable[..., _Leaf]] = {
+    Fixed: _fixed,
+    Equal: _equal,
+    Remainder: _remainder,
+    Key: _key,
+    PerUnit: _per_unit,
+    Tiered: _tiered,
+    ApprovedAmounts: _approved_amounts,
+}

@@ -1,0 +1,884 @@
+"""Reading and checking a grant file (`stimulans-grant/1`). Plain Python, no Django.
+
+`parse()` turns the bytes of a file into a checked dict, or raises
+`GrantFileError` listing every problem with its JSON path, e.g.
+``pots[2].model.factors[0].dataset: unknown dataset 'bef-2018'``. Nothing is
+written anywhere: storing a checked file is the Django layer's job.
+`to_model()` turns one pot's model into the engine's terms; the admin uses
+`check_model()` so that a pot edited by hand meets the same rules as a file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from . import engine
+
+FORMAT = "stimulans-grant/1"
+MAX_BYTES = 32 * 1024 * 1024
+MAX_KRONOR = 10**13  # ten thousand billion: far above any grant, far below a bigint
+MAX_ERRORS = 50
+
+SLUG = re.compile(r"^[a-z0-9-]+\Z")
+DECIMAL = re.compile(r"^[0-9]+(\.[0-9]+)?\Z")
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+ORG_NUMBER = re.compile(r"^[0-9]{6}-[0-9]{4}\Z")
+
+ORG_KINDS = (
+    "municipality",
+    "district_administration",
+    "specialist_administration",
+    "private_provider",
+    "non_profit",
+    "other",
+)
+OWNERSHIPS = ("public", "private")
+APPLICATION_STATUSES = ("draft", "submitted", "approved", "rejected", "withdrawn")
+UNIT_BASED = ("per_unit", "tiered")
+
+
+class GrantFileError(Exception):
+    """The file is not a valid grant file. `errors` holds (path, problem) pairs."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        self.errors = errors
+        super().__init__("\n".join(f"{p}: {m}" if p else m for p, m in errors))
+
+
+class _Float(str):
+    """A JSON number with a fraction or exponent, kept as text so it can be refused."""
+
+
+def luhn_ok(org_number: str) -> bool:
+    """Swedish organisation numbers: NNNNNN-NNNN whose ten digits pass the Luhn check."""
+    if not ORG_NUMBER.match(org_number):
+        return False
+    digits = [int(c) for c in org_number.replace("-", "")]
+    total = 0
+    for i, d in enumerate(digits):
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _no_duplicate_keys(pairs):
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key '{key}' appears twice in one object")
+        out[key] = value
+    return out
+
+
+def load(raw: bytes | str) -> object:
+    """Parse JSON strictly: no duplicate keys, no NaN, numbers with fractions kept apart."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    if len(raw) > MAX_BYTES:
+        raise GrantFileError(
+            [("", f"the file is {len(raw)} bytes; a grant file may be at most {MAX_BYTES} bytes")]
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise GrantFileError(
+            [("", f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})")]
+        ) from None
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_no_duplicate_keys,
+            parse_float=_Float,
+            parse_constant=_refuse_constant,
+        )
+    except json.JSONDecodeError as exc:
+        raise GrantFileError(
+            [("", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")]
+        ) from None
+    except RecursionError:
+        raise GrantFileError([("", "not valid JSON: nested too deeply")]) from None
+    except ValueError as exc:
+        raise GrantFileError([("", f"not valid JSON: {exc}")]) from None
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number")
+
+
+def parse(raw: bytes | str) -> dict:
+    """Read and check a whole grant file; return its data or raise GrantFileError."""
+    data = load(raw)
+    checker = _Checker()
+    checker.grant_file(data)
+    checker.raise_if_any()
+    return data
+
+
+def check(data: object) -> dict:
+    """Check already-parsed grant file data (e.g. built in code)."""
+    checker = _Checker()
+    checker.grant_file(data)
+    checker.raise_if_any()
+    return data
+
+
+@dataclass
+class Context:
+    """What a model may refer to: the ids known in its grant."""
+
+    organisations: set[str] = field(default_factory=set)
+    datasets: dict[str, dict[str, int]] = field(default_factory=dict)
+    unit_types: set[str] = field(default_factory=lambda: set(engine.UNIT_TYPES))
+
+
+def check_model(model: object, context: Context, path: str = "model") -> list[tuple[str, str]]:
+    """The problems with one pot's model, as (path, problem) pairs; empty when fine."""
+    checker = _Checker()
+    checker.ctx = context
+    checker.model(model, path, amount=None)
+    return checker.errors
+
+
+def to_model(data: dict) -> engine.Model:
+    """A checked model dict (as in the file) in the engine's terms."""
+    kind = data["type"]
+    if kind == "fixed":
+        return engine.Fixed(tuple((org, int(a)) for org, a in data["amounts"].items()))
+    if kind == "equal":
+        return engine.Equal(tuple(data["recipients"]))
+    if kind == "remainder":
+        return engine.Remainder(data["recipient"])
+    if kind == "key":
+        factors = tuple(engine.Factor(f["dataset"], Decimal(f["weight"])) for f in data["factors"])
+        recipients = data.get("recipients")
+        return engine.Key(factors, tuple(recipients) if recipients is not None else None)
+    if kind == "per_unit":
+        max_rate = data.get("max_rate")
+        return engine.PerUnit(
+            measure=data["measure"],
+            eligible=_rule(data.get("eligible")),
+            applicants_only=data.get("applicants_only", True),
+            max_rate=Decimal(max_rate) if max_rate is not None else None,
+        )
+    if kind == "tiered":
+        tiers = tuple(
+            engine.Tier(t["unit_type"], t["measure"], t["min"], t.get("max"), t["amount"])
+            for t in data["tiers"]
+        )
+        return engine.Tiered(
+            tiers=tiers,
+            eligible=_rule(data.get("eligible")),
+            applicants_only=data.get("applicants_only", True),
+            overflow=data.get("overflow", "error"),
+        )
+    if kind == "approved_amounts":
+        return engine.ApprovedAmounts()
+    raise ValueError(f"unknown model type {kind!r}")
+
+
+def _rule(data: dict | None) -> engine.Rule:
+    if not data:
+        return engine.Rule()
+
+    def cond(c: dict) -> engine.Condition:
+        value = c["value"]
+        if c["field"] == "city_placed_share":
+            value = Decimal(value)
+        return engine.Condition(c["field"], c["op"], value, tuple(c.get("unit_types", ())))
+
+    return engine.Rule(
+        unit_types=tuple(data.get("unit_types", ())),
+        all=tuple(cond(c) for c in data.get("all", ())),
+        any=tuple(cond(c) for c in data.get("any", ())),
+    )
+
+
+def describe_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, _Float):
+        return f"the number {value}"
+    if isinstance(value, int):
+        return f"the integer {value}"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+class _Stop(Exception):
+    """Too many errors: stop reading."""
+
+
+class _Checker:
+    def __init__(self):
+        self.errors: list[tuple[str, str]] = []
+        self.ctx = Context()
+        self.units: dict[str, dict] = {}
+        self.pots: dict[str, dict] = {}
+        self.leaf_models: dict[str, str] = {}
+        self.uses: set[str] = set()
+
+    # -- plumbing
+
+    def error(self, path: str, message: str) -> None:
+        self.errors.append((path, message))
+        if len(self.errors) >= MAX_ERRORS:
+            raise _Stop
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise GrantFileError(self.errors)
+
+    def grant_file(self, data: object) -> None:
+        try:
+            self._grant_file(data)
+        except _Stop:
+            self.errors.append(("", f"stopped after {MAX_ERRORS} problems"))
+
+    def obj(self, value, path, required=(), optional=()) -> bool:
+        if not isinstance(value, dict):
+            self.error(path, f"must be an object, not {describe_type(value)}")
+            return False
+        ok = True
+        for key in required:
+            if key not in value:
+                self.error(path, f"missing required key '{key}'")
+                ok = False
+        for key in value:
+            if key not in required and key not in optional:
+                self.error(_join(path, key), "unknown key")
+                ok = False
+        return ok
+
+    def array(self, value, path) -> list:
+        if not isinstance(value, list):
+            self.error(path, f"must be an array, not {describe_type(value)}")
+            return []
+        return value
+
+    def string(self, value, path, allow_empty=False) -> bool:
+        if not isinstance(value, str) or isinstance(value, _Float):
+            self.error(path, f"must be a string, not {describe_type(value)}")
+            return False
+        if not allow_empty and not value.strip():
+            self.error(path, "must not be empty")
+            return False
+        return True
+
+    def slug(self, value, path) -> bool:
+        if not self.string(value, path):
+            return False
+        if not SLUG.match(value):
+            self.error(path, f"'{value}' is not an id: use lower-case letters, digits and '-'")
+            return False
+        return True
+
+    def integer(self, value, path, minimum=0, money=True) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int) or isinstance(value, _Float):
+            if isinstance(value, _Float) and money:
+                self.error(path, f"money is a whole number of kronor, not {value}")
+            else:
+                self.error(path, f"must be a whole number, not {describe_type(value)}")
+            return False
+        if value < minimum:
+            self.error(path, f"must not be less than {minimum}, got {value}")
+            return False
+        if value > MAX_KRONOR:
+            self.error(path, f"{value} is implausibly large")
+            return False
+        return True
+
+    def boolean(self, value, path) -> bool:
+        if not isinstance(value, bool):
+            self.error(path, f"must be true or false, not {describe_type(value)}")
+            return False
+        return True
+
+    def decimal(self, value, path, maximum=None) -> bool:
+        if isinstance(value, _Float) or (isinstance(value, int) and not isinstance(value, bool)):
+            self.error(path, f'must be a decimal string such as "0.80", not the number {value}')
+            return False
+        if not isinstance(value, str) or not DECIMAL.match(value):
+            self.error(path, f'must be a decimal string such as "0.80", not {describe_type(value)}')
+            return False
+        if maximum is not None and Decimal(value) > maximum:
+            self.error(path, f"must be at most {maximum}, got {value}")
+            return False
+        return True
+
+    def iso_date(self, value, path) -> bool:
+        if not self.string(value, path):
+            return False
+        try:
+            if not ISO_DATE.match(value):
+                raise ValueError
+            date.fromisoformat(value)
+        except ValueError:
+            self.error(path, f"'{value}' is not a date in the form YYYY-MM-DD")
+            return False
+        return True
+
+    def choice(self, value, path, choices) -> bool:
+        if not isinstance(value, str) or value not in choices:
+            shown = value if isinstance(value, str) else describe_type(value)
+            self.error(path, f"'{shown}' is not one of: {', '.join(choices)}")
+            return False
+        return True
+
+    def organisation(self, value, path) -> bool:
+        if not self.slug(value, path):
+            return False
+        if value not in self.ctx.organisations:
+            self.error(path, f"unknown organisation '{value}'")
+            return False
+        return True
+
+    def unique_ids(self, items, path, what) -> dict[str, dict]:
+        seen: dict[str, dict] = {}
+        for i, item in enumerate(items):
+            ident = item.get("id") if isinstance(item, dict) else None
+            if isinstance(ident, str) and ident in seen:
+                self.error(f"{path}[{i}].id", f"duplicate {what} id '{ident}'")
+            elif isinstance(ident, str):
+                seen[ident] = item
+        return seen
+
+    # -- the file
+
+    def _grant_file(self, data) -> None:
+        if not isinstance(data, dict):
+            self.error("", f"a grant file is a JSON object, not {describe_type(data)}")
+            return
+        if data.get("format") != FORMAT:
+            shown = data.get("format")
+            self.error(
+                "format",
+                f'must be "{FORMAT}"' + (f", not '{shown}'" if isinstance(shown, str) else ""),
+            )
+            return
+        self.obj(
+            data,
+            "",
+            ("format", "agreement", "grant", "organisations", "pots"),
+            ("units", "datasets", "applications", "published", "illustrative"),
+        )
+        self.organisations(self.array(data.get("organisations", []), "organisations"))
+        self.agreement(data.get("agreement"))
+        self.grant(data.get("grant"))
+        self.unit_list(self.array(data.get("units", []), "units"))
+        self.dataset_list(self.array(data.get("datasets", []), "datasets"))
+        grant_amount = (
+            data.get("grant", {}).get("amount") if isinstance(data.get("grant"), dict) else None
+        )
+        pots = self.array(data.get("pots", []), "pots")
+        self.pot_list(
+            pots, "pots", grant_amount if isinstance(grant_amount, int) else None, "grant"
+        )
+        self.application_list(self.array(data.get("applications", []), "applications"))
+        if "published" in data:
+            self.published(data["published"])
+        if "illustrative" in data:
+            value = data["illustrative"]
+            if self.obj(value, "illustrative", (), tuple(value) if isinstance(value, dict) else ()):
+                for key, flag in value.items():
+                    self.boolean(flag, _join("illustrative", key))
+
+    def organisations(self, items) -> None:
+        self.unique_ids(items, "organisations", "organisation")
+        for i, org in enumerate(items):
+            path = f"organisations[{i}]"
+            if not self.obj(org, path, ("id", "name", "kind", "ownership"), ("org_number",)):
+                continue
+            if self.slug(org["id"], f"{path}.id"):
+                self.ctx.organisations.add(org["id"])
+            self.string(org["name"], f"{path}.name")
+            self.choice(org["kind"], f"{path}.kind", ORG_KINDS)
+            self.choice(org["ownership"], f"{path}.ownership", OWNERSHIPS)
+            number = org.get("org_number")
+            path_n = f"{path}.org_number"
+            if number is not None and self.string(number, path_n) and not luhn_ok(number):
+                self.error(
+                    path_n,
+                    f"'{number}' is not a valid organisation number "
+                    "(NNNNNN-NNNN with a correct check digit)",
+                )
+
+    def agreement(self, value) -> None:
+        path = "agreement"
+        optional = ("national_amount", "spend_by", "report_by", "repay_by", "repay_to")
+        required = ("title", "year", "parties", "purpose", "permitted_uses")
+        if not self.obj(value, path, required, optional):
+            return
+        self.string(value["title"], f"{path}.title")
+        if (
+            self.integer(value["year"], f"{path}.year", minimum=1900, money=False)
+            and value["year"] > 2200
+        ):
+            self.error(f"{path}.year", f"{value['year']} is not a plausible year")
+        for i, party in enumerate(self.array(value["parties"], f"{path}.parties")):
+            self.string(party, f"{path}.parties[{i}]")
+        self.string(value["purpose"], f"{path}.purpose")
+        uses = self.array(value["permitted_uses"], f"{path}.permitted_uses")
+        for i, use in enumerate(uses):
+            upath = f"{path}.permitted_uses[{i}]"
+            if self.obj(use, upath, ("code", "label")):
+                if self.slug(use["code"], f"{upath}.code"):
+                    if use["code"] in self.uses:
+                        self.error(f"{upath}.code", f"duplicate permitted use '{use['code']}'")
+                    self.uses.add(use["code"])
+                self.string(use["label"], f"{upath}.label")
+        if "national_amount" in value:
+            self.integer(value["national_amount"], f"{path}.national_amount")
+        for key in ("spend_by", "report_by", "repay_by"):
+            if key in value:
+                self.iso_date(value[key], f"{path}.{key}")
+        if "repay_to" in value:
+            self.string(value["repay_to"], f"{path}.repay_to")
+
+    def grant(self, value) -> None:
+        path = "grant"
+        required = (
+            "id",
+            "title",
+            "received_from",
+            "recipient",
+            "administered_by",
+            "amount",
+            "decision_body",
+        )
+        optional = ("reference", "delegated_to", "source")
+        if not self.obj(value, path, required, optional):
+            return
+        self.slug(value["id"], f"{path}.id")
+        for key in ("title", "received_from", "recipient", "decision_body"):
+            self.string(value[key], f"{path}.{key}")
+        for key in ("reference", "delegated_to"):
+            if key in value:
+                self.string(value[key], f"{path}.{key}")
+        self.organisation(value["administered_by"], f"{path}.administered_by")
+        self.integer(value["amount"], f"{path}.amount")
+        if "source" in value:
+            source = value["source"]
+            if self.obj(source, f"{path}.source", ("grant", "organisation")):
+                self.slug(source["grant"], f"{path}.source.grant")
+                self.slug(source["organisation"], f"{path}.source.organisation")
+                if source["grant"] == value["id"]:
+                    self.error(f"{path}.source.grant", "a grant cannot be its own source (a cycle)")
+
+    def unit_list(self, items) -> None:
+        self.units = self.unique_ids(items, "units", "unit")
+        for i, unit in enumerate(items):
+            path = f"units[{i}]"
+            required = ("id", "organisation", "name", "type", "in_city", "city_placed_share")
+            if not self.obj(unit, path, required, ("places", "customers")):
+                continue
+            self.slug(unit["id"], f"{path}.id")
+            self.organisation(unit["organisation"], f"{path}.organisation")
+            self.string(unit["name"], f"{path}.name")
+            self.choice(unit["type"], f"{path}.type", engine.UNIT_TYPES)
+            for key in engine.MEASURES:
+                if key in unit:
+                    self.integer(unit[key], f"{path}.{key}", money=False)
+            self.boolean(unit["in_city"], f"{path}.in_city")
+            self.decimal(unit["city_placed_share"], f"{path}.city_placed_share", maximum=Decimal(1))
+
+    def dataset_list(self, items) -> None:
+        self.unique_ids(items, "datasets", "dataset")
+        for i, ds in enumerate(items):
+            path = f"datasets[{i}]"
+            required = ("id", "label", "source", "reference_date", "values")
+            if not self.obj(ds, path, required, ("illustrative",)):
+                continue
+            self.slug(ds["id"], f"{path}.id")
+            self.string(ds["label"], f"{path}.label")
+            self.string(ds["source"], f"{path}.source")
+            self.iso_date(ds["reference_date"], f"{path}.reference_date")
+            if "illustrative" in ds:
+                self.boolean(ds["illustrative"], f"{path}.illustrative")
+            values = ds["values"]
+            good = {}
+            if self.obj(
+                values, f"{path}.values", (), tuple(values) if isinstance(values, dict) else ()
+            ):
+                for org, n in values.items():
+                    vpath = f"{path}.values.{org}"
+                    if self.organisation(org, vpath) and self.integer(n, vpath, money=False):
+                        good[org] = n
+            if isinstance(ds["id"], str):
+                self.ctx.datasets[ds["id"]] = good
+
+    def pot_list(self, items, path, parent_amount, parent_id) -> None:
+        rests = 0
+        fixed_sum = 0
+        for i, pot in enumerate(items):
+            ppath = f"{path}[{i}]"
+            if not self.obj(
+                pot,
+                ppath,
+                ("id", "name", "amount"),
+                ("children", "model", "description", "roadmap_needs"),
+            ):
+                continue
+            if self.slug(pot["id"], f"{ppath}.id"):
+                if pot["id"] in self.pots:
+                    self.error(f"{ppath}.id", f"duplicate pot id '{pot['id']}'")
+                self.pots[pot["id"]] = pot
+            self.string(pot["name"], f"{ppath}.name")
+            if "description" in pot:
+                self.string(pot["description"], f"{ppath}.description", allow_empty=True)
+            if "roadmap_needs" in pot:
+                for j, need in enumerate(
+                    self.array(pot["roadmap_needs"], f"{ppath}.roadmap_needs")
+                ):
+                    self.string(need, f"{ppath}.roadmap_needs[{j}]")
+            amount = pot["amount"]
+            if amount == engine.REST:
+                rests += 1
+                if rests > 1:
+                    self.error(
+                        f"{ppath}.amount",
+                        f'a second "rest" pot under {parent_id}: only one may take the rest',
+                    )
+            elif self.integer(amount, f"{ppath}.amount"):
+                fixed_sum += amount
+            else:
+                amount = None
+            has_children = "children" in pot
+            has_model = "model" in pot
+            if has_children == has_model:
+                self.error(ppath, "a pot has either 'children' or a 'model', never both or neither")
+                continue
+            if has_children:
+                children = self.array(pot["children"], f"{ppath}.children")
+                if not children:
+                    self.error(f"{ppath}.children", "must not be empty")
+                own = amount if isinstance(amount, int) else None
+                self.pot_list(children, f"{ppath}.children", own, pot["id"])
+            else:
+                self.model(
+                    pot["model"], f"{ppath}.model", amount if isinstance(amount, int) else None
+                )
+                if isinstance(pot.get("id"), str) and isinstance(pot["model"], dict):
+                    self.leaf_models[pot["id"]] = pot["model"].get("type")
+        if parent_amount is not None and fixed_sum > parent_amount:
+            self.error(
+                path,
+                f"the pots' amounts ({fixed_sum} kr) exceed {parent_id}'s amount "
+                f"({parent_amount} kr) by {fixed_sum - parent_amount} kr",
+            )
+
+    def model(self, value, path, amount) -> None:
+        if not isinstance(value, dict):
+            self.error(path, f"must be an object, not {describe_type(value)}")
+            return
+        kind = value.get("type")
+        if not self.choice(kind, f"{path}.type", engine.MODEL_TYPES):
+            return
+        spec = {
+            "fixed": (("type", "amounts"), ()),
+            "equal": (("type", "recipients"), ()),
+            "remainder": (("type", "recipient"), ()),
+            "key": (("type", "factors"), ("recipients",)),
+            "per_unit": (("type", "measure"), ("eligible", "applicants_only", "max_rate")),
+            "tiered": (("type", "tiers"), ("eligible", "applicants_only", "overflow")),
+            "approved_amounts": (("type",), ()),
+        }[kind]
+        if not self.obj(value, path, *spec):
+            return
+        getattr(self, f"model_{kind}")(value, path, amount)
+
+    def model_fixed(self, value, path, amount) -> None:
+        amounts = value["amounts"]
+        if not self.obj(
+            amounts, f"{path}.amounts", (), tuple(amounts) if isinstance(amounts, dict) else ()
+        ):
+            return
+        total = 0
+        for org, n in amounts.items():
+            if self.organisation(org, f"{path}.amounts.{org}") and self.integer(
+                n, f"{path}.amounts.{org}"
+            ):
+                total += n
+        if amount is not None and total > amount:
+            self.error(
+                f"{path}.amounts",
+                f"the amounts ({total} kr) exceed the pot ({amount} kr) by {total - amount} kr",
+            )
+
+    def recipients(self, value, path) -> None:
+        items = self.array(value, path)
+        if not items:
+            self.error(path, "must name at least one recipient")
+        seen = set()
+        for i, org in enumerate(items):
+            if self.organisation(org, f"{path}[{i}]"):
+                if org in seen:
+                    self.error(f"{path}[{i}]", f"'{org}' is named twice")
+                seen.add(org)
+
+    def model_equal(self, value, path, amount) -> None:
+        self.recipients(value["recipients"], f"{path}.recipients")
+
+    def model_remainder(self, value, path, amount) -> None:
+        self.organisation(value["recipient"], f"{path}.recipient")
+
+    def model_key(self, value, path, amount) -> None:
+        factors = self.array(value["factors"], f"{path}.factors")
+        if not factors:
+            self.error(f"{path}.factors", "must have at least one factor")
+        if "recipients" in value:
+            self.recipients(value["recipients"], f"{path}.recipients")
+        weight_sum = Decimal(0)
+        usable = []
+        for i, factor in enumerate(factors):
+            fpath = f"{path}.factors[{i}]"
+            if not self.obj(factor, fpath, ("dataset", "weight")):
+                continue
+            if self.slug(factor["dataset"], f"{fpath}.dataset"):
+                if factor["dataset"] not in self.ctx.datasets:
+                    self.error(f"{fpath}.dataset", f"unknown dataset '{factor['dataset']}'")
+                else:
+                    usable.append(factor)
+            if self.decimal(factor["weight"], f"{fpath}.weight"):
+                weight_sum += Decimal(factor["weight"])
+        if factors and weight_sum == 0 and len(usable) == len(factors):
+            self.error(f"{path}.factors", "the weights sum to zero")
+        if usable and len(usable) == len(factors) and weight_sum > 0:
+            recipients = value.get("recipients")
+            if recipients is None:
+                recipients = list(self.ctx.datasets[factors[0]["dataset"]])
+            if isinstance(recipients, list):
+                for i, factor in enumerate(factors):
+                    values = self.ctx.datasets[factor["dataset"]]
+                    if sum(values.get(o, 0) for o in recipients if isinstance(o, str)) == 0:
+                        self.error(
+                            f"{path}.factors[{i}].dataset",
+                            f"dataset '{factor['dataset']}' sums to 0 over the recipients",
+                        )
+
+    def rule(self, value, path) -> None:
+        if not self.obj(value, path, (), ("unit_types", "all", "any")):
+            return
+        if "unit_types" in value:
+            for i, t in enumerate(self.array(value["unit_types"], f"{path}.unit_types")):
+                self.choice(t, f"{path}.unit_types[{i}]", engine.UNIT_TYPES)
+        for part in ("all", "any"):
+            for i, cond in enumerate(self.array(value.get(part, []), f"{path}.{part}")):
+                self.condition(cond, f"{path}.{part}[{i}]")
+
+    def condition(self, cond, path) -> None:
+        if not self.obj(cond, path, ("field", "op", "value"), ("unit_types",)):
+            return
+        ok_field = self.choice(cond["field"], f"{path}.field", engine.UNIT_FIELDS)
+        ok_op = self.choice(cond["op"], f"{path}.op", engine.OPERATORS)
+        if "unit_types" in cond:
+            for i, t in enumerate(self.array(cond["unit_types"], f"{path}.unit_types")):
+                self.choice(t, f"{path}.unit_types[{i}]", engine.UNIT_TYPES)
+        if not ok_field:
+            return
+        field_name, value, vpath = cond["field"], cond["value"], f"{path}.value"
+        ordered = cond["op"] in ("gte", "gt", "lte", "lt")
+        if field_name in engine.MEASURES:
+            self.integer(value, vpath, money=False)
+        elif field_name == "city_placed_share":
+            self.decimal(value, vpath, maximum=Decimal(1))
+        elif field_name == "in_city":
+            self.boolean(value, vpath)
+            if ordered and ok_op:
+                self.error(f"{path}.op", "a yes/no field can only be compared with eq or ne")
+        elif field_name == "type":
+            self.choice(value, vpath, engine.UNIT_TYPES)
+            if ordered and ok_op:
+                self.error(f"{path}.op", "a unit type can only be compared with eq or ne")
+
+    def model_per_unit(self, value, path, amount) -> None:
+        self.choice(value["measure"], f"{path}.measure", engine.MEASURES)
+        if "eligible" in value:
+            self.rule(value["eligible"], f"{path}.eligible")
+        if "applicants_only" in value:
+            self.boolean(value["applicants_only"], f"{path}.applicants_only")
+        if "max_rate" in value:
+            self.decimal(value["max_rate"], f"{path}.max_rate")
+
+    def model_tiered(self, value, path, amount) -> None:
+        tiers = self.array(value["tiers"], f"{path}.tiers")
+        if not tiers:
+            self.error(f"{path}.tiers", "must have at least one tier")
+        good = []
+        for i, tier in enumerate(tiers):
+            tpath = f"{path}.tiers[{i}]"
+            if not self.obj(tier, tpath, ("unit_type", "measure", "min", "max", "amount")):
+                continue
+            ok = self.choice(tier["unit_type"], f"{tpath}.unit_type", engine.UNIT_TYPES)
+            ok &= self.choice(tier["measure"], f"{tpath}.measure", engine.MEASURES)
+            ok &= self.integer(tier["min"], f"{tpath}.min", money=False)
+            if tier["max"] is not None:
+                ok &= self.integer(tier["max"], f"{tpath}.max", money=False)
+                if ok and tier["max"] < tier["min"]:
+                    self.error(f"{tpath}.max", f"is below min ({tier['min']})")
+                    ok = False
+            ok &= self.integer(tier["amount"], f"{tpath}.amount")
+            if ok:
+                good.append((i, tier))
+        # Two tiers of one unit type must not both claim a volume.
+        for a, (i, t) in enumerate(good):
+            for j, u in good[a + 1 :]:
+                if t["unit_type"] != u["unit_type"]:
+                    continue
+                t_hi = t["max"] if t["max"] is not None else float("inf")
+                u_hi = u["max"] if u["max"] is not None else float("inf")
+                if t["measure"] == u["measure"] and t["min"] <= u_hi and u["min"] <= t_hi:
+                    self.error(f"{path}.tiers[{j}]", f"overlaps tier {i} for {t['unit_type']}")
+        if "eligible" in value:
+            self.rule(value["eligible"], f"{path}.eligible")
+        if "applicants_only" in value:
+            self.boolean(value["applicants_only"], f"{path}.applicants_only")
+        if "overflow" in value:
+            self.choice(value["overflow"], f"{path}.overflow", ("error", "scale"))
+
+    def model_approved_amounts(self, value, path, amount) -> None:
+        pass
+
+    def application_list(self, items) -> None:
+        self.unique_ids(items, "applications", "application")
+        used_units: dict[tuple[str, str], str] = {}
+        for i, app in enumerate(items):
+            path = f"applications[{i}]"
+            required = ("id", "pot", "organisation", "status")
+            optional = ("units", "uses", "intended_use", "requested_amount", "granted_amount")
+            if not self.obj(app, path, required, optional):
+                continue
+            self.slug(app["id"], f"{path}.id")
+            pot_ok = self.slug(app["pot"], f"{path}.pot")
+            kind = None
+            if pot_ok:
+                if app["pot"] not in self.pots:
+                    self.error(f"{path}.pot", f"unknown pot '{app['pot']}'")
+                    pot_ok = False
+                elif app["pot"] not in self.leaf_models:
+                    self.error(
+                        f"{path}.pot",
+                        f"pot '{app['pot']}' is divided into other pots; apply to one of them",
+                    )
+                    pot_ok = False
+                else:
+                    kind = self.leaf_models[app["pot"]]
+            org_ok = self.organisation(app["organisation"], f"{path}.organisation")
+            self.choice(app["status"], f"{path}.status", APPLICATION_STATUSES)
+            for j, unit_id in enumerate(self.array(app.get("units", []), f"{path}.units")):
+                upath = f"{path}.units[{j}]"
+                if not self.slug(unit_id, upath):
+                    continue
+                unit = self.units.get(unit_id)
+                if unit is None:
+                    self.error(upath, f"unknown unit '{unit_id}'")
+                elif org_ok and unit.get("organisation") != app["organisation"]:
+                    self.error(
+                        upath,
+                        f"unit '{unit_id}' belongs to '{unit.get('organisation')}', "
+                        f"not to '{app['organisation']}'",
+                    )
+                elif pot_ok and app["status"] == "approved":
+                    other = used_units.get((app["pot"], unit_id))
+                    if other:
+                        self.error(
+                            upath,
+                            f"unit '{unit_id}' is already in approved application '{other}' "
+                            "to this pot",
+                        )
+                    used_units[(app["pot"], unit_id)] = app["id"]
+            if kind in UNIT_BASED and not app.get("units"):
+                self.error(
+                    f"{path}.units", "an application to a unit-based pot must name its units"
+                )
+            for j, code in enumerate(self.array(app.get("uses", []), f"{path}.uses")):
+                if self.slug(code, f"{path}.uses[{j}]") and code not in self.uses:
+                    self.error(f"{path}.uses[{j}]", f"unknown permitted use '{code}'")
+            if "intended_use" in app:
+                self.string(app["intended_use"], f"{path}.intended_use", allow_empty=True)
+            for key in ("requested_amount", "granted_amount"):
+                if key in app:
+                    self.integer(app[key], f"{path}.{key}")
+            if (
+                kind == "approved_amounts"
+                and app["status"] == "approved"
+                and "granted_amount" not in app
+            ):
+                self.error(
+                    path, "an approved application to an application pot needs a granted_amount"
+                )
+
+    def published(self, value) -> None:
+        if not self.obj(value, "published", ("pot", "amounts")):
+            return
+        if self.slug(value["pot"], "published.pot") and value["pot"] not in self.pots:
+            self.error("published.pot", f"unknown pot '{value['pot']}'")
+        amounts = value["amounts"]
+        if self.obj(
+            amounts, "published.amounts", (), tuple(amounts) if isinstance(amounts, dict) else ()
+        ):
+            for org, n in amounts.items():
+                if self.organisation(org, f"published.amounts.{org}"):
+                    self.integer(n, f"published.amounts.{org}")
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def grant_input(data: dict) -> engine.GrantInput:
+    """A checked grant file in the engine's terms."""
+
+    def pot(p: dict) -> engine.Pot:
+        return engine.Pot(
+            id=p["id"],
+            name=p["name"],
+            amount=p["amount"],
+            model=to_model(p["model"]) if "model" in p else None,
+            children=tuple(pot(c) for c in p.get("children", ())),
+        )
+
+    units = {
+        u["id"]: engine.Unit(
+            id=u["id"],
+            organisation=u["organisation"],
+            type=u["type"],
+            places=u.get("places"),
+            customers=u.get("customers"),
+            in_city=u["in_city"],
+            city_placed_share=Decimal(u["city_placed_share"]),
+            name=u["name"],
+        )
+        for u in data.get("units", ())
+    }
+    applications = tuple(
+        engine.Application(
+            id=a["id"],
+            pot=a["pot"],
+            organisation=a["organisation"],
+            units=tuple(a.get("units", ())),
+            status=a["status"],
+            granted_amount=a.get("granted_amount"),
+        )
+        for a in data.get("applications", ())
+    )
+    return engine.GrantInput(
+        amount=data["grant"]["amount"],
+        pots=tuple(pot(p) for p in data["pots"]),
+        units=units,
+        datasets={d["id"]: dict(d["values"]) for d in data.get("datasets", ())},
+        applications=applications,
+    )

@@ -1,0 +1,25 @@
+"""Helpers shared by the grant commands."""
+
+from django.core.management.base import CommandError
+
+from allocations.models import AllocationRun, Grant
+
+
+def get_grant(slug: str) -> Grant:
+    grant = Grant.objects.filter(slug=slug).first()
+    if grant is None:
+        known = ", ".join(Grant.objects.values_list("slug", flat=True)[:20]) or "none"
+        raise CommandError(f"no grant '{slug}' (imported grants: {known})")
+    return grant
+
+
+def get_run(grant: Grant, number: int | None) -> AllocationRun:
+    runs = grant.runs.all()
+    run = runs.filter(number=number).first() if number else runs.order_by("-number").first()
+    if run is None:
+        if number:
+            raise CommandError(f"grant '{grant.slug}' has no run {number}")
+        raise CommandError(
+            f"grant '{grant.slug}' has not been computed: run `allocate {grant.slug}`"
+        )
+    return run

@@ -1,0 +1,68 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from allocations import tasks
+from allocations.models import AllocationRun
+from allocations.wording import format_kronor, format_rate
+
+from ._common import get_grant
+
+
+class Command(BaseCommand):
+    help = "Compute a grant through the Celery task and print its pots."
+
+    def add_arguments(self, parser):
+        parser.add_argument("grant_id")
+
+    def handle(self, *args, grant_id: str, **options):
+        grant = get_grant(grant_id)
+        async_result = tasks.compute_grant.delay(grant.pk, None, "allocate (command)")
+        try:
+            outcome = async_result.get(timeout=settings.STIMULANS_TASK_WAIT_SECONDS)
+        except TimeoutError:
+            raise CommandError(
+                "no answer from a worker in time: is `celery -A stimulans worker` running?"
+            ) from None
+        if not outcome["ok"]:
+            raise CommandError(f"pot '{outcome['pot']}' cannot be computed: {outcome['error']}")
+        run = AllocationRun.objects.get(pk=outcome["run_id"])
+        self.stdout.write(render_table(run))
+
+
+def render_table(run: AllocationRun) -> str:
+    header = ("Pot", "Amount", "Allocated", "Unallocated", "Rate")
+    lines = []
+    for pr in run.pot_results.all():
+        depth = pr.path.count(" / ")
+        name = "  " * depth + pr.path.split(" / ")[-1]
+        lines.append(
+            (
+                name,
+                format_kronor(pr.amount),
+                format_kronor(pr.allocated),
+                format_kronor(pr.unallocated),
+                format_rate(pr.rate),
+            )
+        )
+    allocated = sum(pr.allocated for pr in run.pot_results.all() if " / " not in pr.path)
+    lines.append(
+        (
+            "Total",
+            format_kronor(run.grant_amount),
+            format_kronor(allocated),
+            format_kronor(run.grant_amount - allocated),
+            "",
+        )
+    )
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+    out = []
+    status = f"decided {run.decided_on:%Y-%m-%d}" if run.is_decided else "not decided"
+    out.append(f"Grant '{run.grant.slug}', run {run.number} ({status})")
+    for i, row in enumerate([header, *lines]):
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        out.append("  ".join(cells).rstrip())
+        if i == 0 or i == len(lines) - 1:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)

@@ -1,0 +1,55 @@
+import csv
+import io
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from allocations.services import export_allocations
+
+from ._common import get_grant, get_run
+
+
+class Command(BaseCommand):
+    help = "Write a grant's allocation rows as stimulans-allocations/1 JSON, or CSV."
+
+    formats = ("json", "csv")
+
+    def add_arguments(self, parser):
+        parser.add_argument("grant_id")
+        parser.add_argument("--format", choices=self.formats, default="json")
+        parser.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+        parser.add_argument("--run", type=int, help="run number (default: the latest)")
+
+    def handle(self, *args, grant_id, format, output, run, **options):
+        grant = get_grant(grant_id)
+        data = export_allocations(get_run(grant, run))
+        if format == "json":
+            text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        else:
+            text = to_csv(data)
+        if output is None:
+            self.stdout.write(text, ending="")
+            return
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"cannot write {output}: {exc.strerror}") from None
+        self.stdout.write(f"Wrote {len(data['rows'])} rows to {output}")
+
+
+def to_csv(data: dict) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["pot", "organisation", "unit", "quantity", "amount"])
+    for row in data["rows"]:
+        writer.writerow(
+            [
+                row["pot"],
+                row["organisation"],
+                row["unit"] or "",
+                "" if row["quantity"] is None else row["quantity"],
+                row["amount"],
+            ]
+        )
+    return buffer.getvalue()

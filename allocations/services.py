@@ -1,0 +1,365 @@
+"""Computing and deciding allocations: the workflows over the ledger.
+
+Views, admin actions, commands and Celery tasks call these; none of them
+writes allocation rows itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import date
+from fractions import Fraction
+
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from applications.models import Application, ApplicationStatus, ApplicationUnit
+
+from . import audit, engine, grantfile
+from .models import (
+    AllocationRow,
+    AllocationRun,
+    DatasetValue,
+    Grant,
+    GrantUnit,
+    Ineligibility,
+    Pot,
+    PotResult,
+)
+
+
+class RunFrozen(Exception):
+    """A decided run cannot be changed."""
+
+
+@dataclass
+class LoadedGrant:
+    """A grant in the engine's terms, with the database ids of what it names."""
+
+    input: engine.GrantInput
+    pot_ids: dict[str, int]
+    org_ids: dict[str, int]
+    unit_ids: dict[str, int]
+    app_ids: dict[str, int]
+
+
+def load_grant(grant: Grant) -> LoadedGrant:
+    """Read a grant from the ledger into the engine's terms, in a few queries."""
+    pots = list(grant.pots.order_by("position", "id"))
+    pot_ids = {p.slug: p.pk for p in pots}
+    by_parent: dict[int | None, list[Pot]] = {}
+    for pot in pots:
+        by_parent.setdefault(pot.parent_id, []).append(pot)
+
+    def build(pot: Pot) -> engine.Pot:
+        kids = by_parent.get(pot.pk, [])
+        return engine.Pot(
+            id=pot.slug,
+            name=pot.name,
+            amount=engine.REST if pot.takes_rest else pot.amount,
+            model=None if kids else grantfile.to_model(pot.model),
+            children=tuple(build(k) for k in kids),
+        )
+
+    org_ids: dict[str, int] = {}
+    units: dict[str, engine.Unit] = {}
+    unit_ids: dict[str, int] = {}
+    unit_rows = GrantUnit.objects.filter(grant=grant).values_list(
+        "unit_id",
+        "unit__slug",
+        "organisation_id",
+        "organisation__slug",
+        "type",
+        "places",
+        "customers",
+        "in_city",
+        "city_placed_share",
+    )
+    for unit_id, slug, org_id, org, kind, places, customers, in_city, share in unit_rows.iterator(
+        chunk_size=10000
+    ):
+        units[slug] = engine.Unit(slug, org, kind, places, customers, in_city, share)
+        unit_ids[slug] = unit_id
+        org_ids[org] = org_id
+
+    datasets: dict[str, dict[str, int]] = {}
+    values = DatasetValue.objects.filter(dataset__grant=grant).order_by(
+        "dataset__position", "position"
+    )
+    for ds, org_id, org, value in values.values_list(
+        "dataset__slug", "organisation_id", "organisation__slug", "value"
+    ):
+        datasets.setdefault(ds, {})[org] = value
+        org_ids[org] = org_id
+    for ds in grant.datasets.values_list("slug", flat=True):
+        datasets.setdefault(ds, {})
+
+    app_units: dict[int, list[str]] = {}
+    for app_id, slug in (
+        ApplicationUnit.objects.filter(application__grant=grant)
+        .order_by("application_id", "position")
+        .values_list("application_id", "grant_unit__unit__slug")
+        .iterator(chunk_size=10000)
+    ):
+        app_units.setdefault(app_id, []).append(slug)
+    applications = []
+    app_ids = {}
+    for pk, slug, pot, org_id, org, status, granted in Application.objects.filter(
+        grant=grant
+    ).values_list(
+        "pk",
+        "slug",
+        "pot__slug",
+        "organisation_id",
+        "organisation__slug",
+        "status",
+        "granted_amount",
+    ):
+        applications.append(
+            engine.Application(slug, pot, org, tuple(app_units.get(pk, ())), status, granted)
+        )
+        app_ids[slug] = pk
+        org_ids[org] = org_id
+
+    for go_slug, go_id in grant.organisations.values_list("slug", "pk"):
+        org_ids[go_slug] = go_id
+
+    grant_input = engine.GrantInput(
+        amount=grant.amount,
+        pots=tuple(build(p) for p in by_parent.get(None, [])),
+        units=units,
+        datasets=datasets,
+        applications=tuple(applications),
+    )
+    return LoadedGrant(grant_input, pot_ids, org_ids, unit_ids, app_ids)
+
+
+def result_digest(result: engine.Result) -> str:
+    """A fingerprint of what a computation gave: same rows, same digest."""
+    h = hashlib.sha256()
+    for p in result.pots:
+        h.update(f"P|{p.id}|{p.amount}|{p.allocated}|{p.rate}\n".encode())
+    for r in result.rows:
+        h.update(f"R|{r.pot}|{r.organisation}|{r.unit}|{r.quantity}|{r.amount}\n".encode())
+    for i in result.ineligible:
+        h.update(f"I|{i.pot}|{i.unit}|{i.application}|{i.code}\n".encode())
+    return h.hexdigest()
+
+
+def compute_grant(*, grant_id: int, actor=None, actor_label: str = "") -> AllocationRun:
+    """Compute a grant and store the result as its current run. Idempotent.
+
+    The grant row is locked for the whole computation, so a second official who
+    presses the button meanwhile waits and then finds the same result: no
+    duplicate or mixed rows. An undecided latest run is recomputed in place; a
+    decided one is never touched: the result goes into a new run beside it.
+    An `AllocationError` (a pot that cannot be computed as configured) changes
+    nothing.
+    """
+    with transaction.atomic():
+        grant = Grant.objects.select_for_update().get(pk=grant_id)
+        loaded = load_grant(grant)
+        result = engine.compute(loaded.input)
+        digest = result_digest(result)
+        latest = grant.runs.order_by("-number").first()
+        if latest is not None and not latest.is_decided:
+            if latest.result_digest == digest:
+                return latest
+            run = latest
+            run.rows.all().delete()
+            run.pot_results.all().delete()
+            run.ineligible.all().delete()
+            action = "run.recomputed"
+            before = {"result_digest": run.result_digest, "allocated": run.allocated()}
+        else:
+            number = (grant.runs.aggregate(n=Max("number"))["n"] or 0) + 1
+            run = AllocationRun(grant=grant, number=number)
+            action, before = "run.computed", None
+        run.result_digest = digest
+        run.grant_amount = grant.amount
+        run.computed_at = timezone.now()
+        run.computed_by = actor if getattr(actor, "is_authenticated", False) else None
+        run.save()
+        _store_result(run, result, loaded)
+        audit.log(
+            action,
+            run,
+            grant=grant,
+            actor=actor,
+            actor_label=actor_label,
+            before=before,
+            after={"result_digest": digest, "allocated": result.allocated},
+        )
+        return run
+
+
+def _store_result(run: AllocationRun, result: engine.Result, loaded: LoadedGrant) -> None:
+    PotResult.objects.bulk_create(
+        PotResult(
+            run=run,
+            pot_id=loaded.pot_ids[p.id],
+            path=p.path[:1000],
+            position=i,
+            amount=p.amount,
+            allocated=p.allocated,
+            rate_numerator=p.rate.numerator if p.rate is not None else None,
+            rate_denominator=p.rate.denominator if p.rate is not None else None,
+        )
+        for i, p in enumerate(result.pots)
+    )
+    rows = [
+        (
+            run.pk,
+            loaded.pot_ids[r.pot],
+            loaded.org_ids[r.organisation],
+            loaded.unit_ids[r.unit] if r.unit is not None else None,
+            r.quantity,
+            r.amount,
+        )
+        for r in result.rows
+    ]
+    _insert_rows(rows)
+    Ineligibility.objects.bulk_create(
+        (
+            Ineligibility(
+                run=run,
+                pot_id=loaded.pot_ids[i.pot],
+                unit_id=loaded.unit_ids[i.unit],
+                organisation_id=loaded.org_ids[i.organisation],
+                application_id=loaded.app_ids.get(i.application),
+                code=i.code,
+                details=i.details,
+            )
+            for i in result.ineligible
+        ),
+        batch_size=5000,
+    )
+
+
+ROW_COLUMNS = ("run_id", "pot_id", "organisation_id", "unit_id", "quantity", "amount")
+
+
+def _insert_rows(rows: list[tuple]) -> None:
+    """Store allocation rows: PostgreSQL's COPY where we have it, bulk inserts elsewhere."""
+    if connection.vendor == "postgresql":
+        buffer = io.StringIO()
+        for row in rows:
+            buffer.write("\t".join("\\N" if v is None else str(v) for v in row))
+            buffer.write("\n")
+        buffer.seek(0)
+        table = AllocationRow._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.cursor.copy_expert(f"COPY {table} ({', '.join(ROW_COLUMNS)}) FROM STDIN", buffer)
+        return
+    AllocationRow.objects.bulk_create(
+        (AllocationRow(**dict(zip(ROW_COLUMNS, row, strict=True))) for row in rows), batch_size=2000
+    )
+
+
+@transaction.atomic
+def decide_run(
+    *,
+    run_id: int,
+    decided_on: date,
+    decided_by: str,
+    delegation: str = "",
+    reference: str = "",
+    actor=None,
+    actor_label: str = "",
+) -> AllocationRun:
+    """Record the decision (beslut) on a computed run; from then on it is frozen."""
+    run = AllocationRun.objects.select_for_update().select_related("grant").get(pk=run_id)
+    if run.is_decided:
+        raise RunFrozen(
+            f"run {run.number} of '{run.grant.slug}' was decided on {run.decided_on:%Y-%m-%d}; "
+            "a decision is not changed — compute a new run"
+        )
+    if not decided_by.strip():
+        raise ValueError("a decision names who decided")
+    latest = run.grant.runs.order_by("-number").first()
+    if latest.pk != run.pk:
+        raise RunFrozen(f"run {run.number} is not the grant's latest run")
+    run.decided_on = decided_on
+    run.decided_by = decided_by.strip()
+    run.delegation = delegation.strip()
+    run.decision_reference = reference.strip()
+    run.decision_recorded_at = timezone.now()
+    run.decision_recorded_by = actor if getattr(actor, "is_authenticated", False) else None
+    run.save()
+    audit.log(
+        "run.decided",
+        run,
+        grant=run.grant,
+        actor=actor,
+        actor_label=actor_label,
+        after={
+            "decided_on": decided_on.isoformat(),
+            "decided_by": run.decided_by,
+            "delegation": run.delegation,
+            "reference": run.decision_reference,
+            "allocated": run.allocated(),
+            "result_digest": run.result_digest,
+        },
+    )
+    return run
+
+
+def export_allocations(run: AllocationRun) -> dict:
+    """A run's results as `stimulans-allocations/1`."""
+    pots = [
+        {
+            "id": pr.pot.slug,
+            "path": pr.path,
+            "amount": pr.amount,
+            "allocated": pr.allocated,
+            "unallocated": pr.unallocated,
+            "rate": decimal_string(pr.rate) if pr.rate is not None else None,
+        }
+        for pr in run.pot_results.select_related("pot")
+    ]
+    rows = [
+        {"pot": pot, "organisation": org, "unit": unit, "quantity": quantity, "amount": amount}
+        for pot, org, unit, quantity, amount in run.rows.order_by("id").values_list(
+            "pot__slug", "organisation__slug", "unit__slug", "quantity", "amount"
+        )
+    ]
+    return {
+        "format": "stimulans-allocations/1",
+        "grant": run.grant.slug,
+        "pots": pots,
+        "rows": rows,
+    }
+
+
+def decimal_string(value, places: int = 10) -> str:
+    """An exact fraction as a decimal string, truncated after `places` decimals."""
+    value = Fraction(value)
+    whole, rest = divmod(value.numerator, value.denominator)
+    digits = (rest * 10**places) // value.denominator
+    text = f"{whole}.{digits:0{places}d}".rstrip("0")
+    return text[:-1] if text.endswith(".") else text
+
+
+def set_application_status(
+    *, application: Application, status: str, reason: str = "", actor=None, actor_label: str = ""
+) -> Application:
+    """Change an application's status, with an audit entry (it decides who takes part)."""
+    if status not in ApplicationStatus.values:
+        raise ValueError(f"unknown status {status!r}")
+    before = {"status": application.status}
+    application.status = status
+    application.status_reason = reason
+    application.save(update_fields=["status", "status_reason"])
+    audit.log(
+        "application.status",
+        application,
+        grant=application.grant,
+        actor=actor,
+        actor_label=actor_label,
+        before=before,
+        after={"status": status, "reason": reason},
+    )
+    return application

@@ -1,0 +1,115 @@
+"""The engine's codes in words, in the reader's language; kronor the Swedish way."""
+
+from decimal import Decimal
+from fractions import Fraction
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from .models import UnitType
+
+FIELD_LABELS = {
+    "type": gettext_lazy("type of unit"),
+    "places": gettext_lazy("number of places"),
+    "customers": gettext_lazy("number of customers"),
+    "in_city": gettext_lazy("located in the city"),
+    "city_placed_share": gettext_lazy("share of residents placed by the city"),
+}
+OP_WORDS = {
+    "eq": gettext_lazy("is"),
+    "ne": gettext_lazy("is not"),
+    "gte": gettext_lazy("is at least"),
+    "gt": gettext_lazy("is more than"),
+    "lte": gettext_lazy("is at most"),
+    "lt": gettext_lazy("is less than"),
+}
+
+NBSP = "\u00a0"
+
+
+def format_kronor(amount: int, *, nbsp: bool = False) -> str:
+    """`8 209 071 kr`: whole kronor with a space between thousands. Refuses floats."""
+    if isinstance(amount, float | bool):
+        raise TypeError("money is never a float")
+    amount = int(amount)
+    sep = NBSP if nbsp else " "
+    digits = f"{abs(amount):,}".replace(",", sep)
+    sign = "−" if amount < 0 else ""
+    return f"{sign}{digits}{sep}kr"
+
+
+def format_rate(rate: Fraction | None, places: int = 2) -> str:
+    """A rate in kronor with a decimal comma, e.g. `1 200,05 kr`."""
+    if rate is None:
+        return ""
+    scaled = rate * 10**places
+    rounded = int(scaled.numerator * 2 + scaled.denominator) // (2 * scaled.denominator)
+    whole, frac = divmod(rounded, 10**places)
+    return f"{whole:,}".replace(",", " ") + f",{frac:0{places}d} kr"
+
+
+def unit_type_label(value: str) -> str:
+    return str(UnitType(value).label) if value in UnitType.values else value
+
+
+def _value_words(field_name: str, value) -> str:
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if field_name == "city_placed_share":
+        return f"{(Decimal(str(value)) * 100).normalize():f} %"
+    if field_name == "type":
+        return unit_type_label(str(value))
+    return str(value)
+
+
+def condition_text(cond: dict) -> str:
+    value = _value_words(cond["field"], cond["value"])
+    text = f"{FIELD_LABELS[cond['field']]} {OP_WORDS[cond['op']]} {value}"
+    if cond.get("unit_types"):
+        kinds = ", ".join(unit_type_label(t) for t in cond["unit_types"])
+        text = _("for %(kinds)s: %(condition)s") % {"kinds": kinds, "condition": text}
+    return text
+
+
+def rule_text(rule: dict | None) -> str:
+    """An eligibility rule (as in the grant file) in words."""
+    rule = rule or {}
+    parts = []
+    if rule.get("unit_types"):
+        kinds = _(" or ").join(unit_type_label(t) for t in rule["unit_types"])
+        parts.append(_("the unit is a %(kinds)s") % {"kinds": kinds})
+    parts.extend(condition_text(c) for c in rule.get("all", ()))
+    if rule.get("any"):
+        parts.append(
+            _("at least one of: %(conditions)s")
+            % {"conditions": "; ".join(condition_text(c) for c in rule["any"])}
+        )
+    return "; ".join(parts) if parts else _("every unit")
+
+
+def reason_text(code: str, details: dict) -> str:
+    """Why a unit took no part in a pot, in words a provider understands."""
+    if code == "unit_type":
+        return _("%(kind)s units are not covered (only %(allowed)s).") % {
+            "kind": unit_type_label(details["unit_type"]).capitalize(),
+            "allowed": _(" or ").join(unit_type_label(t) for t in details["allowed"]),
+        }
+    if code == "condition":
+        return _("The condition is not met: %(condition)s.") % {
+            "condition": condition_text(details["condition"])
+        }
+    if code == "any":
+        return _("None of the conditions is met: %(conditions)s.") % {
+            "conditions": "; ".join(condition_text(c) for c in details["conditions"])
+        }
+    if code == "no_measure":
+        return _("The unit has no %(measure)s registered.") % {
+            "measure": FIELD_LABELS[details["measure"]]
+        }
+    if code == "no_tier":
+        volumes = ", ".join(f"{FIELD_LABELS[m]} {v}" for m, v in details["values"].items())
+        return _("No tier covers a %(kind)s with %(volumes)s.") % {
+            "kind": unit_type_label(details["unit_type"]),
+            "volumes": volumes or _("no registered volume"),
+        }
+    return code

@@ -1,0 +1,1 @@
+# Decision documents, exports and follow-up live here (see the reporting issue).
