@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from applications.models import Application, ApplicationStatus, ApplicationUnit
+from applications.models import Application, ApplicationStatus, ApplicationUnit, ApplicationUse
 
 from . import audit, engine, grantfile
 from .models import (
@@ -121,8 +121,10 @@ def _money_summary(data: dict) -> dict:
 
 
 def _delete_grant(grant: Grant) -> None:
+    # Runs and applications point at pots and units with protected keys: they go first.
     for run in grant.runs.all():
         run.delete()
+    grant.applications.all().delete()
     grant.delete()
 
 
@@ -308,17 +310,17 @@ def _applications(grant, data, orgs, pots, grant_units, review) -> None:
     if apps and apps[0].pk is None:
         apps = list(Application.objects.filter(grant=grant).order_by("position"))
     unit_links, use_links = [], []
-    UseLink = Application.uses.through
     for app, item in zip(apps, data.get("applications", []), strict=True):
         unit_links.extend(
             ApplicationUnit(application_id=app.pk, grant_unit_id=units_by_grant[u].pk, position=j)
             for j, u in enumerate(item.get("units", []))
         )
         use_links.extend(
-            UseLink(application_id=app.pk, permitteduse_id=uses[c].pk) for c in item.get("uses", [])
+            ApplicationUse(application_id=app.pk, use_id=uses[c].pk, position=j)
+            for j, c in enumerate(item.get("uses", []))
         )
     ApplicationUnit.objects.bulk_create(unit_links, batch_size=BATCH)
-    UseLink.objects.bulk_create(use_links, batch_size=BATCH)
+    ApplicationUse.objects.bulk_create(use_links, batch_size=BATCH)
 
 
 def _review(app: Application, units: list[GrantUnit]) -> None:
@@ -483,15 +485,18 @@ def _export_applications(grant: Grant) -> list[dict]:
         "application_id", "grant_unit__unit__slug"
     ):
         links.setdefault(app_id, []).append(slug)
-    apps = grant.applications.select_related("pot", "organisation").prefetch_related("uses")
-    for app in apps:
+    uses: dict[int, list[str]] = {}
+    for app_id, code in ApplicationUse.objects.filter(application__grant=grant).values_list(
+        "application_id", "use__code"
+    ):
+        uses.setdefault(app_id, []).append(code)
+    for app in grant.applications.select_related("pot", "organisation"):
         item = {"id": app.slug, "pot": app.pot.slug, "organisation": app.organisation.slug}
         units = links.get(app.pk, [])
         if units:
             item["units"] = units
-        uses = [u.code for u in sorted(app.uses.all(), key=lambda u: u.position)]
-        if uses:
-            item["uses"] = uses
+        if uses.get(app.pk):
+            item["uses"] = uses[app.pk]
         if app.intended_use:
             item["intended_use"] = app.intended_use
         if app.requested_amount is not None:

@@ -169,11 +169,11 @@ def compute_grant(*, grant_id: int, actor=None, actor_label: str = "") -> Alloca
             if latest.result_digest == digest:
                 return latest
             run = latest
+            before = {"result_digest": run.result_digest, "allocated": run.allocated()}
             run.rows.all().delete()
             run.pot_results.all().delete()
             run.ineligible.all().delete()
             action = "run.recomputed"
-            before = {"result_digest": run.result_digest, "allocated": run.allocated()}
         else:
             number = (grant.runs.aggregate(n=Max("number"))["n"] or 0) + 1
             run = AllocationRun(grant=grant, number=number)

@@ -37,6 +37,7 @@ class Application(models.Model):
     )
     uses = models.ManyToManyField(
         "allocations.PermittedUse",
+        through="ApplicationUse",
         blank=True,
         related_name="applications",
         verbose_name=_("intended permitted uses"),
@@ -86,3 +87,20 @@ class ApplicationUnit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id}: {self.grant_unit_id}"
+
+
+class ApplicationUse(models.Model):
+    """A permitted use an application ticks, in the order it ticks them."""
+
+    application = models.ForeignKey(Application, models.CASCADE)
+    use = models.ForeignKey("allocations.PermittedUse", models.PROTECT)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["application", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["application", "use"], name="application_use_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id}: {self.use_id}"

@@ -1,0 +1,131 @@
+"""Shared fixtures. The suite runs on the real parts `make test` starts:
+PostgreSQL (DATABASE_URL) and Redis (CELERY_BROKER_URL)."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from allocations import grantfile
+from allocations.importing import import_grant
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+
+SEED_000 = "aldrenamnden-2020-vardens-medarbetare"
+SEED_001 = "aldrenamnden-2020-digital-utveckling"
+SEED_002 = "storsthlm-2019-vardens-medarbetare"
+SEED_003 = "aldrenamnden-2023-god-och-nara-vard"
+SEEDS = (SEED_000, SEED_001, SEED_002, SEED_003)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests of PostgreSQL and Redis behaviour need the services `make test` starts.
+
+    Outside `make test` (a bare `pytest` on SQLite) they are deselected with a
+    warning; under `make test` (STIMULANS_TEST_SERVICES=1) they always run.
+    """
+    if os.environ.get("STIMULANS_TEST_SERVICES") == "1":
+        return
+    keep, dropped = [], []
+    for item in items:
+        (dropped if item.get_closest_marker("services") else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+        print(
+            f"\n{len(dropped)} tests need PostgreSQL and Redis: run `make test` to include them.",
+            file=sys.stderr,
+        )
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "services: needs the PostgreSQL and Redis that `make test` starts"
+    )
+
+
+@pytest.fixture(autouse=True)
+def celery_eager(request):
+    """Tasks run in-process, except in the tests that start a real worker."""
+    from stimulans.celery import app
+
+    eager = request.node.get_closest_marker("worker") is None
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = eager
+    yield
+    app.conf.task_always_eager = saved
+
+
+def seed_data(slug: str) -> dict:
+    return grantfile.parse((FIXTURES / f"{slug}.json").read_bytes())
+
+
+def seed_json(slug: str) -> dict:
+    return json.loads((FIXTURES / f"{slug}.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def import_seed(db):
+    def load(slug: str, **kwargs):
+        return import_grant(seed_data(slug), **kwargs)
+
+    return load
+
+
+def worker_database_url() -> str:
+    """The URL of the database pytest-django created, for processes of our own."""
+    url = os.environ["DATABASE_URL"]
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{connection.settings_dict['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """A real `celery worker` on the Redis broker, using the test database."""
+    from stimulans.celery import app
+
+    env = dict(os.environ, DATABASE_URL=worker_database_url())
+    log_path = tmp_path / "worker.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "stimulans",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname=test-worker@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the worker exited: {log_path.read_text()}")
+            if app.control.ping(timeout=0.5):
+                break
+        else:
+            raise RuntimeError("the worker did not answer within 60 s")
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

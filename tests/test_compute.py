@@ -1,0 +1,188 @@
+"""Computing and deciding: idempotent, frozen once decided, safe under concurrency."""
+
+import threading
+import time
+from datetime import date
+
+import pytest
+from django.db import close_old_connections, connection, transaction
+
+from allocations import engine, grantfile
+from allocations.models import AllocationRow, AllocationRun, AuditEntry, Grant, Pot
+from allocations.services import RunFrozen, compute_grant, decide_run, export_allocations
+from allocations.tasks import compute_grant as compute_task
+
+from .conftest import SEED_000, SEED_001, SEED_003, seed_data
+
+pytestmark = pytest.mark.django_db
+
+
+def test_computing_twice_gives_the_same_run_and_rows(import_seed):
+    grant = import_seed(SEED_003)
+    first = compute_grant(grant_id=grant.pk)
+    rows = list(first.rows.values_list("pot_id", "organisation_id", "unit_id", "amount"))
+    second = compute_grant(grant_id=grant.pk)
+    assert second.pk == first.pk
+    assert list(second.rows.values_list("pot_id", "organisation_id", "unit_id", "amount")) == rows
+    assert AllocationRun.objects.filter(grant=grant).count() == 1
+    assert AuditEntry.objects.filter(action="run.computed").count() == 1
+
+
+def test_an_undecided_run_is_recomputed_in_place_with_a_trail(import_seed):
+    grant = import_seed(SEED_000)
+    run = compute_grant(grant_id=grant.pk)
+    Pot.objects.filter(grant=grant, slug="lss-halsan").update(
+        amount=900_000, model={"type": "fixed", "amounts": {"socialforvaltningen": 900_000}}
+    )
+    again = compute_grant(grant_id=grant.pk)
+    assert again.pk == run.pk
+    assert again.pot_results.get(pot__slug="sarskilda-boenden").amount == 6_309_071
+    entry = AuditEntry.objects.get(action="run.recomputed")
+    assert entry.before["allocated"] == 8_209_071
+    assert entry.after["allocated"] == 8_209_071
+
+
+def test_a_decided_run_is_frozen_and_a_recompute_makes_a_new_run(import_seed):
+    grant = import_seed(SEED_000)
+    run = compute_grant(grant_id=grant.pk)
+    decide_run(
+        run_id=run.pk,
+        decided_on=date(2020, 2, 20),
+        decided_by="Äldrenämnden",
+        delegation="Förvaltningschef",
+        reference="ÄN 2020/123",
+    )
+    frozen = export_allocations(run)
+    with pytest.raises(RunFrozen, match="was decided on 2020-02-20"):
+        decide_run(run_id=run.pk, decided_on=date(2020, 3, 1), decided_by="x")
+    # Same input: still a new run, since the decided one is never touched.
+    Pot.objects.filter(grant=grant, slug="lss-halsan").update(
+        amount=500_000, model={"type": "fixed", "amounts": {"socialforvaltningen": 500_000}}
+    )
+    newer = compute_grant(grant_id=grant.pk)
+    assert newer.number == run.number + 1
+    run.refresh_from_db()
+    assert run.is_decided
+    assert export_allocations(run) == frozen
+    assert export_allocations(newer)["pots"][2]["amount"] == 6_709_071
+    decided = AuditEntry.objects.get(action="run.decided")
+    assert decided.after["reference"] == "ÄN 2020/123"
+
+
+def test_only_the_latest_run_can_be_decided(import_seed):
+    grant = import_seed(SEED_000)
+    first = compute_grant(grant_id=grant.pk)
+    decide_run(run_id=first.pk, decided_on=date(2020, 2, 20), decided_by="Äldrenämnden")
+    Pot.objects.filter(grant=grant, slug="lss-halsan").update(
+        amount=500_000, model={"type": "fixed", "amounts": {"socialforvaltningen": 500_000}}
+    )
+    second = compute_grant(grant_id=grant.pk)
+    compute_grant(grant_id=grant.pk)  # same result: no third run
+    assert grant.runs.count() == 2
+    decide_run(run_id=second.pk, decided_on=date(2020, 4, 1), decided_by="Förvaltningschef")
+    assert grant.runs.decided().count() == 2
+
+
+def test_a_pot_that_cannot_be_computed_changes_nothing(import_seed):
+    grant = import_seed(SEED_001, review=True)
+    run = compute_grant(grant_id=grant.pk)
+    before = export_allocations(run)
+    Pot.objects.filter(grant=grant, slug="digital-utveckling").update(amount=9_000_000)
+    with pytest.raises(engine.AllocationError, match="by 135000 kr"):
+        compute_grant(grant_id=grant.pk)
+    run.refresh_from_db()
+    assert export_allocations(run) == before
+    outcome = compute_task.delay(grant.pk).get()
+    assert outcome == {
+        "ok": False,
+        "pot": "digital-utveckling",
+        "error": "the tier amounts (9135000 kr) exceed the pot (9000000 kr) by 135000 kr",
+    }
+
+
+def test_the_task_returns_the_run(import_seed):
+    grant = import_seed(SEED_000)
+    outcome = compute_task.delay(grant.pk).get()
+    run = AllocationRun.objects.get(pk=outcome["run_id"])
+    assert outcome == {"ok": True, "run_id": run.pk, "number": 1}
+    assert run.allocated() == 8_209_071
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_two_officials_pressing_compute_at_once_get_one_run():
+    """The second waits on the grant's lock, then finds the same result."""
+    from allocations.importing import import_grant
+
+    assert connection.vendor == "postgresql"
+    grant = import_grant(seed_data(SEED_003))
+    held = threading.Event()
+    results, errors = [], []
+
+    def hold_the_lock():
+        try:
+            with transaction.atomic():
+                Grant.objects.select_for_update().get(pk=grant.pk)
+                held.set()
+                time.sleep(1.0)
+                results.append(("holder", compute_grant(grant_id=grant.pk).pk, time.monotonic()))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    def press():
+        held.wait()
+        try:
+            started = time.monotonic()
+            run = compute_grant(grant_id=grant.pk)
+            results.append(("second", run.pk, time.monotonic() - started))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=hold_the_lock), threading.Thread(target=press)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    by_name = {name: (pk, t) for name, pk, t in results}
+    assert by_name["holder"][0] == by_name["second"][0]
+    assert by_name["second"][1] >= 0.9  # it waited for the first to commit
+    assert AllocationRun.objects.filter(grant=grant).count() == 1
+    run = AllocationRun.objects.get(grant=grant)
+    assert AllocationRow.objects.filter(run=run).count() == run.rows.count()
+    assert run.allocated() == 51_650_636
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_many_simultaneous_computations_never_duplicate_rows():
+    from allocations.importing import import_grant
+
+    grant = import_grant(seed_data(SEED_000))
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def press():
+        try:
+            barrier.wait()
+            compute_grant(grant_id=grant.pk)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=press) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    run = AllocationRun.objects.get(grant=grant)
+    assert run.allocated() == 8_209_071
+    expected = engine.compute(grantfile.grant_input(seed_data(SEED_000)))
+    assert run.rows.count() == len(expected.rows)
