@@ -150,3 +150,13 @@ def test_every_seed_round_trips_through_allocate_and_export(import_seed, tmp_pat
         assert "Total" in out
     assert "51 810 636 kr" in out
     assert "160 000 kr" in out
+
+
+def test_allocate_shows_where_the_published_table_differs(import_seed, capsys):
+    import_seed(SEED_002)
+    call_command("allocate", SEED_002)
+    out = capsys.readouterr().out
+    assert "The published decision gave 20 000 002 kr in all" in out
+    assert "danderyd-kommun: published 283 151 kr, computed 283 150 kr (-1 kr)" in out
+    assert "upplands-vasby-kommun: published 388 572 kr, computed 388 571 kr (-1 kr)" in out
+    assert out.count("published") == 3

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from allocations import tasks
 from allocations.models import AllocationRun
+from allocations.services import published_differences
 from allocations.wording import format_kronor, format_rate
 
 from ._common import get_grant
@@ -27,6 +28,23 @@ class Command(BaseCommand):
             raise CommandError(f"pot '{outcome['pot']}' cannot be computed: {outcome['error']}")
         run = AllocationRun.objects.get(pk=outcome["run_id"])
         self.stdout.write(render_table(run))
+        differences = published_differences(run)
+        if differences:
+            published = sum(run.grant.published["amounts"].values())
+            self.stdout.write(
+                f"\nThe published decision gave {format_kronor(published)} in all; "
+                "where it differs from the exact result:"
+            )
+            for org, was, now in differences:
+                self.stdout.write(
+                    f"  {org}: published {format_kronor(was)}, computed {format_kronor(now)} "
+                    f"({now - was:+d} kr)"
+                )
+        illustrative = [part for part, flag in run.grant.illustrative.items() if flag]
+        if illustrative:
+            self.stdout.write(
+                f"\nNote: the {', '.join(illustrative)} of this grant are illustrative data."
+            )
 
 
 def render_table(run: AllocationRun) -> str:
