@@ -426,6 +426,11 @@ def key_weights(model: Key, datasets: Mapping[str, Mapping[str, int]]) -> dict[s
 
 
 def _key(pot: str, amount: int, model: Key, grant: GrantInput, approved) -> _Leaf:
+    missing = [f.dataset for f in model.factors if f.dataset not in grant.datasets]
+    if missing:
+        raise AllocationError(pot, f"unknown dataset '{missing[0]}'")
+    if not model.factors:
+        raise AllocationError(pot, "a key needs at least one factor")
     try:
         shares = key_weights(model, grant.datasets)
     except ValueError as exc:

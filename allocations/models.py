@@ -408,6 +408,7 @@ class AllocationRun(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["grant", "number"], name="run_number_unique")
         ]
+        permissions = [("decide_allocationrun", _("Can record the decision on an allocation run"))]
         verbose_name = _("allocation run")
         verbose_name_plural = _("allocation runs")
 

@@ -60,7 +60,7 @@ def load_grant(grant: Grant) -> LoadedGrant:
             id=pot.slug,
             name=pot.name,
             amount=engine.REST if pot.takes_rest else pot.amount,
-            model=None if kids else grantfile.to_model(pot.model),
+            model=grantfile.to_model(pot.model) if pot.model and not kids else None,
             children=tuple(build(k) for k in kids),
         )
 

@@ -351,3 +351,10 @@ def test_property_per_unit_rows_sum_to_the_divided_amount(total, places, max_rat
     check_split(divided, [u.places for u in units if u.places], [r.amount for r in result.rows])
     assert result.pots[0].unallocated == total - divided
     assert result == compute(grant(total, pot, units=units))
+
+
+def test_a_leaf_without_a_model_and_an_unknown_dataset_are_allocation_errors():
+    with pytest.raises(AllocationError, match="neither a model nor children"):
+        compute(grant(100, Pot("p", "P", 100)))
+    with pytest.raises(AllocationError, match="unknown dataset 'gone'"):
+        compute(grant(100, Pot("k", "K", 100, Key((Factor("gone", Decimal(1)),)))))
