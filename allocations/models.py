@@ -380,6 +380,19 @@ class AllocationRun(models.Model):
     grant = models.ForeignKey(Grant, models.PROTECT, related_name="runs")
     number = models.PositiveIntegerField(_("number"))
     result_digest = models.CharField(_("fingerprint of the result"), max_length=64)
+    # A redistribution round (omfördelning) divides money claimed back from one pot
+    # again by that pot's model; an ordinary run computes the whole grant.
+    redistributes = models.ForeignKey(
+        "Pot",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="redistributions",
+        verbose_name=_("redistributes money of pot"),
+    )
+    redistributed_amount = models.PositiveBigIntegerField(
+        _("amount redistributed (kr)"), null=True, blank=True
+    )
     grant_amount = models.PositiveBigIntegerField(_("grant amount (kr)"))
     computed_at = models.DateTimeField(_("computed at"))
     computed_by = models.ForeignKey(

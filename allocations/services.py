@@ -164,7 +164,7 @@ def compute_grant(*, grant_id: int, actor=None, actor_label: str = "") -> Alloca
         loaded = load_grant(grant)
         result = engine.compute(loaded.input)
         digest = result_digest(result)
-        latest = grant.runs.order_by("-number").first()
+        latest = grant.runs.filter(redistributes=None).order_by("-number").first()
         if latest is not None and not latest.is_decided:
             if latest.result_digest == digest:
                 return latest
@@ -192,6 +192,60 @@ def compute_grant(*, grant_id: int, actor=None, actor_label: str = "") -> Alloca
             actor_label=actor_label,
             before=before,
             after={"result_digest": digest, "allocated": result.allocated},
+        )
+        return run
+
+
+def compute_redistribution(
+    *, pot_id: int, amount: int, actor=None, actor_label: str = ""
+) -> AllocationRun:
+    """Divide `amount` kr claimed back from a pot again, by the same pot's model.
+
+    The round is a run of its own with its own decision; an undecided round of
+    the same pot is recomputed in place, a decided one never.
+    """
+    with transaction.atomic():
+        pot = Pot.objects.select_related("grant").get(pk=pot_id)
+        grant = Grant.objects.select_for_update().get(pk=pot.grant_id)
+        if pot.children.exists() or not pot.model:
+            raise engine.AllocationError(pot.slug, "only a pot with a model can be redistributed")
+        loaded = load_grant(grant)
+        leaf = engine.Pot(pot.slug, pot.name, amount, grantfile.to_model(pot.model))
+        result = engine.compute(
+            engine.GrantInput(
+                amount=amount,
+                pots=(leaf,),
+                units=loaded.input.units,
+                datasets=loaded.input.datasets,
+                applications=loaded.input.applications,
+            )
+        )
+        digest = result_digest(result)
+        latest = grant.runs.filter(redistributes=pot).order_by("-number").first()
+        if latest is not None and not latest.is_decided:
+            if latest.result_digest == digest:
+                return latest
+            run = latest
+            run.rows.all().delete()
+            run.pot_results.all().delete()
+            run.ineligible.all().delete()
+        else:
+            number = (grant.runs.aggregate(n=Max("number"))["n"] or 0) + 1
+            run = AllocationRun(grant=grant, number=number, redistributes=pot)
+        run.redistributed_amount = amount
+        run.result_digest = digest
+        run.grant_amount = grant.amount
+        run.computed_at = timezone.now()
+        run.computed_by = actor if getattr(actor, "is_authenticated", False) else None
+        run.save()
+        _store_result(run, result, loaded)
+        audit.log(
+            "run.redistribution_computed",
+            run,
+            grant=grant,
+            actor=actor,
+            actor_label=actor_label,
+            after={"pot": pot.slug, "amount": amount, "allocated": result.allocated},
         )
         return run
 
@@ -279,9 +333,9 @@ def decide_run(
         )
     if not decided_by.strip():
         raise ValueError("a decision names who decided")
-    latest = run.grant.runs.order_by("-number").first()
+    latest = run.grant.runs.filter(redistributes=run.redistributes_id).order_by("-number").first()
     if latest.pk != run.pk:
-        raise RunFrozen(f"run {run.number} is not the grant's latest run")
+        raise RunFrozen(f"run {run.number} is not the grant's latest run of its kind")
     run.decided_on = decided_on
     run.decided_by = decided_by.strip()
     run.delegation = delegation.strip()

@@ -1,9 +1,114 @@
-"""Provider applications (ansökan / intresseanmälan) to a pot."""
+"""The grant workflow: calls, applications, requisitions, payments, usage reports, repayments."""
 
+import re
+from datetime import date
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from allocations.models import slug_validator
+
+
+class Membership(models.Model):
+    """A provider user belongs to one or more organisations and acts for them."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="memberships", verbose_name=_("user")
+    )
+    organisation = models.ForeignKey(
+        "allocations.Organisation",
+        models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("organisation"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organisation"], name="membership_unique")
+        ]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.organisation}"
+
+
+class Call(models.Model):
+    """A call for applications (utlysning) to one pot, open between two dates."""
+
+    pot = models.ForeignKey(
+        "allocations.Pot", models.PROTECT, related_name="calls", verbose_name=_("pot")
+    )
+    title = models.CharField(_("title"), max_length=300)
+    instructions = models.TextField(_("instructions"), blank=True)
+    opens_on = models.DateField(_("opens on"))
+    closes_on = models.DateField(_("closes on"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-opens_on", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(closes_on__gte=models.F("opens_on")), name="call_dates_ordered"
+            )
+        ]
+        verbose_name = _("call for applications")
+        verbose_name_plural = _("calls for applications")
+        permissions = [("handle_cases", _("Can handle grant cases as an official"))]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def is_open(self, today: date) -> bool:
+        return self.opens_on <= today <= self.closes_on
+
+    def clean(self) -> None:
+        if self.opens_on and self.closes_on and self.closes_on < self.opens_on:
+            raise ValidationError({"closes_on": _("A call cannot close before it opens.")})
+
+
+class PaymentMethod(models.TextChoices):
+    BANKGIRO = "bankgiro", _("Bankgiro")
+    PLUSGIRO = "plusgiro", _("Plusgiro")
+
+
+def mod10_ok(digits: str) -> bool:
+    """The Luhn (modulus 10) check that bankgiro and plusgiro numbers carry."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+BANKGIRO = re.compile(r"^[0-9]{3,4}-[0-9]{4}\Z")
+PLUSGIRO = re.compile(r"^[0-9]{1,7}-[0-9]\Z")
+
+
+def payment_account_problem(method: str, account: str) -> str | None:
+    """Why a bankgiro or plusgiro number is wrong, or None when it is right."""
+    account = account.strip()
+    if method == PaymentMethod.BANKGIRO:
+        if not BANKGIRO.match(account):
+            return str(_("A bankgiro number is written NNN-NNNN or NNNN-NNNN."))
+    elif method == PaymentMethod.PLUSGIRO:
+        if not PLUSGIRO.match(account):
+            return str(_("A plusgiro number is written N-N up to NNNNNNN-N."))
+    else:
+        return str(_("Choose bankgiro or plusgiro."))
+    if not mod10_ok(account.replace("-", "")):
+        return str(_("The check digit of %(account)s is wrong.") % {"account": account})
+    return None
 
 
 class ApplicationStatus(models.TextChoices):
@@ -58,6 +163,35 @@ class Application(models.Model):
     unit_reasons = models.JSONField(_("ineligible units"), default=dict, blank=True)
     position = models.PositiveIntegerField(default=0)
 
+    # Filled in through the portal; empty for applications imported from a grant file.
+    call = models.ForeignKey(
+        Call,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="applications",
+        verbose_name=_("call"),
+    )
+    contact_name = models.CharField(_("contact person"), max_length=200, blank=True)
+    contact_email = models.EmailField(_("contact e-mail"), blank=True)
+    contact_phone = models.CharField(_("contact telephone"), max_length=40, blank=True)
+    payment_method = models.CharField(
+        _("payment method"), max_length=16, choices=PaymentMethod.choices, blank=True
+    )
+    payment_account = models.CharField(_("account number"), max_length=20, blank=True)
+    will_report = models.BooleanField(
+        _("we will report back what the money was used for"), default=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(null=True, blank=True, auto_now_add=True)
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
     class Meta:
         ordering = ["grant", "position", "id"]
         constraints = [
@@ -76,6 +210,9 @@ class ApplicationUnit(models.Model):
     application = models.ForeignKey(Application, models.CASCADE)
     grant_unit = models.ForeignKey("allocations.GrantUnit", models.PROTECT)
     position = models.PositiveIntegerField(default=0)
+    # The figures the provider confirmed or corrected; empty: as registered for the grant.
+    places = models.PositiveIntegerField(_("places"), null=True, blank=True)
+    customers = models.PositiveIntegerField(_("customers"), null=True, blank=True)
 
     class Meta:
         ordering = ["application", "position"]
@@ -104,3 +241,194 @@ class ApplicationUse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id}: {self.use_id}"
+
+
+class RequisitionStatus(models.TextChoices):
+    PENDING = "pending", _("awaiting answer")
+    ACCEPTED = "accepted", _("requisitioned")
+    DECLINED = "declined", _("declined")
+
+
+class Requisition(models.Model):
+    """What a decided run gave one organisation from one pot, and its answer (rekvisition).
+
+    One per pot, so that every krona can be followed per pot from decision to
+    payment, use and repayment.
+
+    The recipient accepts — confirming the amount, the payment details and how
+    it means to use the money by heading — or declines.
+    """
+
+    run = models.ForeignKey(
+        "allocations.AllocationRun", models.PROTECT, related_name="requisitions"
+    )
+    organisation = models.ForeignKey(
+        "allocations.Organisation",
+        models.PROTECT,
+        related_name="requisitions",
+        verbose_name=_("organisation"),
+    )
+    pot = models.ForeignKey(
+        "allocations.Pot", models.PROTECT, related_name="requisitions", verbose_name=_("pot")
+    )
+    amount = models.PositiveBigIntegerField(_("decided amount (kr)"))
+    due_on = models.DateField(_("requisition by"), null=True, blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=RequisitionStatus.choices,
+        default=RequisitionStatus.PENDING,
+    )
+    payment_method = models.CharField(
+        _("payment method"), max_length=16, choices=PaymentMethod.choices, blank=True
+    )
+    payment_account = models.CharField(_("account number"), max_length=20, blank=True)
+    decline_reason = models.TextField(_("reason for declining"), blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    report_reminder_sent_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "organisation__name", "pot__position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "organisation", "pot"], name="requisition_unique"
+            )
+        ]
+        verbose_name = _("requisition")
+        verbose_name_plural = _("requisitions")
+
+    def __str__(self) -> str:
+        return f"{self.organisation} – {self.pot} ({self.run})"
+
+
+class RequisitionLine(models.Model):
+    """How much of a requisition the recipient means to use under one heading."""
+
+    requisition = models.ForeignKey(Requisition, models.CASCADE, related_name="lines")
+    use = models.ForeignKey("allocations.PermittedUse", models.PROTECT, verbose_name=_("use"))
+    amount = models.PositiveBigIntegerField(_("amount (kr)"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["requisition", "use"], name="requisition_line_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.use}: {self.amount}"
+
+
+class Payment(models.Model):
+    """A payout to a recipient (utbetalning)."""
+
+    requisition = models.ForeignKey(Requisition, models.PROTECT, related_name="payments")
+    paid_on = models.DateField(_("paid on"))
+    amount = models.PositiveBigIntegerField(_("amount (kr)"))
+    reference = models.CharField(_("reference"), max_length=100)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["paid_on", "id"]
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+
+    def __str__(self) -> str:
+        return f"{self.paid_on} {self.amount} kr ({self.reference})"
+
+
+class ReportStatus(models.TextChoices):
+    DRAFT = "draft", _("draft")
+    SUBMITTED = "submitted", _("submitted")
+    ACCEPTED = "accepted", _("accepted")
+    RETURNED = "returned", _("returned for completion")
+
+
+class UsageReport(models.Model):
+    """What the recipient used the money for (återrapportering)."""
+
+    requisition = models.OneToOneField(Requisition, models.PROTECT, related_name="report")
+    status = models.CharField(
+        _("status"), max_length=16, choices=ReportStatus.choices, default=ReportStatus.DRAFT
+    )
+    achievements = models.TextField(_("what the money achieved"), blank=True)
+    benefit = models.TextField(_("benefit to the elderly"), blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    review_comment = models.TextField(_("comment"), blank=True)
+
+    class Meta:
+        verbose_name = _("usage report")
+        verbose_name_plural = _("usage reports")
+
+    def __str__(self) -> str:
+        return f"{self.requisition}"
+
+
+class UsageLine(models.Model):
+    report = models.ForeignKey(UsageReport, models.CASCADE, related_name="lines")
+    use = models.ForeignKey("allocations.PermittedUse", models.PROTECT, verbose_name=_("use"))
+    amount = models.PositiveBigIntegerField(_("amount used (kr)"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["report", "use"], name="usage_line_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.use}: {self.amount}"
+
+
+class ClaimReason(models.TextChoices):
+    UNSPENT = "unspent", _("not used")
+    DECLINED = "declined", _("declined")
+    UNREQUISITIONED = "unrequisitioned", _("not requisitioned in time")
+
+
+class ClaimDisposition(models.TextChoices):
+    RETURN_TO_STATE = "return", _("returned to the state")
+    REDISTRIBUTE = "redistribute", _("redistributed")
+
+
+class RepaymentClaim(models.Model):
+    """Money claimed back (återkrav) or taken back from a requisition, and where it goes."""
+
+    requisition = models.ForeignKey(Requisition, models.PROTECT, related_name="claims")
+    reason = models.CharField(_("reason"), max_length=20, choices=ClaimReason.choices)
+    amount = models.PositiveBigIntegerField(_("amount (kr)"))
+    due_on = models.DateField(_("due on"), null=True, blank=True)
+    paid_on = models.DateField(_("repaid on"), null=True, blank=True)
+    disposition = models.CharField(
+        _("goes to"),
+        max_length=16,
+        choices=ClaimDisposition.choices,
+        default=ClaimDisposition.RETURN_TO_STATE,
+    )
+    redistribution = models.ForeignKey(
+        "allocations.AllocationRun",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="source_claims",
+        verbose_name=_("redistributed in"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("repayment claim")
+        verbose_name_plural = _("repayment claims")
+
+    def __str__(self) -> str:
+        return f"{self.requisition.organisation}: {self.amount} kr ({self.get_reason_display()})"

@@ -195,6 +195,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Usage report reminders go out this many days before the agreement's report-by date.
+STIMULANS_REPORT_REMINDER_DAYS = env_int("STIMULANS_REPORT_REMINDER_DAYS", 14)
+CELERY_BEAT_SCHEDULE = {
+    "report-reminders": {"task": "applications.send_report_reminders", "schedule": 6 * 60 * 60},
+}
 # How long `allocate` and other callers wait for a worker's answer.
 STIMULANS_TASK_WAIT_SECONDS = env_int("STIMULANS_TASK_WAIT_SECONDS", 15 * 60)
 

@@ -1,0 +1,222 @@
+"""Who may do what: every rule is named, lives here, and says why when it says no.
+
+Roles: an *administrator* is a superuser (the Django admin); an *official*
+(handläggare) holds the permission `applications.handle_cases`; a *provider
+user* belongs to one or more organisations through `Membership`. Objects are
+fetched only through the `get_…_for` helpers, which raise 404 for anything the
+user may not see — also through a guessed URL or a tampered form field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+
+from allocations.models import AllocationRun, Organisation
+
+from .models import (
+    Application,
+    ApplicationStatus,
+    Call,
+    ReportStatus,
+    Requisition,
+    RequisitionStatus,
+    UsageReport,
+)
+
+OFFICIAL_PERMISSION = "applications.handle_cases"
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+ALLOWED = Decision(True)
+
+
+def deny(reason) -> Decision:
+    return Decision(False, str(reason))
+
+
+# ---------------------------------------------------------------- roles
+
+
+def is_administrator(user) -> bool:
+    return user.is_authenticated and user.is_active and user.is_superuser
+
+
+def is_official(user) -> bool:
+    return user.is_authenticated and user.is_active and user.has_perm(OFFICIAL_PERMISSION)
+
+
+def organisation_ids(user) -> set[int]:
+    """The organisations a provider user acts for (cached on the user object)."""
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    cached = getattr(user, "_stimulans_orgs", None)
+    if cached is None:
+        cached = set(user.memberships.values_list("organisation_id", flat=True))
+        user._stimulans_orgs = cached
+    return cached
+
+
+def is_provider(user) -> bool:
+    return bool(organisation_ids(user))
+
+
+def acts_for(user, organisation_id: int) -> bool:
+    return organisation_id in organisation_ids(user)
+
+
+# ---------------------------------------------------------------- rules
+
+
+def can_see_call(user, call: Call) -> Decision:
+    if is_official(user) or is_provider(user):
+        return ALLOWED
+    return deny(_("Only officials and providers see calls."))
+
+
+def can_apply(user, call: Call, organisation: Organisation, today: date) -> Decision:
+    if not acts_for(user, organisation.pk):
+        return deny(_("You do not act for this organisation."))
+    if today < call.opens_on:
+        return deny(_("The call opens on %(date)s.") % {"date": call.opens_on.isoformat()})
+    if today > call.closes_on:
+        return deny(_("The call closed on %(date)s.") % {"date": call.closes_on.isoformat()})
+    return ALLOWED
+
+
+def can_edit_application(user, app: Application, today: date) -> Decision:
+    if not acts_for(user, app.organisation_id):
+        return deny(_("You do not act for this organisation."))
+    if app.status != ApplicationStatus.DRAFT:
+        return deny(_("A submitted application can no longer be changed, only withdrawn."))
+    if app.call is not None and today > app.call.closes_on:
+        return deny(_("The call closed on %(date)s.") % {"date": app.call.closes_on.isoformat()})
+    return ALLOWED
+
+
+def can_submit_application(user, app: Application, today: date) -> Decision:
+    return can_edit_application(user, app, today)
+
+
+def can_withdraw_application(user, app: Application) -> Decision:
+    if not acts_for(user, app.organisation_id):
+        return deny(_("You do not act for this organisation."))
+    if app.status not in (ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED):
+        return deny(_("Only a draft or a submitted application can be withdrawn."))
+    return ALLOWED
+
+
+def can_review_application(user, app: Application) -> Decision:
+    if not is_official(user):
+        return deny(_("Only officials review applications."))
+    if app.status not in (
+        ApplicationStatus.SUBMITTED,
+        ApplicationStatus.APPROVED,
+        ApplicationStatus.REJECTED,
+    ):
+        return deny(_("Only a submitted application can be reviewed."))
+    return ALLOWED
+
+
+def can_handle_cases(user) -> Decision:
+    if not is_official(user):
+        return deny(_("Only officials do this."))
+    return ALLOWED
+
+
+def can_answer_requisition(user, req: Requisition) -> Decision:
+    if not acts_for(user, req.organisation_id):
+        return deny(_("You do not act for this organisation."))
+    if req.status != RequisitionStatus.PENDING:
+        return deny(_("This requisition has already been answered."))
+    return ALLOWED
+
+
+def can_record_payment(user, req: Requisition) -> Decision:
+    if not is_official(user):
+        return deny(_("Only officials record payments."))
+    if req.status != RequisitionStatus.ACCEPTED:
+        return deny(_("Only a requisitioned amount can be paid."))
+    return ALLOWED
+
+
+def can_edit_report(user, report: UsageReport) -> Decision:
+    if not acts_for(user, report.requisition.organisation_id):
+        return deny(_("You do not act for this organisation."))
+    if report.status not in (ReportStatus.DRAFT, ReportStatus.RETURNED):
+        return deny(_("A submitted report can no longer be changed."))
+    return ALLOWED
+
+
+def can_review_report(user, report: UsageReport) -> Decision:
+    if not is_official(user):
+        return deny(_("Only officials review usage reports."))
+    if report.status != ReportStatus.SUBMITTED:
+        return deny(_("Only a submitted report can be reviewed."))
+    return ALLOWED
+
+
+# ---------------------------------------------------------------- fetching
+
+
+def applications_for(user) -> QuerySet[Application]:
+    qs = Application.objects.all()
+    if is_official(user):
+        return qs
+    return qs.filter(organisation_id__in=organisation_ids(user))
+
+
+def requisitions_for(user) -> QuerySet[Requisition]:
+    qs = Requisition.objects.filter(run__decided_on__isnull=False)
+    if is_official(user):
+        return qs
+    return qs.filter(organisation_id__in=organisation_ids(user))
+
+
+def calls_for(user) -> QuerySet[Call]:
+    if is_official(user) or is_provider(user):
+        return Call.objects.all()
+    return Call.objects.none()
+
+
+def _get(qs: QuerySet, pk):
+    try:
+        return qs.get(pk=int(pk))
+    except (qs.model.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise Http404 from None
+
+
+def get_application_for(user, pk) -> Application:
+    return _get(applications_for(user).select_related("call", "pot", "organisation", "grant"), pk)
+
+
+def get_requisition_for(user, pk) -> Requisition:
+    return _get(requisitions_for(user).select_related("run__grant", "organisation"), pk)
+
+
+def get_call_for(user, pk) -> Call:
+    return _get(calls_for(user).select_related("pot__grant__agreement"), pk)
+
+
+def get_organisation_for(user, pk) -> Organisation:
+    if is_official(user):
+        return _get(Organisation.objects.all(), pk)
+    return _get(Organisation.objects.filter(pk__in=organisation_ids(user)), pk)
+
+
+def get_run_for_official(user, pk) -> AllocationRun:
+    if not is_official(user):
+        raise Http404
+    return _get(AllocationRun.objects.select_related("grant"), pk)
