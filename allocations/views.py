@@ -1,6 +1,17 @@
+from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
 
+from applications.permissions import is_administrator, is_official, is_provider
 
+
+@login_required
 def home(request):
-    # The provider portal and officials' pages come with the workflow; until then, the admin.
-    return redirect("admin:index")
+    """Everyone starts where their work is."""
+    user = request.user
+    if is_official(user):
+        return redirect("office:start")
+    if is_provider(user):
+        return redirect("portal:start")
+    if is_administrator(user) or user.is_staff:
+        return redirect("admin:index")
+    return redirect("portal:start")
