@@ -228,8 +228,11 @@ def largest_remainder(
         return []
     if any(w < 0 for w in weights):
         raise ValueError("weights must not be negative")
-    scale = math.lcm(*(Fraction(w).denominator for w in weights))
-    ints = [int(Fraction(w) * scale) for w in weights]
+    if all(type(w) is int for w in weights):
+        ints = list(weights)
+    else:
+        scale = math.lcm(*(Fraction(w).denominator for w in weights))
+        ints = [int(Fraction(w) * scale) for w in weights]
     whole = sum(ints)
     if whole == 0:
         if total:

@@ -67,7 +67,10 @@ def load_grant(grant: Grant) -> LoadedGrant:
     org_ids: dict[str, int] = {}
     units: dict[str, engine.Unit] = {}
     unit_ids: dict[str, int] = {}
-    unit_rows = GrantUnit.objects.filter(grant=grant).values_list(
+    slug_of_grant_unit: dict[int, str] = {}
+    # Ordered by position alone: the model's default ordering would join the grant to sort.
+    unit_rows = GrantUnit.objects.filter(grant=grant).order_by("position").values_list(
+        "pk",
         "unit_id",
         "unit__slug",
         "organisation_id",
@@ -78,11 +81,11 @@ def load_grant(grant: Grant) -> LoadedGrant:
         "in_city",
         "city_placed_share",
     )
-    for unit_id, slug, org_id, org, kind, places, customers, in_city, share in unit_rows.iterator(
-        chunk_size=10000
-    ):
+    for row in unit_rows.iterator(chunk_size=10000):
+        pk, unit_id, slug, org_id, org, kind, places, customers, in_city, share = row
         units[slug] = engine.Unit(slug, org, kind, places, customers, in_city, share)
         unit_ids[slug] = unit_id
+        slug_of_grant_unit[pk] = slug
         org_ids[org] = org_id
 
     datasets: dict[str, dict[str, int]] = {}
@@ -98,13 +101,13 @@ def load_grant(grant: Grant) -> LoadedGrant:
         datasets.setdefault(ds, {})
 
     app_units: dict[int, list[str]] = {}
-    for app_id, slug in (
+    for app_id, grant_unit_id in (
         ApplicationUnit.objects.filter(application__grant=grant)
         .order_by("application_id", "position")
-        .values_list("application_id", "grant_unit__unit__slug")
+        .values_list("application_id", "grant_unit_id")
         .iterator(chunk_size=10000)
     ):
-        app_units.setdefault(app_id, []).append(slug)
+        app_units.setdefault(app_id, []).append(slug_of_grant_unit[grant_unit_id])
     applications = []
     app_ids = {}
     for pk, slug, pot, org_id, org, status, granted in Application.objects.filter(
