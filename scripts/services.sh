@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Throwaway PostgreSQL + Redis for the test suite.  Meant to be *sourced*:
+# Throwaway PostgreSQL + Redis (and the Chromium the browser tests drive) for the test suite.  Meant to be *sourced*:
 #
 #     source scripts/services.sh && .venv/bin/python -m pytest
 #
@@ -37,6 +37,8 @@ _svc_check_packages() {
         missing+=(postgresql-client)
     fi
     command -v redis-server >/dev/null || missing+=(redis-server)
+    # The browser tests drive Debian's Chromium (a test tool's own browser download fails here).
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
     # redis-cli ships in redis-tools, which redis-server depends on.
     command -v redis-server >/dev/null && ! command -v redis-cli >/dev/null && missing+=(redis-tools)
     [ ${#missing[@]} -eq 0 ] && return 0
