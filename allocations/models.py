@@ -107,10 +107,12 @@ class Agreement(models.Model):
 class PermittedUse(models.Model):
     """A heading that applications and usage reports tick."""
 
-    agreement = models.ForeignKey(Agreement, models.CASCADE, related_name="permitted_uses")
+    agreement = models.ForeignKey(
+        Agreement, models.CASCADE, related_name="permitted_uses", verbose_name=_("agreement")
+    )
     code = models.SlugField(_("code"), max_length=100, validators=[slug_validator])
     label = models.CharField(_("label"), max_length=500)
-    position = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(default=0, verbose_name=_("position"))
 
     class Meta:
         ordering = ["agreement", "position", "id"]
@@ -154,7 +156,7 @@ class Grant(models.Model):
     organisations = models.ManyToManyField(
         Organisation, through="GrantOrganisation", related_name="grants"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-agreement__year", "slug"]
@@ -196,9 +198,9 @@ class Grant(models.Model):
 class GrantOrganisation(models.Model):
     """The organisations a grant names, in the order its file lists them."""
 
-    grant = models.ForeignKey(Grant, models.CASCADE)
-    organisation = models.ForeignKey(Organisation, models.PROTECT)
-    position = models.PositiveIntegerField(default=0)
+    grant = models.ForeignKey(Grant, models.CASCADE, verbose_name=_("grant"))
+    organisation = models.ForeignKey(Organisation, models.PROTECT, verbose_name=_("organisation"))
+    position = models.PositiveIntegerField(default=0, verbose_name=_("position"))
 
     class Meta:
         ordering = ["position"]
@@ -254,9 +256,13 @@ class GrantUnit(UnitFields):
     register (`Unit`) but never this grant's results.
     """
 
-    grant = models.ForeignKey(Grant, models.CASCADE, related_name="grant_units")
-    unit = models.ForeignKey(Unit, models.PROTECT, related_name="grant_figures")
-    position = models.PositiveIntegerField(default=0)
+    grant = models.ForeignKey(
+        Grant, models.CASCADE, related_name="grant_units", verbose_name=_("grant")
+    )
+    unit = models.ForeignKey(
+        Unit, models.PROTECT, related_name="grant_figures", verbose_name=_("unit")
+    )
+    position = models.PositiveIntegerField(default=0, verbose_name=_("position"))
 
     class Meta:
         ordering = ["grant", "position", "id"]
@@ -271,13 +277,15 @@ class GrantUnit(UnitFields):
 class Dataset(models.Model):
     """Named values per organisation (e.g. population on a date), for keys."""
 
-    grant = models.ForeignKey(Grant, models.CASCADE, related_name="datasets")
+    grant = models.ForeignKey(
+        Grant, models.CASCADE, related_name="datasets", verbose_name=_("grant")
+    )
     slug = models.SlugField(_("id"), max_length=100, validators=[slug_validator])
     label = models.CharField(_("label"), max_length=300)
     source = models.CharField(_("source"), max_length=500)
     reference_date = models.DateField(_("reference date"))
     illustrative = models.BooleanField(_("illustrative"), null=True, blank=True)
-    position = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(default=0, verbose_name=_("position"))
 
     class Meta:
         ordering = ["grant", "position", "id"]
@@ -292,10 +300,12 @@ class Dataset(models.Model):
 
 
 class DatasetValue(models.Model):
-    dataset = models.ForeignKey(Dataset, models.CASCADE, related_name="values")
+    dataset = models.ForeignKey(
+        Dataset, models.CASCADE, related_name="values", verbose_name=_("dataset")
+    )
     organisation = models.ForeignKey(Organisation, models.PROTECT, verbose_name=_("organisation"))
     value = models.PositiveBigIntegerField(_("value"))
-    position = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(default=0, verbose_name=_("position"))
 
     class Meta:
         ordering = ["dataset", "position", "id"]
@@ -312,7 +322,7 @@ class DatasetValue(models.Model):
 class Pot(models.Model):
     """A node of the budget tree (del av stimulansmedlen): children, or a model."""
 
-    grant = models.ForeignKey(Grant, models.CASCADE, related_name="pots")
+    grant = models.ForeignKey(Grant, models.CASCADE, related_name="pots", verbose_name=_("grant"))
     parent = models.ForeignKey(
         "self",
         models.CASCADE,
@@ -377,7 +387,7 @@ class RunQuerySet(models.QuerySet):
 class AllocationRun(models.Model):
     """One computation of a grant. Once decided (beslut) it is frozen for good."""
 
-    grant = models.ForeignKey(Grant, models.PROTECT, related_name="runs")
+    grant = models.ForeignKey(Grant, models.PROTECT, related_name="runs", verbose_name=_("grant"))
     number = models.PositiveIntegerField(_("number"))
     result_digest = models.CharField(_("fingerprint of the result"), max_length=64)
     # A redistribution round (omfördelning) divides money claimed back from one pot
@@ -409,7 +419,9 @@ class AllocationRun(models.Model):
     decision_reference = models.CharField(
         _("reference number (diarienummer)"), max_length=100, blank=True
     )
-    decision_recorded_at = models.DateTimeField(null=True, blank=True)
+    decision_recorded_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("decision recorded at")
+    )
     decision_recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -439,17 +451,25 @@ class AllocationRun(models.Model):
 class PotResult(models.Model):
     """A pot's amount, allocated and unallocated balance and rate, as one run computed them."""
 
-    run = models.ForeignKey(AllocationRun, models.CASCADE, related_name="pot_results")
-    pot = models.ForeignKey(Pot, models.PROTECT, related_name="results")
-    path = models.CharField(max_length=1000)
-    position = models.PositiveIntegerField(default=0)
-    amount = models.PositiveBigIntegerField()
-    allocated = models.PositiveBigIntegerField()
-    rate_numerator = models.DecimalField(max_digits=40, decimal_places=0, null=True, blank=True)
-    rate_denominator = models.DecimalField(max_digits=40, decimal_places=0, null=True, blank=True)
+    run = models.ForeignKey(
+        AllocationRun, models.CASCADE, related_name="pot_results", verbose_name=_("run")
+    )
+    pot = models.ForeignKey(Pot, models.PROTECT, related_name="results", verbose_name=_("pot"))
+    path = models.CharField(max_length=1000, verbose_name=_("path"))
+    position = models.PositiveIntegerField(default=0, verbose_name=_("position"))
+    amount = models.PositiveBigIntegerField(verbose_name=_("amount"))
+    allocated = models.PositiveBigIntegerField(verbose_name=_("allocated"))
+    rate_numerator = models.DecimalField(
+        max_digits=40, decimal_places=0, null=True, blank=True, verbose_name=_("rate numerator")
+    )
+    rate_denominator = models.DecimalField(
+        max_digits=40, decimal_places=0, null=True, blank=True, verbose_name=_("rate denominator")
+    )
 
     class Meta:
         ordering = ["run", "position"]
+        verbose_name = _("pot result")
+        verbose_name_plural = _("pot results")
 
     def __str__(self) -> str:
         return self.path
@@ -468,14 +488,18 @@ class PotResult(models.Model):
 class AllocationRow(models.Model):
     """What one run gave one organisation (and unit) from one pot, in whole kronor."""
 
-    run = models.ForeignKey(AllocationRun, models.CASCADE, related_name="rows")
-    pot = models.ForeignKey(Pot, models.PROTECT, related_name="rows")
-    organisation = models.ForeignKey(Organisation, models.PROTECT, related_name="allocation_rows")
+    run = models.ForeignKey(
+        AllocationRun, models.CASCADE, related_name="rows", verbose_name=_("run")
+    )
+    pot = models.ForeignKey(Pot, models.PROTECT, related_name="rows", verbose_name=_("pot"))
+    organisation = models.ForeignKey(
+        Organisation, models.PROTECT, related_name="allocation_rows", verbose_name=_("organisation")
+    )
     unit = models.ForeignKey(
         Unit, models.PROTECT, null=True, blank=True, related_name="allocation_rows"
     )
-    quantity = models.PositiveIntegerField(null=True, blank=True)
-    amount = models.PositiveBigIntegerField()
+    quantity = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("quantity"))
+    amount = models.PositiveBigIntegerField(verbose_name=_("amount"))
 
     class Meta:
         ordering = ["run", "id"]
@@ -489,18 +513,24 @@ class AllocationRow(models.Model):
 class Ineligibility(models.Model):
     """A unit that took no part in a pot, and why (see `wording.reason_text`)."""
 
-    run = models.ForeignKey(AllocationRun, models.CASCADE, related_name="ineligible")
-    pot = models.ForeignKey(Pot, models.PROTECT, related_name="+")
-    unit = models.ForeignKey(Unit, models.PROTECT, related_name="+")
-    organisation = models.ForeignKey(Organisation, models.PROTECT, related_name="+")
+    run = models.ForeignKey(
+        AllocationRun, models.CASCADE, related_name="ineligible", verbose_name=_("run")
+    )
+    pot = models.ForeignKey(Pot, models.PROTECT, related_name="+", verbose_name=_("pot"))
+    unit = models.ForeignKey(Unit, models.PROTECT, related_name="+", verbose_name=_("unit"))
+    organisation = models.ForeignKey(
+        Organisation, models.PROTECT, related_name="+", verbose_name=_("organisation")
+    )
     application = models.ForeignKey(
         "applications.Application", models.PROTECT, null=True, blank=True, related_name="ineligible"
     )
-    code = models.CharField(max_length=32)
-    details = models.JSONField(default=dict)
+    code = models.CharField(max_length=32, verbose_name=_("code"))
+    details = models.JSONField(default=dict, verbose_name=_("details"))
 
     class Meta:
         ordering = ["run", "id"]
+        verbose_name = _("ineligible unit")
+        verbose_name_plural = _("ineligible units")
 
     def __str__(self) -> str:
         return self.reason()
@@ -523,7 +553,9 @@ class AuditEntry(models.Model):
     object_type = models.CharField(_("object type"), max_length=64)
     object_id = models.CharField(_("object id"), max_length=100)
     object_repr = models.CharField(_("object"), max_length=300)
-    grant = models.ForeignKey(Grant, models.SET_NULL, null=True, blank=True, related_name="+")
+    grant = models.ForeignKey(
+        Grant, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("grant")
+    )
     before = models.JSONField(_("before"), null=True, blank=True)
     after = models.JSONField(_("after"), null=True, blank=True)
 

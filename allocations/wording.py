@@ -48,6 +48,11 @@ def format_rate(rate: Fraction | None, places: int = 2) -> str:
     return f"{whole:,}".replace(",", " ") + f",{frac:0{places}d} kr"
 
 
+def _upper_first(text: str) -> str:
+    # Not str.capitalize(): that would turn "LSS-boende" into "Lss-boende".
+    return text[:1].upper() + text[1:]
+
+
 def unit_type_label(value: str) -> str:
     return str(UnitType(value).label) if value in UnitType.values else value
 
@@ -91,7 +96,7 @@ def reason_text(code: str, details: dict) -> str:
     """Why a unit took no part in a pot, in words a provider understands."""
     if code == "unit_type":
         return _("%(kind)s units are not covered (only %(allowed)s).") % {
-            "kind": unit_type_label(details["unit_type"]).capitalize(),
+            "kind": _upper_first(unit_type_label(details["unit_type"])),
             "allowed": _(" or ").join(unit_type_label(t) for t in details["allowed"]),
         }
     if code == "condition":

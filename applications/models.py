@@ -23,7 +23,7 @@ class Membership(models.Model):
         related_name="memberships",
         verbose_name=_("organisation"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         constraints = [
@@ -49,7 +49,7 @@ class Call(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-opens_on", "id"]
@@ -122,7 +122,9 @@ class ApplicationStatus(models.TextChoices):
 class Application(models.Model):
     """An organisation's application to one pot, naming its units and intended uses."""
 
-    grant = models.ForeignKey("allocations.Grant", models.CASCADE, related_name="applications")
+    grant = models.ForeignKey(
+        "allocations.Grant", models.CASCADE, related_name="applications", verbose_name=_("grant")
+    )
     pot = models.ForeignKey(
         "allocations.Pot", models.PROTECT, related_name="applications", verbose_name=_("pot")
     )
@@ -161,7 +163,7 @@ class Application(models.Model):
     status_reason = models.TextField(_("reason"), blank=True)
     # Units that fail the pot's rule: unit id -> {"code", "details"} (see allocations.wording).
     unit_reasons = models.JSONField(_("ineligible units"), default=dict, blank=True)
-    position = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(default=0, verbose_name=_("position"))
 
     # Filled in through the portal; empty for applications imported from a grant file.
     call = models.ForeignKey(
@@ -185,7 +187,9 @@ class Application(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(null=True, blank=True, auto_now_add=True)
+    created_at = models.DateTimeField(
+        null=True, blank=True, auto_now_add=True, verbose_name=_("created at")
+    )
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     reviewed_by = models.ForeignKey(
@@ -207,9 +211,11 @@ class Application(models.Model):
 class ApplicationUnit(models.Model):
     """A unit an application names, in the order it names them."""
 
-    application = models.ForeignKey(Application, models.CASCADE)
-    grant_unit = models.ForeignKey("allocations.GrantUnit", models.PROTECT)
-    position = models.PositiveIntegerField(default=0)
+    application = models.ForeignKey(Application, models.CASCADE, verbose_name=_("application"))
+    grant_unit = models.ForeignKey(
+        "allocations.GrantUnit", models.PROTECT, verbose_name=_("grant unit")
+    )
+    position = models.PositiveIntegerField(default=0, verbose_name=_("position"))
     # The figures the provider confirmed or corrected; empty: as registered for the grant.
     places = models.PositiveIntegerField(_("places"), null=True, blank=True)
     customers = models.PositiveIntegerField(_("customers"), null=True, blank=True)
@@ -229,9 +235,9 @@ class ApplicationUnit(models.Model):
 class ApplicationUse(models.Model):
     """A permitted use an application ticks, in the order it ticks them."""
 
-    application = models.ForeignKey(Application, models.CASCADE)
-    use = models.ForeignKey("allocations.PermittedUse", models.PROTECT)
-    position = models.PositiveIntegerField(default=0)
+    application = models.ForeignKey(Application, models.CASCADE, verbose_name=_("application"))
+    use = models.ForeignKey("allocations.PermittedUse", models.PROTECT, verbose_name=_("use"))
+    position = models.PositiveIntegerField(default=0, verbose_name=_("position"))
 
     class Meta:
         ordering = ["application", "position"]
@@ -288,7 +294,9 @@ class Requisition(models.Model):
     answered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    report_reminder_sent_on = models.DateField(null=True, blank=True)
+    report_reminder_sent_on = models.DateField(
+        null=True, blank=True, verbose_name=_("report reminder sent on")
+    )
 
     class Meta:
         ordering = ["run", "organisation__name", "pot__position"]
@@ -307,7 +315,9 @@ class Requisition(models.Model):
 class RequisitionLine(models.Model):
     """How much of a requisition the recipient means to use under one heading."""
 
-    requisition = models.ForeignKey(Requisition, models.CASCADE, related_name="lines")
+    requisition = models.ForeignKey(
+        Requisition, models.CASCADE, related_name="lines", verbose_name=_("requisition")
+    )
     use = models.ForeignKey("allocations.PermittedUse", models.PROTECT, verbose_name=_("use"))
     amount = models.PositiveBigIntegerField(_("amount (kr)"))
 
@@ -323,14 +333,16 @@ class RequisitionLine(models.Model):
 class Payment(models.Model):
     """A payout to a recipient (utbetalning)."""
 
-    requisition = models.ForeignKey(Requisition, models.PROTECT, related_name="payments")
+    requisition = models.ForeignKey(
+        Requisition, models.PROTECT, related_name="payments", verbose_name=_("requisition")
+    )
     paid_on = models.DateField(_("paid on"))
     amount = models.PositiveBigIntegerField(_("amount (kr)"))
     reference = models.CharField(_("reference"), max_length=100)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("recorded at"))
 
     class Meta:
         ordering = ["paid_on", "id"]
@@ -351,17 +363,19 @@ class ReportStatus(models.TextChoices):
 class UsageReport(models.Model):
     """What the recipient used the money for (återrapportering)."""
 
-    requisition = models.OneToOneField(Requisition, models.PROTECT, related_name="report")
+    requisition = models.OneToOneField(
+        Requisition, models.PROTECT, related_name="report", verbose_name=_("requisition")
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=ReportStatus.choices, default=ReportStatus.DRAFT
     )
     achievements = models.TextField(_("what the money achieved"), blank=True)
     benefit = models.TextField(_("benefit to the elderly"), blank=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("submitted at"))
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reviewed at"))
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -376,7 +390,9 @@ class UsageReport(models.Model):
 
 
 class UsageLine(models.Model):
-    report = models.ForeignKey(UsageReport, models.CASCADE, related_name="lines")
+    report = models.ForeignKey(
+        UsageReport, models.CASCADE, related_name="lines", verbose_name=_("report")
+    )
     use = models.ForeignKey("allocations.PermittedUse", models.PROTECT, verbose_name=_("use"))
     amount = models.PositiveBigIntegerField(_("amount used (kr)"))
 
@@ -401,7 +417,9 @@ class ClaimDisposition(models.TextChoices):
 class RepaymentClaim(models.Model):
     """Money claimed back (återkrav) or taken back from a requisition, and where it goes."""
 
-    requisition = models.ForeignKey(Requisition, models.PROTECT, related_name="claims")
+    requisition = models.ForeignKey(
+        Requisition, models.PROTECT, related_name="claims", verbose_name=_("requisition")
+    )
     reason = models.CharField(_("reason"), max_length=20, choices=ClaimReason.choices)
     amount = models.PositiveBigIntegerField(_("amount (kr)"))
     due_on = models.DateField(_("due on"), null=True, blank=True)
@@ -423,7 +441,7 @@ class RepaymentClaim(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["created_at", "id"]

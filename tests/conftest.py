@@ -51,6 +51,17 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in Swedish: a request in English must not leak into the next test."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def celery_eager(request):
     """Tasks run in-process, except in the tests that start a real worker."""
     from stimulans.celery import app
