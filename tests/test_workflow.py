@@ -30,6 +30,15 @@ pytestmark = pytest.mark.django_db
 TODAY = date(2020, 3, 2)
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """These tests read the services' messages in English (the msgids)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def official(db):
     user = User.objects.create_user("handlaggare", "h@example.invalid", "x")
