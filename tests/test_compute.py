@@ -186,3 +186,27 @@ def test_many_simultaneous_computations_never_duplicate_rows():
     assert run.allocated() == 8_209_071
     expected = engine.compute(grantfile.grant_input(seed_data(SEED_000)))
     assert run.rows.count() == len(expected.rows)
+
+
+def test_the_database_itself_refuses_to_change_a_decided_run(import_seed):
+    from django.db import DatabaseError
+
+    from allocations.models import PotResult
+
+    grant = import_seed(SEED_000)
+    run = compute_grant(grant_id=grant.pk)
+    decide_run(run_id=run.pk, decided_on=date(2020, 2, 20), decided_by="Äldrenämnden")
+    row = run.rows.first()
+    for attempt in (
+        lambda: AllocationRow.objects.filter(pk=row.pk).update(amount=row.amount + 1),
+        lambda: AllocationRow.objects.filter(pk=row.pk).delete(),
+        lambda: PotResult.objects.filter(run=run).update(allocated=0),
+        lambda: AllocationRun.objects.filter(pk=run.pk).update(decided_by="someone else"),
+        lambda: AllocationRun.objects.filter(pk=run.pk).delete(),
+    ):
+        with pytest.raises(DatabaseError), transaction.atomic():
+            attempt()
+    row.refresh_from_db()
+    run.refresh_from_db()
+    assert run.decided_by == "Äldrenämnden"
+    assert run.allocated() == 8_209_071
