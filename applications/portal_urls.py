@@ -5,4 +5,18 @@ from .views import portal
 app_name = "portal"
 urlpatterns = [
     path("", portal.start, name="start"),
+    path("att-gora/", portal.tasks, name="tasks"),
+    path("utlysningar/", portal.calls, name="calls"),
+    path("utlysningar/<int:pk>/", portal.call, name="call"),
+    path("utlysningar/<int:pk>/ansok/", portal.apply, name="apply"),
+    path("ansokningar/", portal.applications, name="applications"),
+    path("ansokningar/<int:pk>/", portal.application, name="application"),
+    path("ansokningar/<int:pk>/andra/", portal.application_edit, name="application_edit"),
+    path("ansokningar/<int:pk>/granska/", portal.application_review, name="application_review"),
+    path(
+        "ansokningar/<int:pk>/aterkalla/", portal.application_withdraw, name="application_withdraw"
+    ),
+    path("beslut/", portal.decisions, name="decisions"),
+    path("beslut/<int:pk>/", portal.requisition, name="requisition"),
+    path("beslut/<int:pk>/aterrapportering/", portal.report, name="report"),
 ]

@@ -13,7 +13,8 @@ from datetime import date
 from fractions import Fraction
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import BigIntegerField, F, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -309,7 +310,11 @@ def submission_problems(app: Application) -> list[str]:
 
 @transaction.atomic
 def submit_application(*, app: Application, actor, today: date) -> Application:
-    app = Application.objects.select_for_update().select_related("call", "pot").get(pk=app.pk)
+    app = (
+        Application.objects.select_for_update(of=("self",))
+        .select_related("call", "pot")
+        .get(pk=app.pk)
+    )
     if app.status != ApplicationStatus.DRAFT:
         raise WorkflowError(_("Only a draft can be submitted."))
     if app.call is not None and not app.call.is_open(today):
@@ -420,6 +425,44 @@ def _carry_confirmed_figures(app: Application, actor) -> None:
                 before={f: old for f, (old, _new) in changes.items()},
                 after={f: new for f, (_old, new) in changes.items()},
             )
+
+
+@dataclass
+class UnitScreening:
+    slug: str
+    name: str
+    measure: int  # the places or customers the application gives; 0 where the pot counts none
+    reason: engine.Reason | None  # None: the pot's rule takes the unit
+
+
+def screen_applications(
+    pot: Pot, applications: QuerySet[Application]
+) -> dict[int, list[UnitScreening]]:
+    """Each application's units, with its confirmed figures and the pot's verdict, in one query.
+
+    What `eligibility_preview` says for one application, for a whole list of them.
+    """
+    if pot.model_type not in UNIT_BASED:
+        return {}
+    model = grantfile.to_model(pot.model)
+    measure = pot_measure(pot)
+    links = (
+        ApplicationUnit.objects.filter(application__in=applications.order_by().values("pk"))
+        .select_related("grant_unit__unit", "grant_unit__organisation")
+        .order_by("application_id", "position")
+    )
+    screened: dict[int, list[UnitScreening]] = {}
+    for link in links:
+        unit = confirmed_unit(link)
+        screened.setdefault(link.application_id, []).append(
+            UnitScreening(
+                slug=unit.id,
+                name=link.grant_unit.unit.name,
+                measure=unit.measure(measure) if measure else 0,
+                reason=engine.screen_unit(model, unit),
+            )
+        )
+    return screened
 
 
 # ---------------------------------------------------------------- decision and requisitions
@@ -546,7 +589,7 @@ def record_payment(
     if req.status != RequisitionStatus.ACCEPTED:
         raise WorkflowError(_("Only a requisitioned amount can be paid."))
     if amount <= 0:
-        raise WorkflowError(_("A payment is more than 0 kr."))
+        raise WorkflowError(_("A payment must be more than 0 kr."))
     left = req.amount - paid_total(req)
     if amount > left:
         raise WorkflowError(_("Only %(left)s kr of the requisition is unpaid.") % {"left": left})
@@ -570,6 +613,71 @@ def record_payment(
         },
     )
     return payment
+
+
+@dataclass
+class Balance:
+    """Decided, requisitioned, paid and claimed back, in kronor (one requisition or a sum)."""
+
+    decided: int = 0
+    requisitioned: int = 0
+    paid: int = 0
+    claimed: int = 0
+    pot: Pot | None = None
+
+    @property
+    def left(self) -> int:
+        """Requisitioned but not yet paid out."""
+        return self.requisitioned - self.paid
+
+
+def balance_of(req: Requisition) -> Balance:
+    """The balance of a requisition read through `with_balances`."""
+    accepted = req.status == RequisitionStatus.ACCEPTED
+    return Balance(
+        decided=req.amount,
+        requisitioned=req.amount if accepted else 0,
+        paid=req.paid_sum,
+        claimed=req.claimed_sum,
+        pot=req.pot,
+    )
+
+
+def pot_balances(requisitions: QuerySet[Requisition]) -> list[Balance]:
+    """The balances of `requisitions` summed per pot, in a fixed number of queries."""
+    ids = requisitions.order_by().values("pk")
+    by_pot: dict[int, Balance] = {}
+    rows = (
+        Requisition.objects.filter(pk__in=ids)
+        .values("pot_id", "status")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    for row in rows:
+        balance = by_pot.setdefault(row["pot_id"], Balance())
+        balance.decided += row["total"]
+        if row["status"] == RequisitionStatus.ACCEPTED:
+            balance.requisitioned += row["total"]
+    for model, attr in ((Payment, "paid"), (RepaymentClaim, "claimed")):
+        sums = (
+            model.objects.filter(requisition__in=ids)
+            .values("requisition__pot_id")
+            .annotate(total=Sum("amount"))
+            .order_by()
+        )
+        for row in sums:
+            balance = by_pot.setdefault(row["requisition__pot_id"], Balance())
+            setattr(balance, attr, getattr(balance, attr) + row["total"])
+    pots = (
+        Pot.objects.filter(pk__in=by_pot)
+        .select_related("grant")
+        .order_by("grant__slug", "position", "id")
+    )
+    result = []
+    for pot in pots:
+        by_pot[pot.pk].pot = pot
+        result.append(by_pot[pot.pk])
+    return result
 
 
 # ---------------------------------------------------------------- usage reports
@@ -675,20 +783,44 @@ def review_report(*, report: UsageReport, accept: bool, comment: str, actor) -> 
 # ---------------------------------------------------------------- repayment and redistribution
 
 
+def with_balances(requisitions: QuerySet[Requisition]) -> QuerySet[Requisition]:
+    """Requisitions with what was paid, claimed back and reported used, in the same query.
+
+    Adds `paid_sum`, `claimed_sum`, `used_sum` and `report_status` (None without a report).
+    """
+
+    def total(model, link: str, field: str = "amount"):
+        sums = (
+            model.objects.filter(**{link: OuterRef("pk")})
+            .order_by()
+            .values(link)
+            .annotate(total=Sum(field))
+            .values("total")
+        )
+        return Coalesce(Subquery(sums, output_field=BigIntegerField()), Value(0))
+
+    return requisitions.annotate(
+        paid_sum=total(Payment, "requisition"),
+        claimed_sum=total(RepaymentClaim, "requisition"),
+        used_sum=total(UsageLine, "report__requisition"),
+        report_status=F("report__status"),
+    )
+
+
 def claimable(req: Requisition, today: date) -> tuple[str, int] | None:
-    """What can be claimed back from a requisition now, and why; None when nothing."""
-    already = req.claims.aggregate(total=Sum("amount"))["total"] or 0
+    """What can be claimed back from a requisition now, and why; None when nothing.
+
+    Reads the sums `with_balances` adds, so a list of requisitions costs no query per row.
+    """
+    if not hasattr(req, "claimed_sum"):
+        req = with_balances(Requisition.objects.filter(pk=req.pk)).get()
+    already = req.claimed_sum
     if req.status == RequisitionStatus.DECLINED:
         return ClaimReason.DECLINED, req.amount - already
     if req.status == RequisitionStatus.PENDING and req.due_on and today > req.due_on:
         return ClaimReason.UNREQUISITIONED, req.amount - already
-    report = getattr(req, "report", None)
-    if (
-        req.status == RequisitionStatus.ACCEPTED
-        and report
-        and report.status == ReportStatus.ACCEPTED
-    ):
-        amount = unspent(report) - already
+    if req.status == RequisitionStatus.ACCEPTED and req.report_status == ReportStatus.ACCEPTED:
+        amount = req.paid_sum - req.used_sum - already
         if amount > 0:
             return ClaimReason.UNSPENT, amount
     return None
@@ -786,6 +918,10 @@ def redistribute(*, pot: Pot, actor) -> AllocationRun:
     amount = sum(c.amount for c in claims)
     if not amount:
         raise WorkflowError(_("No money claimed back from this pot waits to be redistributed."))
+    # An undecided round of the pot is recomputed in place: it keeps the money it already has.
+    open_round = pot.redistributions.filter(decided_on__isnull=True).order_by("-number").first()
+    if open_round is not None:
+        amount += open_round.source_claims.aggregate(total=Sum("amount"))["total"] or 0
     run = compute_redistribution(pot_id=pot.pk, amount=amount, actor=actor)
     RepaymentClaim.objects.filter(pk__in=[c.pk for c in claims]).update(redistribution=run)
     audit.log(

@@ -1,9 +1,727 @@
-"""The provider portal: open calls, applications, decisions, requisitions, usage reports."""
+"""The provider portal: open calls, applications, decisions, requisitions, usage reports.
 
+Every object comes through a `permissions.get_…_for` helper (404 for what the
+user may not see) and every change through a service; the lists show only
+the organisations the user acts for, also to a user who is an official too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.paginator import Page, Paginator
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from allocations.models import AuditEntry, GrantUnit, Organisation, PermittedUse, PotResult
+from allocations.wording import reason_text, rule_text, unit_type_label
+
+from .. import permissions, services
+from ..forms.portal import (
+    ApplicationFilterForm,
+    ApplicationForm,
+    CallFilterForm,
+    DecisionFilterForm,
+    RequisitionAcceptForm,
+    RequisitionDeclineForm,
+    StartApplicationForm,
+    TaskFilterForm,
+    UsageReportForm,
+    use_field_name,
+)
+from ..models import (
+    Application,
+    ApplicationStatus,
+    Call,
+    RepaymentClaim,
+    ReportStatus,
+    Requisition,
+    RequisitionStatus,
+    UsageReport,
+)
+from ..permissions import organisation_ids
+from ..services import WorkflowError
+
+PER_PAGE = 25
+PREVIEW = 10
+ACTIVE = (ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED, ApplicationStatus.APPROVED)
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+def _page(request: HttpRequest, items, *, param: str = "page", per_page: int = PER_PAGE) -> Page:
+    """One page of a list; the links keep the other query parameters (filters, other lists)."""
+    page = Paginator(items, per_page).get_page(request.GET.get(param))
+
+    def url(number: int) -> str:
+        query = request.GET.copy()
+        query[param] = number
+        return f"?{query.urlencode()}"
+
+    page.previous_url = url(page.previous_page_number()) if page.has_previous() else ""
+    page.next_url = url(page.next_page_number()) if page.has_next() else ""
+    return page
+
+
+def _organisations(user) -> QuerySet[Organisation]:
+    return Organisation.objects.filter(pk__in=organisation_ids(user)).order_by("name")
+
+
+def _own_applications(user) -> QuerySet[Application]:
+    return permissions.applications_for(user).filter(organisation_id__in=organisation_ids(user))
+
+
+def _own_requisitions(user) -> QuerySet[Requisition]:
+    return permissions.requisitions_for(user).filter(organisation_id__in=organisation_ids(user))
+
+
+def _open_calls(user, today: date) -> QuerySet[Call]:
+    return (
+        permissions.calls_for(user)
+        .filter(opens_on__lte=today, closes_on__gte=today)
+        .select_related("pot__grant")
+        .order_by("closes_on", "id")
+    )
+
+
+# ---------------------------------------------------------------- what to do next
+
+
+@dataclass
+class Task:
+    kind: str
+    due_on: date | None
+    title: str
+    organisation: Organisation
+    url: str
+    amount: int | None = None
+    overdue: bool = False
+
+
+def _tasks(user, today: date, *, kind: str | None = None, organisation: int | None = None):
+    """Everything the user's organisations must do, soonest due first; four queries in all."""
+    apps = _own_applications(user)
+    reqs = _own_requisitions(user)
+    if organisation is not None:
+        apps = apps.filter(organisation_id=organisation)
+        reqs = reqs.filter(organisation_id=organisation)
+    tasks: list[Task] = []
+    if kind in (None, "application"):
+        drafts = apps.filter(
+            status=ApplicationStatus.DRAFT, call__isnull=False, call__closes_on__gte=today
+        ).select_related("call", "organisation")
+        tasks += [
+            Task(
+                "application",
+                app.call.closes_on,
+                _("Submit the application to “%(call)s”") % {"call": app.call.title},
+                app.organisation,
+                reverse("portal:application_edit", args=[app.pk]),
+                app.requested_amount,
+            )
+            for app in drafts
+        ]
+    if kind in (None, "requisition"):
+        pending = reqs.filter(status=RequisitionStatus.PENDING).select_related(
+            "organisation", "pot", "run__grant"
+        )
+        tasks += [
+            Task(
+                "requisition",
+                req.due_on,
+                _("Requisition or decline the money from “%(pot)s”") % {"pot": req.pot.name},
+                req.organisation,
+                reverse("portal:requisition", args=[req.pk]),
+                req.amount,
+            )
+            for req in pending
+        ]
+    if kind in (None, "report"):
+        unreported = (
+            reqs.filter(status=RequisitionStatus.ACCEPTED)
+            .exclude(report__status__in=(ReportStatus.SUBMITTED, ReportStatus.ACCEPTED))
+            .select_related("organisation", "pot", "run__grant__agreement", "report")
+        )
+        for req in unreported:
+            report = getattr(req, "report", None)
+            if report is not None and report.status == ReportStatus.RETURNED:
+                title = _("Complete the returned usage report for “%(pot)s”")
+            else:
+                title = _("Report what the money from “%(pot)s” was used for")
+            tasks.append(
+                Task(
+                    "report",
+                    req.run.grant.agreement.report_by,
+                    title % {"pot": req.pot.name},
+                    req.organisation,
+                    reverse("portal:report", args=[req.pk]),
+                )
+            )
+    if kind in (None, "claim"):
+        claims = RepaymentClaim.objects.filter(
+            requisition__in=reqs.order_by().values("pk"), paid_on__isnull=True
+        ).select_related("requisition__organisation", "requisition__pot")
+        tasks += [
+            Task(
+                "claim",
+                claim.due_on,
+                _("Repay unused money from “%(pot)s”") % {"pot": claim.requisition.pot.name},
+                claim.requisition.organisation,
+                reverse("portal:requisition", args=[claim.requisition_id]),
+                claim.amount,
+            )
+            for claim in claims
+        ]
+    for task in tasks:
+        task.overdue = task.due_on is not None and task.due_on < today
+    tasks.sort(key=lambda t: (t.due_on is None, t.due_on or today, t.kind, t.title))
+    return tasks
+
+
+# ---------------------------------------------------------------- start and lists
 
 
 @login_required
-def start(request):
-    return render(request, "applications/portal/start.html", {})
+def start(request: HttpRequest) -> HttpResponse:
+    user, today = request.user, _today()
+    applications = _own_applications(user).select_related("call", "pot", "grant", "organisation")
+    decisions = _own_requisitions(user).select_related("run__grant", "pot", "organisation")
+    context = {
+        "today": today,
+        "organisations": _page(request, _organisations(user), param="op", per_page=PREVIEW),
+        "tasks": _page(request, _tasks(user, today), param="tp", per_page=PREVIEW),
+        "calls": _page(request, _open_calls(user, today), param="cp", per_page=PREVIEW),
+        "applications": _page(
+            request, applications.order_by("-created_at", "-id"), param="ap", per_page=PREVIEW
+        ),
+        "decisions": _page(
+            request, decisions.order_by("-run__decided_on", "-id"), param="dp", per_page=PREVIEW
+        ),
+    }
+    return render(request, "applications/portal/start.html", context)
+
+
+@login_required
+def tasks(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    form = TaskFilterForm(request.GET, organisations=_organisations(user))
+    found = _tasks(user, _today(), kind=form.value("kind"), organisation=form.value("organisation"))
+    q = form.value("q")
+    if q:
+        found = [t for t in found if q.casefold() in t.title.casefold()]
+    return render(
+        request,
+        "applications/portal/tasks.html",
+        {"form": form, "tasks": _page(request, found)},
+    )
+
+
+@login_required
+def calls(request: HttpRequest) -> HttpResponse:
+    user, today = request.user, _today()
+    form = CallFilterForm(request.GET)
+    state = form.value("state") or "open"
+    qs = permissions.calls_for(user).select_related("pot__grant")
+    if state == "open":
+        qs = qs.filter(opens_on__lte=today, closes_on__gte=today).order_by("closes_on", "id")
+    elif state == "upcoming":
+        qs = qs.filter(opens_on__gt=today).order_by("opens_on", "id")
+    elif state == "closed":
+        qs = qs.filter(closes_on__lt=today).order_by("-closes_on", "id")
+    else:
+        qs = qs.order_by("-opens_on", "id")
+    q = form.value("q")
+    if q:
+        qs = qs.filter(
+            Q(title__icontains=q) | Q(pot__name__icontains=q) | Q(pot__grant__title__icontains=q)
+        )
+    return render(
+        request,
+        "applications/portal/calls.html",
+        {"form": form, "calls": _page(request, qs), "today": today},
+    )
+
+
+@login_required
+def applications(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    form = ApplicationFilterForm(request.GET, organisations=_organisations(user))
+    qs = _own_applications(user).select_related("call", "pot", "grant", "organisation")
+    if form.value("organisation"):
+        qs = qs.filter(organisation_id=form.value("organisation"))
+    if form.value("status"):
+        qs = qs.filter(status=form.value("status"))
+    q = form.value("q")
+    if q:
+        qs = qs.filter(
+            Q(slug__icontains=q)
+            | Q(pot__name__icontains=q)
+            | Q(grant__title__icontains=q)
+            | Q(call__title__icontains=q)
+        )
+    qs = qs.order_by("-created_at", "-id")
+    return render(
+        request,
+        "applications/portal/applications.html",
+        {"form": form, "applications": _page(request, qs)},
+    )
+
+
+@login_required
+def decisions(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    form = DecisionFilterForm(request.GET, organisations=_organisations(user))
+    qs = _own_requisitions(user).select_related("run__grant", "pot", "organisation")
+    if form.value("organisation"):
+        qs = qs.filter(organisation_id=form.value("organisation"))
+    if form.value("status"):
+        qs = qs.filter(status=form.value("status"))
+    q = form.value("q")
+    if q:
+        qs = qs.filter(Q(pot__name__icontains=q) | Q(run__grant__title__icontains=q))
+    qs = qs.order_by("-run__decided_on", "-id")
+    return render(
+        request,
+        "applications/portal/decisions.html",
+        {"form": form, "decisions": _page(request, qs)},
+    )
+
+
+# ---------------------------------------------------------------- calls
+
+
+def _call_facts(call: Call) -> dict:
+    """What a provider must know before applying: rule, tiers, amount and the live rate."""
+    pot = call.pot
+    model = pot.model or {}
+    facts = {
+        "kind": pot.model_type,
+        "unit_based": pot.model_type in services.UNIT_BASED,
+        "rule": rule_text(model.get("eligible")),
+        "measure": services.pot_measure(pot),
+        "pot_amount": services.pot_amount(pot),
+        "tiers": [
+            {**tier, "unit_type_label": unit_type_label(tier["unit_type"])}
+            for tier in model.get("tiers", ())
+        ],
+    }
+    if facts["measure"]:
+        facts["rate"], facts["applied"] = services.indicative_rate(call)
+    return facts
+
+
+@login_required
+def call(request: HttpRequest, pk: int) -> HttpResponse:
+    user, today = request.user, _today()
+    call = permissions.get_call_for(user, pk)
+    agreement = call.pot.grant.agreement
+    orgs = list(_organisations(user))
+    existing, elsewhere = {}, {}
+    # Applications to the same pot made outside this call (imported, or an earlier call).
+    for app in _own_applications(user).filter(pot_id=call.pot_id, status__in=ACTIVE).order_by("id"):
+        if app.call_id == call.pk:
+            existing[app.organisation_id] = app
+        else:
+            elsewhere.setdefault(app.organisation_id, []).append(app)
+    unit_counts = dict.fromkeys((o.pk for o in orgs), 0)
+    for org_id in GrantUnit.objects.filter(
+        grant_id=call.pot.grant_id, organisation_id__in=unit_counts
+    ).values_list("organisation_id", flat=True):
+        unit_counts[org_id] += 1
+    applicants = [
+        {
+            "organisation": org,
+            "application": existing.get(org.pk),
+            "elsewhere": elsewhere.get(org.pk, []),
+            "may_apply": permissions.can_apply(user, call, org, today),
+            "units": unit_counts[org.pk],
+        }
+        for org in orgs
+    ]
+    context = {
+        "call": call,
+        "agreement": agreement,
+        "uses": agreement.permitted_uses.all(),
+        "facts": _call_facts(call),
+        "applicants": applicants,
+        "is_open": call.is_open(today),
+        "today": today,
+    }
+    return render(request, "applications/portal/call.html", context)
+
+
+@login_required
+@require_POST
+def apply(request: HttpRequest, pk: int) -> HttpResponse:
+    user, today = request.user, _today()
+    call = permissions.get_call_for(user, pk)
+    form = StartApplicationForm(request.POST, organisations=_organisations(user))
+    if not form.is_valid():
+        messages.error(request, _("Choose one of your organisations."))
+        return redirect("portal:call", pk=call.pk)
+    org = permissions.get_organisation_for(user, form.cleaned_data["organisation"])
+    decision = permissions.can_apply(user, call, org, today)
+    if not decision:
+        messages.error(request, decision.reason)
+        return redirect("portal:call", pk=call.pk)
+    try:
+        app = services.start_application(call=call, organisation=org, actor=user, today=today)
+    except WorkflowError as exc:
+        messages.error(request, str(exc))
+        return redirect("portal:call", pk=call.pk)
+    if app.status == ApplicationStatus.DRAFT:
+        return redirect("portal:application_edit", pk=app.pk)
+    return redirect("portal:application", pk=app.pk)
+
+
+# ---------------------------------------------------------------- applications
+
+
+def _unit_rows(app: Application) -> list[dict]:
+    """The application's units with the figures it gives and, once sent, why any fails."""
+    rows = []
+    for link in app.applicationunit_set.select_related("grant_unit__unit").order_by("position"):
+        gu = link.grant_unit
+        reason = app.unit_reasons.get(gu.unit.slug)
+        rows.append(
+            {
+                "slug": gu.unit.slug,
+                "name": gu.unit.name,
+                "type": unit_type_label(gu.type),
+                "places": gu.places if link.places is None else link.places,
+                "customers": gu.customers if link.customers is None else link.customers,
+                "corrected": link.places is not None or link.customers is not None,
+                "reason": reason_text(reason["code"], reason["details"]) if reason else "",
+            }
+        )
+    return rows
+
+
+def _history(request: HttpRequest, *objects) -> Page:
+    """The audit entries of the given objects (model instances), oldest first."""
+    match = Q(pk__in=[])
+    for obj in objects:
+        match |= Q(object_type=obj._meta.label_lower, object_id=str(obj.pk))
+    entries = AuditEntry.objects.filter(match).order_by("at", "id")
+    return _page(request, entries, param="hp", per_page=PER_PAGE)
+
+
+@login_required
+def application(request: HttpRequest, pk: int) -> HttpResponse:
+    user, today = request.user, _today()
+    app = permissions.get_application_for(user, pk)
+    context = {
+        "app": app,
+        "units": _unit_rows(app),
+        "uses": app.uses.all(),
+        "unit_based": app.pot.model_type in services.UNIT_BASED,
+        "show_eligibility": app.status != ApplicationStatus.DRAFT,
+        "may_edit": permissions.can_edit_application(user, app, today),
+        "may_withdraw": permissions.can_withdraw_application(user, app),
+        "call_closed": app.call is not None and today > app.call.closes_on,
+        "decisions": permissions.requisitions_for(user)
+        .filter(pot_id=app.pot_id, organisation_id=app.organisation_id)
+        .select_related("run")
+        .order_by("-run__decided_on", "-id"),
+        "history": _history(request, app),
+    }
+    return render(request, "applications/portal/application.html", context)
+
+
+@login_required
+def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user, today = request.user, _today()
+    app = permissions.get_application_for(user, pk)
+    decision = permissions.can_edit_application(user, app, today)
+    if not decision:
+        messages.warning(request, decision.reason)
+        return redirect("portal:application", pk=app.pk)
+    unit_based = app.pot.model_type in services.UNIT_BASED
+    grant_units = []
+    if unit_based:
+        # Only the applicant's own units of this grant can be chosen.
+        grant_units = list(
+            GrantUnit.objects.filter(grant_id=app.grant_id, organisation_id=app.organisation_id)
+            .select_related("unit")
+            .order_by("unit__name", "id")
+        )
+    form = ApplicationForm(
+        request.POST or None,
+        app=app,
+        grant_units=grant_units,
+        uses=list(PermittedUse.objects.filter(agreement_id=app.grant.agreement_id)),
+        needs_amount=app.pot.model_type == "approved_amounts",
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_draft(app=app, actor=user, **form.draft_fields())
+        except WorkflowError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("The draft is saved."))
+            if "review" in request.POST:
+                return redirect("portal:application_review", pk=app.pk)
+            return redirect("portal:application_edit", pk=app.pk)
+    context = {
+        "app": app,
+        "form": form,
+        "unit_based": unit_based,
+        "rule": rule_text((app.pot.model or {}).get("eligible")),
+    }
+    return render(request, "applications/portal/application_form.html", context)
+
+
+@login_required
+def application_review(request: HttpRequest, pk: int) -> HttpResponse:
+    """The last look before sending: which units the rule takes, what is missing; then submit."""
+    user, today = request.user, _today()
+    app = permissions.get_application_for(user, pk)
+    if request.method == "POST":
+        decision = permissions.can_submit_application(user, app, today)
+        if not decision:
+            messages.error(request, decision.reason)
+            return redirect("portal:application_review", pk=app.pk)
+        try:
+            services.submit_application(app=app, actor=user, today=today)
+        except WorkflowError as exc:
+            messages.error(request, str(exc))
+            return redirect("portal:application_review", pk=app.pk)
+        messages.success(request, _("The application is sent. A confirmation goes by e-mail."))
+        return redirect("portal:application", pk=app.pk)
+    if app.status != ApplicationStatus.DRAFT:
+        return redirect("portal:application", pk=app.pk)
+    names = {}
+    units = _unit_rows(app)
+    for row in units:
+        names[row["slug"]] = row
+    for slug, reason in services.eligibility_preview(app).items():
+        if reason is not None and slug in names:
+            names[slug]["reason"] = reason_text(*reason)
+    context = {
+        "app": app,
+        "units": units,
+        "uses": app.uses.all(),
+        "unit_based": app.pot.model_type in services.UNIT_BASED,
+        "problems": services.submission_problems(app),
+        "may_submit": permissions.can_submit_application(user, app, today),
+    }
+    return render(request, "applications/portal/application_review.html", context)
+
+
+@login_required
+def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    app = permissions.get_application_for(user, pk)
+    decision = permissions.can_withdraw_application(user, app)
+    if not decision:
+        messages.error(request, decision.reason)
+        return redirect("portal:application", pk=app.pk)
+    if request.method == "POST":
+        try:
+            services.withdraw_application(app=app, actor=user)
+        except WorkflowError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("The application is withdrawn."))
+        return redirect("portal:application", pk=app.pk)
+    return render(request, "applications/portal/application_withdraw.html", {"app": app})
+
+
+# ---------------------------------------------------------------- decisions and requisitions
+
+
+def _basis(req: Requisition) -> dict:
+    """How the amount was reached: per unit `quantity × rate` for a per-unit pot."""
+    rows = (
+        req.run.rows.filter(organisation_id=req.organisation_id, pot_id=req.pot_id)
+        .exclude(unit=None)
+        .select_related("unit")
+        .order_by("unit__name", "id")
+    )
+    model = req.pot.model or {}
+    tier_measures = {t["unit_type"]: t["measure"] for t in model.get("tiers", ())}
+    result = PotResult.objects.filter(run_id=req.run_id, pot_id=req.pot_id).first()
+    return {
+        "rows": [
+            {
+                "unit": row.unit.name,
+                "quantity": row.quantity,
+                "measure": model.get("measure") or tier_measures.get(row.unit.type, "places"),
+                "amount": row.amount,
+            }
+            for row in rows
+        ],
+        "rate": result.rate if result and req.pot.model_type == "per_unit" else None,
+        "kind": req.pot.model_type,
+    }
+
+
+def _payment_initial(user, req: Requisition) -> dict:
+    """The account the organisation gave when it applied to the pot, as a starting point."""
+    app = (
+        _own_applications(user)
+        .filter(organisation_id=req.organisation_id, pot_id=req.pot_id)
+        .exclude(payment_account="")
+        .order_by("-submitted_at", "-id")
+        .first()
+    )
+    if app is None:
+        return {}
+    return {"payment_method": app.payment_method, "payment_account": app.payment_account}
+
+
+@login_required
+def requisition(request: HttpRequest, pk: int) -> HttpResponse:
+    """The decision for one organisation and pot, and its answer: requisition or decline."""
+    user = request.user
+    req = permissions.get_requisition_for(user, pk)
+    answer = permissions.can_answer_requisition(user, req)
+    agreement = req.run.grant.agreement
+    uses = list(PermittedUse.objects.filter(agreement_id=agreement.pk))
+    accept_form = RequisitionAcceptForm(req=req, uses=uses, initial=_payment_initial(user, req))
+    decline_form = RequisitionDeclineForm()
+    if request.method == "POST":
+        if not answer:
+            messages.error(request, answer.reason)
+            return redirect("portal:requisition", pk=req.pk)
+        action = request.POST.get("action")
+        if action == "accept":
+            accept_form = RequisitionAcceptForm(request.POST, req=req, uses=uses)
+            if accept_form.is_valid():
+                try:
+                    services.accept_requisition(
+                        req=req,
+                        payment_method=accept_form.cleaned_data["payment_method"],
+                        payment_account=accept_form.cleaned_data["payment_account"],
+                        lines=accept_form.lines(),
+                        actor=user,
+                    )
+                except WorkflowError as exc:
+                    accept_form.add_error(None, str(exc))
+                else:
+                    messages.success(request, _("The money is requisitioned."))
+                    return redirect("portal:requisition", pk=req.pk)
+        elif action == "decline":
+            decline_form = RequisitionDeclineForm(request.POST)
+            if decline_form.is_valid():
+                try:
+                    services.decline_requisition(
+                        req=req, reason=decline_form.cleaned_data["decline_reason"], actor=user
+                    )
+                except WorkflowError as exc:
+                    decline_form.add_error(None, str(exc))
+                else:
+                    messages.success(request, _("You have declined the money."))
+                    return redirect("portal:requisition", pk=req.pk)
+        else:
+            return redirect("portal:requisition", pk=req.pk)
+    payments = list(req.payments.order_by("paid_on", "id"))
+    claims = list(req.claims.order_by("created_at", "id"))
+    report = UsageReport.objects.filter(requisition=req).first()
+    context = {
+        "req": req,
+        "agreement": agreement,
+        "uses": uses,
+        "basis": _basis(req),
+        "may_answer": answer,
+        "accept_form": accept_form,
+        "decline_form": decline_form,
+        "lines": req.lines.select_related("use").order_by("use__position", "use_id"),
+        "payments": payments,
+        "paid": sum(p.amount for p in payments),
+        "claims": claims,
+        "report": report,
+        "history": _history(request, req, *payments, *claims, *([report] if report else [])),
+    }
+    return render(request, "applications/portal/requisition.html", context)
+
+
+# ---------------------------------------------------------------- usage reports
+
+
+@login_required
+def report(request: HttpRequest, pk: int) -> HttpResponse:
+    """The usage report of a requisition (återrapportering); what is unspent is computed."""
+    user = request.user
+    req = permissions.get_requisition_for(user, pk)
+    if req.status != RequisitionStatus.ACCEPTED:
+        messages.info(request, _("A usage report is made once the money is requisitioned."))
+        return redirect("portal:requisition", pk=req.pk)
+    report = UsageReport.objects.filter(requisition=req).first()
+    if report is None:
+        editable = (
+            permissions.ALLOWED
+            if permissions.acts_for(user, req.organisation_id)
+            else permissions.deny(_("You do not act for this organisation."))
+        )
+    else:
+        editable = permissions.can_edit_report(user, report)
+    uses = list(PermittedUse.objects.filter(agreement_id=req.run.grant.agreement_id))
+    paid = services.paid_total(req)
+    if request.method == "POST":
+        if not editable:
+            messages.error(request, editable.reason)
+            return redirect("portal:report", pk=req.pk)
+        submitting = "submit" in request.POST
+        form = UsageReportForm(request.POST, uses=uses, paid=paid, submitting=submitting)
+        if form.is_valid():
+            report = services.report_for(req)
+            try:
+                services.save_report(
+                    report=report,
+                    lines=form.lines(),
+                    achievements=form.cleaned_data["achievements"].strip(),
+                    benefit=form.cleaned_data["benefit"].strip(),
+                    actor=user,
+                )
+                if submitting:
+                    services.submit_report(report=report, actor=user)
+            except WorkflowError as exc:
+                form.add_error(None, str(exc))
+            else:
+                if submitting:
+                    messages.success(request, _("The usage report is submitted."))
+                else:
+                    messages.success(request, _("The usage report is saved."))
+                return redirect("portal:report", pk=req.pk)
+    else:
+        initial = {}
+        if report is not None:
+            initial = {"achievements": report.achievements, "benefit": report.benefit}
+            for line in report.lines.select_related("use"):
+                initial[use_field_name(line.use)] = line.amount
+        form = UsageReportForm(initial=initial, uses=uses, paid=paid)
+    used = services.used_total(report) if report is not None else 0
+    planned = {line.use_id: line.amount for line in req.lines.all()}
+    saved = {line.use_id: line.amount for line in report.lines.all()} if report else {}
+    context = {
+        "req": req,
+        "report": report,
+        "form": form,
+        "editable": editable,
+        "paid": paid,
+        "used": used,
+        "unspent": services.unspent(report) if report is not None else paid,
+        "rows": [
+            {
+                "use": use,
+                "field": form[use_field_name(use)],
+                "planned": planned.get(use.pk),
+                "saved": saved.get(use.pk),
+            }
+            for use in uses
+        ],
+        "agreement": req.run.grant.agreement,
+        "history": _history(request, report) if report is not None else [],
+    }
+    return render(request, "applications/portal/report.html", context)

@@ -1,0 +1,434 @@
+"""Forms of the provider portal: they validate and convert; the services change state.
+
+Every choice a provider can post (units, permitted uses, organisations) is
+built on the server from what the provider may choose, so a posted id of
+someone else's object is a form error and never reaches a service.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from allocations import grantfile
+from allocations.models import GrantUnit, PermittedUse
+from allocations.wording import format_kronor, unit_type_label
+
+from ..models import (
+    ApplicationStatus,
+    PaymentMethod,
+    RequisitionStatus,
+    payment_account_problem,
+)
+from ..services import UnitChoice
+
+# Far above any real care home or home-care office, far below the database's integer.
+MAX_COUNT = 100_000
+TEXT_MAX = 10_000
+
+_SPACES = re.compile(r"[\s\u00a0\u202f]+")
+
+
+class KronorField(forms.IntegerField):
+    """Whole kronor, typed the Swedish way if the user likes: `1 200 000 kr`."""
+
+    widget = forms.TextInput(attrs={"inputmode": "numeric"})
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", grantfile.MAX_KRONOR)
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = _SPACES.sub("", value)
+            if value.lower().endswith("kr"):
+                value = value[:-2]
+        return super().to_python(value)
+
+
+def kronor_field(label, **kwargs) -> KronorField:
+    return KronorField(label=label, **kwargs)
+
+
+def count_field(label) -> forms.IntegerField:
+    # The template draws these as text boxes, which keep whatever was typed beside the error.
+    return forms.IntegerField(label=label, required=False, min_value=0, max_value=MAX_COUNT)
+
+
+class PaymentFieldsMixin:
+    """Bankgiro or plusgiro and a number whose check digit is right."""
+
+    def add_payment_fields(self, *, required: bool) -> None:
+        self.fields["payment_method"] = forms.ChoiceField(
+            label=_("Payment method"),
+            choices=[("", "—"), *PaymentMethod.choices],
+            required=required,
+        )
+        self.fields["payment_account"] = forms.CharField(
+            label=_("Account number"),
+            max_length=20,
+            required=required,
+            help_text=_("Bankgiro NNN-NNNN or NNNN-NNNN, plusgiro N-N up to NNNNNNN-N."),
+        )
+
+    def clean_payment(self, data: dict) -> None:
+        method = data.get("payment_method") or ""
+        account = (data.get("payment_account") or "").strip()
+        data["payment_account"] = account
+        if not account:
+            return
+        problem = payment_account_problem(method, account)
+        if problem:
+            field = "payment_method" if not method else "payment_account"
+            if field not in self.errors:
+                self.add_error(field, problem)
+
+
+# ---------------------------------------------------------------- starting an application
+
+
+class StartApplicationForm(forms.Form):
+    organisation = forms.TypedChoiceField(coerce=int, label=_("Organisation"))
+
+    def __init__(self, *args, organisations, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].choices = [(o.pk, o.name) for o in organisations]
+
+
+# ---------------------------------------------------------------- the application
+
+
+class ApplicationForm(PaymentFieldsMixin, forms.Form):
+    """A draft application: units with confirmed figures, uses, contact, account, declaration.
+
+    A draft may be incomplete; `services.submission_problems` says what is
+    missing before it can be sent.
+    """
+
+    units = forms.MultipleChoiceField(
+        label=_("Units"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    uses = forms.MultipleChoiceField(
+        label=_("What the money will be used for"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    intended_use = forms.CharField(
+        label=_("Describe the intended use"),
+        required=False,
+        max_length=TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    contact_name = forms.CharField(label=_("Contact person"), required=False, max_length=200)
+    contact_email = forms.EmailField(label=_("Contact e-mail"), required=False)
+    contact_phone = forms.CharField(label=_("Contact telephone"), required=False, max_length=40)
+    will_report = forms.BooleanField(
+        label=_("We will report back what the money was used for and what it achieved."),
+        required=False,
+    )
+
+    def __init__(
+        self,
+        *args,
+        app,
+        grant_units: list[GrantUnit],
+        uses: list[PermittedUse],
+        needs_amount: bool,
+        **kwargs,
+    ):
+        self.app = app
+        self.grant_units = {gu.pk: gu for gu in grant_units}
+        self.permitted_uses = {use.pk: use for use in uses}
+        links = {link.grant_unit_id: link for link in app.applicationunit_set.all()}
+        kwargs.setdefault("initial", self._initial(app, links))
+        super().__init__(*args, **kwargs)
+        self.fields["units"].choices = [
+            (str(pk), str(gu.unit)) for pk, gu in self.grant_units.items()
+        ]
+        self.fields["uses"].choices = [
+            (str(pk), use.label) for pk, use in self.permitted_uses.items()
+        ]
+        for pk, gu in self.grant_units.items():
+            link = links.get(pk)
+            for measure in ("places", "customers"):
+                name = f"{measure}_{pk}"
+                self.fields[name] = count_field(
+                    _("places") if measure == "places" else _("customers")
+                )
+                confirmed = getattr(link, measure) if link else None
+                self.initial.setdefault(
+                    name, confirmed if confirmed is not None else getattr(gu, measure)
+                )
+        self.add_payment_fields(required=False)
+        if needs_amount:
+            self.fields["requested_amount"] = kronor_field(_("Amount applied for"), min_value=1)
+        # The order the page shows them in.
+        order = ["units", "uses", "intended_use", "requested_amount"]
+        self.order_fields(order)
+
+    @staticmethod
+    def _initial(app, links) -> dict:
+        return {
+            "units": [str(pk) for pk in links],
+            "uses": [str(pk) for pk in app.uses.values_list("pk", flat=True)],
+            "intended_use": app.intended_use,
+            "contact_name": app.contact_name,
+            "contact_email": app.contact_email,
+            "contact_phone": app.contact_phone,
+            "payment_method": app.payment_method,
+            "payment_account": app.payment_account,
+            "will_report": app.will_report,
+            "requested_amount": app.requested_amount,
+        }
+
+    def unit_rows(self) -> list[dict]:
+        """One row per unit of the organisation, for the table the template draws."""
+        chosen = {str(v) for v in (self["units"].value() or [])}
+        return [
+            {
+                "pk": pk,
+                "name": str(gu.unit),
+                "type": unit_type_label(gu.type),
+                "checked": str(pk) in chosen,
+                "registered_places": gu.places,
+                "registered_customers": gu.customers,
+                "places": self[f"places_{pk}"],
+                "customers": self[f"customers_{pk}"],
+            }
+            for pk, gu in self.grant_units.items()
+        ]
+
+    def clean(self):
+        data = super().clean()
+        chosen = {int(v) for v in data.get("units", [])}
+        # Figures of a unit that is not chosen are not saved, so they cannot be wrong.
+        for pk in self.grant_units:
+            if pk not in chosen:
+                for measure in ("places", "customers"):
+                    self.errors.pop(f"{measure}_{pk}", None)
+        self.clean_payment(data)
+        return data
+
+    def unit_choices(self) -> list[UnitChoice]:
+        out = []
+        for value in self.cleaned_data["units"]:
+            gu = self.grant_units[int(value)]
+            places = self.cleaned_data.get(f"places_{gu.pk}")
+            customers = self.cleaned_data.get(f"customers_{gu.pk}")
+            out.append(
+                UnitChoice(
+                    gu,
+                    places=gu.places if places is None else places,
+                    customers=gu.customers if customers is None else customers,
+                )
+            )
+        return out
+
+    def chosen_uses(self) -> list[PermittedUse]:
+        return [self.permitted_uses[int(v)] for v in self.cleaned_data["uses"]]
+
+    def draft_fields(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "units": self.unit_choices(),
+            "uses": self.chosen_uses(),
+            "intended_use": data["intended_use"].strip(),
+            "contact_name": data["contact_name"].strip(),
+            "contact_email": data["contact_email"].strip(),
+            "contact_phone": data["contact_phone"].strip(),
+            "payment_method": data.get("payment_method") or "",
+            "payment_account": data.get("payment_account") or "",
+            "will_report": data["will_report"],
+            "requested_amount": data.get("requested_amount"),
+        }
+
+
+class ConfirmForm(forms.Form):
+    """A button that needs a POST (withdraw, submit): nothing to fill in."""
+
+
+# ---------------------------------------------------------------- requisitions
+
+
+def use_field_name(use: PermittedUse) -> str:
+    return f"use_{use.pk}"
+
+
+class RequisitionAcceptForm(PaymentFieldsMixin, forms.Form):
+    """Requisition the decided amount: account, and how much under each permitted use."""
+
+    def __init__(self, *args, req, uses: list[PermittedUse], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.req = req
+        self.uses = uses
+        self.add_payment_fields(required=True)
+        for use in uses:
+            self.fields[use_field_name(use)] = kronor_field(use.label, max_value=req.amount)
+
+    def use_fields(self):
+        return [self[use_field_name(u)] for u in self.uses]
+
+    def clean(self):
+        data = super().clean()
+        self.clean_payment(data)
+        if any(use_field_name(u) in self.errors for u in self.uses):
+            return data
+        total = sum(data.get(use_field_name(u)) or 0 for u in self.uses)
+        if total != self.req.amount:
+            raise forms.ValidationError(
+                _("The amounts by heading add up to %(total)s; they must add up to %(amount)s.")
+                % {
+                    "total": format_kronor(total, nbsp=True),
+                    "amount": format_kronor(self.req.amount, nbsp=True),
+                },
+                code="sum",
+            )
+        return data
+
+    def lines(self) -> dict[PermittedUse, int]:
+        return {u: self.cleaned_data.get(use_field_name(u)) or 0 for u in self.uses}
+
+
+class RequisitionDeclineForm(forms.Form):
+    decline_reason = forms.CharField(
+        label=_("Why do you decline?"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def clean_decline_reason(self):
+        reason = self.cleaned_data["decline_reason"].strip()
+        if not reason:
+            raise forms.ValidationError(_("Say why you decline the money."))
+        return reason
+
+
+# ---------------------------------------------------------------- usage reports
+
+
+class UsageReportForm(forms.Form):
+    """What the money was used for by heading, what it achieved, and the benefit to the elderly."""
+
+    achievements = forms.CharField(
+        label=_("What the money achieved"),
+        required=False,
+        max_length=TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    benefit = forms.CharField(
+        label=_("Benefit to the elderly"),
+        required=False,
+        max_length=TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+    def __init__(self, *args, uses: list[PermittedUse], paid: int, submitting=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.uses = uses
+        self.paid = paid
+        self.submitting = submitting
+        for use in uses:
+            self.fields[use_field_name(use)] = kronor_field(use.label)
+        self.order_fields([use_field_name(u) for u in uses])
+
+    def use_fields(self):
+        return [self[use_field_name(u)] for u in self.uses]
+
+    def clean(self):
+        data = super().clean()
+        if self.submitting:
+            for name in ("achievements", "benefit"):
+                if name not in self.errors and not (data.get(name) or "").strip():
+                    self.add_error(name, _("Fill this in before you submit the report."))
+        if any(use_field_name(u) in self.errors for u in self.uses):
+            return data
+        used = sum(data.get(use_field_name(u)) or 0 for u in self.uses)
+        if used > self.paid:
+            raise forms.ValidationError(
+                _("You report %(used)s used, but %(paid)s has been paid out.")
+                % {
+                    "used": format_kronor(used, nbsp=True),
+                    "paid": format_kronor(self.paid, nbsp=True),
+                },
+                code="over",
+            )
+        return data
+
+    def lines(self) -> dict[PermittedUse, int]:
+        return {u: self.cleaned_data.get(use_field_name(u)) or 0 for u in self.uses}
+
+
+# ---------------------------------------------------------------- list filters
+
+
+class FilterForm(forms.Form):
+    """A GET form over a list; a value that does not fit is simply not used as a filter."""
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+
+    def __init__(self, *args, organisations=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        if "organisation" in self.fields:
+            self.fields["organisation"].choices = [
+                ("", _("All organisations")),
+                *((str(o.pk), o.name) for o in organisations),
+            ]
+
+    def value(self, name: str):
+        if not self.is_bound:
+            return None
+        self.is_valid()
+        return self.cleaned_data.get(name) or None
+
+
+class OrganisationFilterMixin(forms.Form):
+    organisation = forms.TypedChoiceField(
+        label=_("Organisation"), required=False, coerce=int, empty_value=None
+    )
+
+
+class ApplicationFilterForm(OrganisationFilterMixin, FilterForm):
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("Any status")), *ApplicationStatus.choices],
+    )
+
+
+class DecisionFilterForm(OrganisationFilterMixin, FilterForm):
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("Any status")), *RequisitionStatus.choices],
+    )
+
+
+class CallFilterForm(FilterForm):
+    state = forms.ChoiceField(
+        label=_("Calls"),
+        required=False,
+        choices=[
+            ("open", _("open now")),
+            ("upcoming", _("opening later")),
+            ("closed", _("closed")),
+            ("all", _("all")),
+        ],
+    )
+
+
+TASK_KINDS = [
+    ("application", _("applications to submit")),
+    ("requisition", _("requisitions to answer")),
+    ("report", _("usage reports to submit")),
+    ("claim", _("money to repay")),
+]
+
+
+class TaskFilterForm(OrganisationFilterMixin, FilterForm):
+    kind = forms.ChoiceField(
+        label=_("What"), required=False, choices=[("", _("Everything")), *TASK_KINDS]
+    )
