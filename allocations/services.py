@@ -69,17 +69,21 @@ def load_grant(grant: Grant) -> LoadedGrant:
     unit_ids: dict[str, int] = {}
     slug_of_grant_unit: dict[int, str] = {}
     # Ordered by position alone: the model's default ordering would join the grant to sort.
-    unit_rows = GrantUnit.objects.filter(grant=grant).order_by("position").values_list(
-        "pk",
-        "unit_id",
-        "unit__slug",
-        "organisation_id",
-        "organisation__slug",
-        "type",
-        "places",
-        "customers",
-        "in_city",
-        "city_placed_share",
+    unit_rows = (
+        GrantUnit.objects.filter(grant=grant)
+        .order_by("position")
+        .values_list(
+            "pk",
+            "unit_id",
+            "unit__slug",
+            "organisation_id",
+            "organisation__slug",
+            "type",
+            "places",
+            "customers",
+            "in_city",
+            "city_placed_share",
+        )
     )
     for row in unit_rows.iterator(chunk_size=10000):
         pk, unit_id, slug, org_id, org, kind, places, customers, in_city, share = row
