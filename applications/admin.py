@@ -1,14 +1,40 @@
-"""Applications in the admin: who applied to which pot, with which units and uses."""
+"""The workflow in the admin: applications, calls, members, requisitions, payments, reports.
+
+Money-bearing workflow records (requisitions, payments, usage reports, repayment claims) are
+read-only here: they change through `applications.services`, from the officials' pages or the
+admin actions below. Provider users are invited through "Invite provider user".
+"""
 
 from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from allocations import services
-from allocations.admin import AuditedAdmin, stored
+from allocations.admin import AuditedAdmin, ReadOnlyAdmin, ReadOnlyInline, kr, stored
 
-from .models import Application, ApplicationStatus, ApplicationUnit, ApplicationUse
+from . import invitations
+from . import services as workflow
+from .models import (
+    Application,
+    ApplicationStatus,
+    ApplicationUnit,
+    ApplicationUse,
+    Call,
+    Membership,
+    Payment,
+    RepaymentClaim,
+    ReportStatus,
+    Requisition,
+    RequisitionLine,
+    UsageLine,
+    UsageReport,
+)
+from .permissions import can_handle_cases
 
 # What decides money: the pot, the recipient, the granted amount (the status goes through
 # `services.set_application_status`, which writes its own entry).
@@ -164,3 +190,192 @@ class ApplicationAdmin(AuditedAdmin):
             services.set_application_status(
                 application=obj, status=status, reason=obj.status_reason, actor=request.user
             )
+
+
+# ---------------------------------------------------------------- members and invitations
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    change_list_template = "applications/invite/membership_change_list.html"
+    list_display = ["user", "user_email", "organisation", "created_at"]
+    list_filter = ["organisation__kind"]
+    search_fields = ["user__username", "user__email", "organisation__name", "organisation__slug"]
+    autocomplete_fields = ["user", "organisation"]
+    list_select_related = ["user", "organisation"]
+
+    @admin.display(description=_("e-mail address"), ordering="user__email")
+    def user_email(self, obj):
+        return obj.user.email
+
+    def get_urls(self):
+        urls = [
+            path(
+                "invite/",
+                self.admin_site.admin_view(self.invite_view),
+                name="applications_membership_invite",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def invite_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = invitations.InviteForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            membership = invitations.invite(request=request, **form.cleaned_data)
+            messages.success(
+                request,
+                _("%(email)s is invited to act for %(organisation)s.")
+                % {"email": membership.user.email, "organisation": membership.organisation},
+            )
+            return redirect("admin:applications_membership_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Invite a provider user"),
+            "form": form,
+        }
+        return TemplateResponse(request, "applications/invite/admin_invite.html", context)
+
+
+# ---------------------------------------------------------------- calls
+
+
+class CallForm(forms.ModelForm):
+    class Meta:
+        model = Call
+        fields = ["pot", "title", "instructions", "opens_on", "closes_on"]
+
+    def clean_pot(self):
+        pot = self.cleaned_data["pot"]
+        if pot.children.exists() or not pot.model:
+            raise ValidationError(_("A call is made for a pot with an allocation model."))
+        return pot
+
+
+@admin.register(Call)
+class CallAdmin(AuditedAdmin):
+    form = CallForm
+    list_display = ["title", "pot", "grant", "opens_on", "closes_on"]
+    list_filter = ["pot__grant"]
+    search_fields = ["title", "pot__name", "pot__slug"]
+    autocomplete_fields = ["pot"]
+    list_select_related = ["pot__grant"]
+    date_hierarchy = "opens_on"
+    audited_fields = ("pot", "opens_on", "closes_on")
+
+    @admin.display(description=_("grant"), ordering="pot__grant")
+    def grant(self, obj):
+        return obj.pot.grant
+
+    def audit_grant(self, obj):
+        return obj.pot.grant
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+# ---------------------------------------------------------------- money after the decision
+
+
+class RequisitionLineInline(ReadOnlyInline):
+    model = RequisitionLine
+    fields = ["use", "amount"]
+    verbose_name = _("intended use")
+    verbose_name_plural = _("intended uses by heading")
+
+
+class PaymentInline(ReadOnlyInline):
+    model = Payment
+    fields = ["paid_on", "amount", "reference", "recorded_by"]
+
+
+class ClaimInline(ReadOnlyInline):
+    model = RepaymentClaim
+    fields = ["reason", "amount", "due_on", "paid_on", "disposition", "redistribution"]
+
+
+@admin.register(Requisition)
+class RequisitionAdmin(ReadOnlyAdmin):
+    list_display = ["organisation", "pot", "run", "amount_display", "status", "due_on"]
+    list_filter = ["status", "run__grant"]
+    search_fields = ["organisation__name", "organisation__slug", "pot__slug"]
+    list_select_related = ["organisation", "pot", "run__grant"]
+    inlines = [RequisitionLineInline, PaymentInline, ClaimInline]
+
+    @admin.display(description=_("decided amount"), ordering="amount")
+    def amount_display(self, obj):
+        return kr(obj.amount)
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ["paid_on", "recipient", "amount_display", "reference", "recorded_by"]
+    list_filter = ["requisition__run__grant"]
+    search_fields = ["reference", "requisition__organisation__name"]
+    list_select_related = ["requisition__organisation", "recorded_by"]
+    date_hierarchy = "paid_on"
+
+    @admin.display(description=_("recipient"), ordering="requisition__organisation__name")
+    def recipient(self, obj):
+        return obj.requisition.organisation
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_display(self, obj):
+        return kr(obj.amount)
+
+
+class UsageLineInline(ReadOnlyInline):
+    model = UsageLine
+    fields = ["use", "amount"]
+
+
+@admin.register(UsageReport)
+class UsageReportAdmin(ReadOnlyAdmin):
+    list_display = ["requisition", "status", "submitted_at", "reviewed_at"]
+    list_filter = ["status", "requisition__run__grant"]
+    search_fields = ["requisition__organisation__name"]
+    list_select_related = ["requisition__organisation", "requisition__pot", "requisition__run"]
+    inlines = [UsageLineInline]
+    actions = ["accept_reports"]
+
+    @admin.action(description=_("Accept the selected submitted usage reports"))
+    def accept_reports(self, request, queryset):
+        if not workflow_allowed(request):
+            raise PermissionDenied
+        accepted = 0
+        for report in queryset.filter(status=ReportStatus.SUBMITTED):
+            workflow.review_report(report=report, accept=True, comment="", actor=request.user)
+            accepted += 1
+        messages.success(request, _("%d usage reports accepted.") % accepted)
+
+
+@admin.register(RepaymentClaim)
+class RepaymentClaimAdmin(ReadOnlyAdmin):
+    list_display = ["requisition", "reason", "amount_display", "disposition", "due_on", "paid_on"]
+    list_filter = ["reason", "disposition", ("paid_on", admin.EmptyFieldListFilter)]
+    search_fields = ["requisition__organisation__name"]
+    list_select_related = ["requisition__organisation", "requisition__pot", "requisition__run"]
+    actions = ["mark_repaid_today"]
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_display(self, obj):
+        return kr(obj.amount)
+
+    @admin.action(description=_("Mark the selected claims as repaid today"))
+    def mark_repaid_today(self, request, queryset):
+        if not workflow_allowed(request):
+            raise PermissionDenied
+        today = timezone.localdate()
+        settled = 0
+        for claim in queryset.filter(paid_on__isnull=True):
+            workflow.mark_claim_repaid(claim=claim, paid_on=today, actor=request.user)
+            settled += 1
+        messages.success(request, _("%d claims marked as repaid.") % settled)
+
+
+def workflow_allowed(request) -> bool:
+    return bool(can_handle_cases(request.user))

@@ -16,12 +16,13 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
-from allocations.models import AllocationRun, Organisation
+from allocations.models import AllocationRun, Grant, Organisation, Pot
 
 from .models import (
     Application,
     ApplicationStatus,
     Call,
+    RepaymentClaim,
     ReportStatus,
     Requisition,
     RequisitionStatus,
@@ -127,6 +128,8 @@ def can_review_application(user, app: Application) -> Decision:
         ApplicationStatus.REJECTED,
     ):
         return deny(_("Only a submitted application can be reviewed."))
+    if app.grant.runs.filter(decided_on__isnull=False, redistributes=None).exists():
+        return deny(_("The grant is decided; its applications are no longer reviewed."))
     return ALLOWED
 
 
@@ -220,3 +223,28 @@ def get_run_for_official(user, pk) -> AllocationRun:
     if not is_official(user):
         raise Http404
     return _get(AllocationRun.objects.select_related("grant"), pk)
+
+
+def get_grant_for_official(user, pk) -> Grant:
+    if not is_official(user):
+        raise Http404
+    return _get(Grant.objects.select_related("agreement"), pk)
+
+
+def get_pot_for_official(user, pk) -> Pot:
+    if not is_official(user):
+        raise Http404
+    return _get(Pot.objects.select_related("grant"), pk)
+
+
+def get_report_for_official(user, pk) -> UsageReport:
+    if not is_official(user):
+        raise Http404
+    qs = UsageReport.objects.filter(requisition__run__decided_on__isnull=False)
+    return _get(qs.select_related("requisition__run__grant", "requisition__organisation"), pk)
+
+
+def get_claim_for_official(user, pk) -> RepaymentClaim:
+    if not is_official(user):
+        raise Http404
+    return _get(RepaymentClaim.objects.select_related("requisition__run__grant"), pk)

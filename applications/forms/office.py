@@ -1,0 +1,350 @@
+"""Forms of the officials' pages: they validate and convert; the services decide."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.text import Truncator, capfirst
+from django.utils.translation import gettext_lazy as _
+
+from allocations.forms import DecideForm
+from allocations.grantfile import MAX_KRONOR
+from allocations.models import AllocationRun, Grant, Organisation, Pot
+from allocations.wording import format_kronor
+
+from ..models import (
+    ApplicationStatus,
+    ClaimDisposition,
+    ReportStatus,
+    RequisitionStatus,
+)
+
+# The allocation models that divide a pot among applications.
+APPLIED_FOR = ("per_unit", "tiered", "approved_amounts")
+
+
+def date_field(label, **kwargs) -> forms.DateField:
+    """A date typed or picked as YYYY-MM-DD."""
+    return forms.DateField(
+        label=label,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d"],
+        **kwargs,
+    )
+
+
+class KronorField(forms.IntegerField):
+    """Whole kronor; `8 209 071 kr` is read as 8209071. Never more than any grant could hold."""
+
+    def __init__(self, *, min_value: int = 0, **kwargs):
+        super().__init__(min_value=min_value, max_value=MAX_KRONOR, **kwargs)
+        self.widget.attrs.setdefault("inputmode", "numeric")
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = value.replace("\u00a0", "").replace(" ", "").removesuffix("kr")
+        return super().to_python(value)
+
+
+class Labelled:
+    """Labels are written like verbose names, lower case; on a page they start with a capital."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.label = capfirst(field.label)
+
+
+class GetForm(Labelled, forms.Form):
+    """A list's filters: whatever does not validate is left out, never an error page."""
+
+    def values(self) -> dict:
+        self.is_valid()
+        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
+
+
+def _choices(blank_label, choices) -> list:
+    return [("", blank_label), *choices]
+
+
+# ---------------------------------------------------------------- calls
+
+
+class GrantChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, grant: Grant) -> str:
+        return Truncator(grant.title).chars(60)
+
+
+class PotChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, pot: Pot) -> str:
+        return f"{pot.name} ({Truncator(pot.grant.title).chars(40)})"
+
+
+class CallForm(Labelled, forms.Form):
+    pot = PotChoiceField(
+        label=_("pot"),
+        queryset=Pot.objects.filter(children__isnull=True, model__type__in=APPLIED_FOR)
+        .select_related("grant")
+        .order_by("grant__slug", "position", "id"),
+        help_text=_("A pot whose allocation model divides the money among those who apply."),
+    )
+    title = forms.CharField(label=_("title"), max_length=300)
+    opens_on = date_field(_("opens on"))
+    closes_on = date_field(_("closes on"))
+    instructions = forms.CharField(
+        label=_("instructions"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+    def clean(self):
+        data = super().clean()
+        opens_on, closes_on = data.get("opens_on"), data.get("closes_on")
+        if opens_on and closes_on and closes_on < opens_on:
+            self.add_error("closes_on", _("A call cannot close before it opens."))
+        return data
+
+
+class CallFilterForm(GetForm):
+    OPEN, UPCOMING, CLOSED = "open", "upcoming", "closed"
+    grant = GrantChoiceField(
+        label=_("grant"), queryset=Grant.objects.order_by("slug"), required=False
+    )
+    state = forms.ChoiceField(
+        label=_("state"),
+        required=False,
+        choices=_choices(
+            _("all"), [(OPEN, _("open")), (UPCOMING, _("not open yet")), (CLOSED, _("closed"))]
+        ),
+    )
+
+
+# ---------------------------------------------------------------- applications
+
+
+class ReviewFilterForm(GetForm):
+    ELIGIBLE, INELIGIBLE = "eligible", "ineligible"
+    status = forms.ChoiceField(
+        label=_("status"), required=False, choices=_choices(_("all"), ApplicationStatus.choices)
+    )
+    organisation = forms.ModelChoiceField(
+        label=_("provider"), queryset=Organisation.objects.none(), required=False
+    )
+    eligibility = forms.ChoiceField(
+        label=_("eligibility"),
+        required=False,
+        choices=_choices(
+            _("all"),
+            [(ELIGIBLE, _("every unit eligible")), (INELIGIBLE, _("has ineligible units"))],
+        ),
+    )
+
+    def __init__(self, *args, organisations, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].queryset = organisations
+
+
+class ReviewForm(Labelled, forms.Form):
+    APPROVE, REJECT = "approve", "reject"
+    decision = forms.ChoiceField(
+        label=_("decision"),
+        choices=[(APPROVE, _("approve")), (REJECT, _("reject"))],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        label=_("reason"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("The provider sees this. Required when rejecting."),
+    )
+    granted_amount = KronorField(label=_("granted amount (kr)"), required=False)
+
+    def __init__(self, *args, pot: Pot, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.needs_amount = pot.model_type == "approved_amounts"
+        if not self.needs_amount:
+            del self.fields["granted_amount"]
+
+    def clean(self):
+        data = super().clean()
+        decision = data.get("decision")
+        if decision == self.REJECT and not data.get("reason", "").strip():
+            self.add_error("reason", _("Give the provider the reason for rejecting."))
+        if decision == self.APPROVE and self.needs_amount and data.get("granted_amount") is None:
+            self.add_error("granted_amount", _("Set the granted amount."))
+        return data
+
+
+# ---------------------------------------------------------------- decision
+
+
+class DecisionForm(Labelled, DecideForm):
+    """The decision on a run, and the date by which the recipients requisition their money."""
+
+    requisition_by = date_field(
+        _("requisition by"),
+        required=False,
+        help_text=_("The last day for the recipients to requisition or decline."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["decided_on"].input_formats = ["%Y-%m-%d"]
+
+    def clean(self):
+        data = super().clean()
+        decided_on, requisition_by = data.get("decided_on"), data.get("requisition_by")
+        if decided_on and requisition_by and requisition_by < decided_on:
+            self.add_error(
+                "requisition_by", _("The recipients cannot be asked before the decision.")
+            )
+        return data
+
+
+class RunRowsFilterForm(GetForm):
+    pot = forms.ModelChoiceField(label=_("pot"), queryset=Pot.objects.none(), required=False)
+    organisation = forms.ModelChoiceField(
+        label=_("organisation"), queryset=Organisation.objects.none(), required=False
+    )
+
+    def __init__(self, *args, run: AllocationRun, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["pot"].queryset = Pot.objects.filter(results__run=run).order_by("position")
+        self.fields["organisation"].queryset = Organisation.objects.filter(
+            pk__in=run.rows.values("organisation_id")
+        )
+
+
+# ---------------------------------------------------------------- requisitions and payments
+
+
+class RequisitionFilterForm(GetForm):
+    UNPAID, CLAIMABLE = "unpaid", "claimable"
+    run = forms.ModelChoiceField(
+        label=_("decision"),
+        queryset=AllocationRun.objects.decided().select_related("grant").order_by("-decided_on"),
+        required=False,
+    )
+    pot = PotChoiceField(
+        label=_("pot"),
+        queryset=Pot.objects.filter(requisitions__isnull=False)
+        .distinct()
+        .select_related("grant")
+        .order_by("grant__slug", "position", "id"),
+        required=False,
+    )
+    organisation = forms.ModelChoiceField(
+        label=_("organisation"),
+        queryset=Organisation.objects.filter(requisitions__isnull=False).distinct(),
+        required=False,
+    )
+    status = forms.ChoiceField(
+        label=_("status"),
+        required=False,
+        choices=_choices(
+            _("all"),
+            [
+                *RequisitionStatus.choices,
+                (UNPAID, _("requisitioned, not fully paid")),
+                (CLAIMABLE, _("something can be claimed back")),
+            ],
+        ),
+    )
+
+
+class PaymentForm(Labelled, forms.Form):
+    paid_on = date_field(_("paid on"))
+    amount = KronorField(label=_("amount (kr)"), min_value=1)
+    reference = forms.CharField(
+        label=_("reference"), max_length=100, help_text=_("E.g. the voucher number.")
+    )
+
+    def __init__(self, *args, left: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.left = left
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount > self.left:
+            raise ValidationError(
+                _("Only %(left)s of the requisition is unpaid."),
+                params={"left": format_kronor(self.left)},
+            )
+        return amount
+
+
+class ClaimForm(Labelled, forms.Form):
+    amount = KronorField(label=_("amount (kr)"), min_value=1)
+    due_on = date_field(
+        _("due on"),
+        required=False,
+        help_text=_("When unspent money is to be repaid. Not used for money never paid out."),
+    )
+    disposition = forms.ChoiceField(
+        label=_("the money goes"), choices=ClaimDisposition.choices, widget=forms.RadioSelect
+    )
+
+    def __init__(self, *args, most: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.most = most
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount > self.most:
+            raise ValidationError(
+                _("At most %(most)s can be claimed back."),
+                params={"most": format_kronor(self.most)},
+            )
+        return amount
+
+
+class RepaidForm(Labelled, forms.Form):
+    paid_on = date_field(_("repaid on"))
+
+
+# ---------------------------------------------------------------- usage reports and claims
+
+
+class ReportFilterForm(GetForm):
+    status = forms.ChoiceField(
+        label=_("status"), required=False, choices=_choices(_("all"), ReportStatus.choices)
+    )
+    grant = GrantChoiceField(
+        label=_("grant"), queryset=Grant.objects.order_by("slug"), required=False
+    )
+
+
+class ReportReviewForm(Labelled, forms.Form):
+    ACCEPT, RETURN = "accept", "return"
+    decision = forms.ChoiceField(
+        label=_("decision"),
+        choices=[(ACCEPT, _("accept")), (RETURN, _("return for completion"))],
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label=_("comment"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("The provider sees this. Required when returning the report."),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == self.RETURN and not data.get("comment", "").strip():
+            self.add_error("comment", _("Say what the provider must complete."))
+        return data
+
+
+class ClaimFilterForm(GetForm):
+    OUTSTANDING, SETTLED = "outstanding", "settled"
+    grant = GrantChoiceField(
+        label=_("grant"), queryset=Grant.objects.order_by("slug"), required=False
+    )
+    state = forms.ChoiceField(
+        label=_("state"),
+        required=False,
+        choices=_choices(_("all"), [(OUTSTANDING, _("outstanding")), (SETTLED, _("settled"))]),
+    )
+    disposition = forms.ChoiceField(
+        label=_("the money goes"),
+        required=False,
+        choices=_choices(_("all"), ClaimDisposition.choices),
+    )

@@ -1,0 +1,119 @@
+"""Inviting a provider user: an administrator names an e-mail address and an organisation.
+
+The user is created without a usable password and made a member of the organisation, and
+gets an e-mail with a one-time link — a password-reset token — to a page where they choose
+their password. Once they have, the token no longer holds: it is derived from the password.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
+from django.contrib.auth.views import PasswordResetConfirmView
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse, reverse_lazy
+from django.utils import translation
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext_lazy as _
+
+from allocations import audit
+from allocations.models import Organisation
+
+from .models import Membership
+
+
+class InviteForm(forms.Form):
+    # The address is also the user name, which holds at most 150 characters.
+    email = forms.EmailField(label=_("e-mail address"), max_length=150)
+    organisation = forms.ModelChoiceField(
+        label=_("organisation"), queryset=Organisation.objects.order_by("name")
+    )
+    first_name = forms.CharField(label=_("first name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("last name"), max_length=150, required=False)
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+    def clean(self):
+        data = super().clean()
+        email, organisation = data.get("email"), data.get("organisation")
+        if email and organisation:
+            if Membership.objects.filter(
+                user__email__iexact=email, organisation=organisation
+            ).exists():
+                self.add_error("email", _("This user already acts for the organisation."))
+            elif get_user_model().objects.filter(email__iexact=email).count() > 1:
+                self.add_error("email", _("Several users have this e-mail address."))
+            elif (
+                get_user_model()
+                .objects.filter(username__iexact=email)
+                .exclude(email__iexact=email)
+                .exists()
+            ):
+                self.add_error("email", _("Another user has this address as user name."))
+        return data
+
+
+def invitation_url(request, user) -> str:
+    path = reverse(
+        "office:invitation",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    return request.build_absolute_uri(path)
+
+
+@transaction.atomic
+def invite(*, request, email: str, organisation: Organisation, first_name="", last_name=""):
+    """Create (or find) the user, add the membership, and e-mail the link once committed."""
+    User = get_user_model()
+    user = User.objects.filter(email__iexact=email).first()
+    created = user is None
+    if created:
+        user = User(username=email, email=email, first_name=first_name, last_name=last_name)
+        user.set_unusable_password()
+        user.save()
+    membership = Membership.objects.create(user=user, organisation=organisation)
+    audit.log(
+        "membership.invited",
+        membership,
+        actor=request.user,
+        after={"email": email, "organisation": organisation.slug, "new_user": created},
+    )
+    # A user who has a password already is told, not sent a link that would replace it.
+    context = {
+        "user": user,
+        "organisation": organisation,
+        "url": None if user.has_usable_password() else invitation_url(request, user),
+        "login_url": request.build_absolute_uri(reverse("login")),
+    }
+
+    def send() -> None:
+        with translation.override(settings.LANGUAGE_CODE):
+            subject = render_to_string("applications/invite/email_subject.txt", context)
+            body = render_to_string("applications/invite/email.txt", context)
+        send_mail(" ".join(subject.split()), body, None, [user.email])
+
+    transaction.on_commit(send)
+    return membership
+
+
+class InvitationAcceptView(PasswordResetConfirmView):
+    """The invitee chooses a password; afterwards the link is spent."""
+
+    template_name = "applications/invite/accept.html"
+    success_url = reverse_lazy("login")
+    reset_url_token = "valj-losenord"
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        messages.success(self.request, _("Your password is set. Sign in with it."))
+        return response
