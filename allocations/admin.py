@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.conf import settings
+from celery.result import EagerResult
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -318,7 +318,7 @@ def compute_now_or_queue(request, grant: Grant) -> None:
 
     def compute() -> None:
         result = compute_grant.delay(grant.pk, request.user.pk)
-        if not settings.CELERY_TASK_ALWAYS_EAGER:
+        if not isinstance(result, EagerResult):
             messages.info(
                 request,
                 _("The computation of “%s” is queued; reload the grant's page in a moment.")

@@ -8,6 +8,6 @@ export DEBUG=1
 
 run() { echo "+ $*"; "$@"; }
 run .venv/bin/python manage.py migrate --noinput
-run .venv/bin/python manage.py load_demo_grants
+run .venv/bin/python manage.py load_demo
 echo "+ .venv/bin/python manage.py runserver ${HOST:-127.0.0.1}:${PORT:-8000}"
 exec .venv/bin/python manage.py runserver "${HOST:-127.0.0.1}:${PORT:-8000}"

@@ -1,7 +1,6 @@
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from allocations import grantfile
@@ -25,12 +24,3 @@ class Command(BaseCommand):
             grant = import_grant(data, review=True, actor_label="load_demo_grants (command)")
             run = compute_grant(grant_id=grant.pk, actor_label="load_demo_grants (command)")
             self.stdout.write(f"{slug}: loaded, run {run.number} computed")
-        if settings.DEBUG:
-            self.demo_administrator()
-
-    def demo_administrator(self) -> None:
-        # Only on a development install: a known password is no secret.
-        User = get_user_model()
-        if not User.objects.filter(username="admin").exists():
-            User.objects.create_superuser("admin", "admin@example.invalid", "demo")
-        self.stdout.write("Demo administrator: user 'admin', password 'demo' (DEBUG only).")
