@@ -124,7 +124,8 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
     )
     contact_name = forms.CharField(label=_("Contact person"), required=False, max_length=200)
-    contact_email = forms.EmailField(label=_("Contact e-mail"), required=False)
+    # The column's length: a form's EmailField takes up to 320 characters.
+    contact_email = forms.EmailField(label=_("Contact e-mail"), required=False, max_length=254)
     contact_phone = forms.CharField(label=_("Contact telephone"), required=False, max_length=40)
     will_report = forms.BooleanField(
         label=_("We will report back what the money was used for and what it achieved."),

@@ -1,0 +1,414 @@
+"""Every URL of the portal and the officials' pages × every role: the status each gets, no leaks.
+
+The URLs are read from the project's resolver, so a new URL in `applications.portal_urls`
+or `applications.office_urls` without a row in `EXPECTED` fails here. Each row says what a
+GET answers and, for a view that takes a POST, what an empty POST answers, for
+
+- `anon`: not signed in;
+- `owner`: a provider user of Omsorg Norr AB, the organisation whose objects the URLs name;
+- `other`: a provider user of Vårdhem Syd AB;
+- `official`: holds `applications.handle_cases`, acts for no organisation;
+- `admin`: a superuser, who acts for no organisation.
+
+As the views are built: the portal answers 404 for an object of another organisation and
+the officials' pages answer 403 to anyone who is not an official, whatever the id. An
+official (and an administrator) may read a provider's application and requisition in the
+portal too, but every change there is refused with a message and a redirect.
+
+Besides the status, a refused request must write nothing, and nothing that another
+provider is shown may carry Omsorg Norr AB's data.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.contrib.auth.tokens import default_token_generator
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from allocations.models import AllocationRun, AuditEntry, Organisation, PermittedUse, Pot
+from allocations.services import compute_grant
+from applications import office_urls, portal_urls, services
+from applications.models import (
+    Application,
+    ApplicationUnit,
+    Call,
+    ClaimDisposition,
+    Membership,
+    Payment,
+    RepaymentClaim,
+    Requisition,
+    UsageLine,
+    UsageReport,
+)
+
+from .conftest import SEED_000
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anon", "owner", "other", "official", "admin")
+LOGIN = "login"  # a 302 to /accounts/login/?next=<the URL>
+MISSING = 2**40
+
+# Data of Omsorg Norr AB that no one else may be shown.
+OWNER_ORG = "Omsorg Norr AB"
+SECRET = "Omsorg Norr internt: budget 4711"
+SECRET_MAIL = "ekonomi@omsorg-norr.invalid"
+REPORT_SECRET = "Omsorg Norr återrapport 0815"
+
+
+def row(anon, owner, other, official, admin) -> dict[str, object]:
+    return dict(zip(ROLES, (anon, owner, other, official, admin), strict=True))
+
+
+SIGNED_IN_200 = row(LOGIN, 200, 200, 200, 200)
+OFFICE_GET = row(LOGIN, 403, 403, 200, 200)
+OFFICE_POST_ONLY_GET = row(LOGIN, 403, 403, 405, 405)
+
+# URL name -> {"GET": row, "POST": row}. The object each URL names is in `url_objects`.
+EXPECTED: dict[str, dict[str, dict[str, object]]] = {
+    # ------------------------------------------------------------ the portal
+    "portal:start": {"GET": SIGNED_IN_200},
+    "portal:tasks": {"GET": SIGNED_IN_200},
+    "portal:calls": {"GET": SIGNED_IN_200},
+    "portal:call": {"GET": SIGNED_IN_200},
+    # An empty POST names no organisation of the user's: back to the call with a message.
+    "portal:apply": {"GET": row(LOGIN, 405, 405, 405, 405), "POST": row(LOGIN, 302, 302, 302, 302)},
+    "portal:applications": {"GET": SIGNED_IN_200},
+    # Omsorg Norr AB's draft.
+    "portal:application": {"GET": row(LOGIN, 200, 404, 200, 200)},
+    # An official may not change it: sent to the application with a message. To the owner an
+    # empty POST is no form at all (`request.POST or None`): the form again, nothing saved.
+    "portal:application_edit": {
+        "GET": row(LOGIN, 200, 404, 302, 302),
+        "POST": row(LOGIN, 200, 404, 302, 302),
+    },
+    "portal:application_review": {
+        "GET": row(LOGIN, 200, 404, 200, 200),
+        "POST": row(LOGIN, 302, 404, 302, 302),
+    },
+    "portal:application_withdraw": {
+        "GET": row(LOGIN, 200, 404, 302, 302),
+        "POST": row(LOGIN, 302, 404, 302, 302),
+    },
+    "portal:decisions": {"GET": SIGNED_IN_200},
+    # Omsorg Norr AB's requisition: requisitioned, paid, reported and accepted.
+    "portal:requisition": {
+        "GET": row(LOGIN, 200, 404, 200, 200),
+        "POST": row(LOGIN, 302, 404, 302, 302),
+    },
+    "portal:report": {
+        "GET": row(LOGIN, 200, 404, 200, 200),
+        "POST": row(LOGIN, 302, 404, 302, 302),
+    },
+    # ------------------------------------------------------------ the officials' pages
+    "office:start": {"GET": OFFICE_GET},
+    "office:grant": {"GET": OFFICE_GET},
+    "office:compute": {"GET": OFFICE_POST_ONLY_GET, "POST": row(LOGIN, 403, 403, 302, 302)},
+    "office:calls": {"GET": OFFICE_GET},
+    # An empty call form is shown again with its errors.
+    "office:call_new": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
+    "office:call": {"GET": OFFICE_GET},
+    "office:call_close": {"GET": OFFICE_POST_ONLY_GET, "POST": row(LOGIN, 403, 403, 302, 302)},
+    "office:pot_review": {"GET": OFFICE_GET},
+    # Nothing waits to be redistributed (the claim is not repaid): back to the claims.
+    "office:redistribute": {"GET": OFFICE_POST_ONLY_GET, "POST": row(LOGIN, 403, 403, 302, 302)},
+    # The imported ans-011, submitted; the grant is decided, so review is refused.
+    "office:application": {"GET": OFFICE_GET},
+    "office:review_application": {
+        "GET": OFFICE_POST_ONLY_GET,
+        "POST": row(LOGIN, 403, 403, 302, 302),
+    },
+    # The decided run: an empty decision form is shown again with its errors.
+    "office:run": {"GET": OFFICE_GET},
+    "office:run_units": {"GET": OFFICE_GET},
+    "office:decide": {"GET": OFFICE_POST_ONLY_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
+    "office:requisitions": {"GET": OFFICE_GET},
+    "office:requisition": {"GET": OFFICE_GET},
+    "office:record_payment": {
+        "GET": OFFICE_POST_ONLY_GET,
+        "POST": row(LOGIN, 403, 403, 200, 200),
+    },
+    # Part of the unspent money is still claimable: an empty claim form has errors.
+    "office:claim": {"GET": OFFICE_POST_ONLY_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
+    "office:claims": {"GET": OFFICE_GET},
+    "office:claim_repaid": {"GET": OFFICE_POST_ONLY_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
+    "office:reports": {"GET": OFFICE_GET},
+    "office:report": {"GET": OFFICE_GET},
+    # The report is accepted already: reviewing it again is refused.
+    "office:review_report": {
+        "GET": OFFICE_POST_ONLY_GET,
+        "POST": row(LOGIN, 403, 403, 302, 302),
+    },
+    # An invited user's valid link: the token moves into the session, for anyone.
+    "office:invitation": {
+        "GET": row(302, 302, 302, 302, 302),
+        "POST": row(302, 302, 302, 302, 302),
+    },
+}
+
+# Whoever these are refused must find the database as it was.
+ALLOWED_TO_WRITE = {("portal", "owner"), ("office", "official"), ("office", "admin")}
+
+
+def application_patterns() -> dict[str, URLPattern]:
+    """Every named URL under the `portal` and `office` namespaces, read from the resolver."""
+    found: dict[str, URLPattern] = {}
+
+    def walk(patterns, namespaces: tuple[str, ...]) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                extra = (pattern.namespace,) if pattern.namespace else ()
+                walk(pattern.url_patterns, namespaces + extra)
+            elif namespaces and namespaces[-1] in ("portal", "office"):
+                assert pattern.name, f"an unnamed URL under {namespaces[-1]}: {pattern.pattern}"
+                found[f"{namespaces[-1]}:{pattern.name}"] = pattern
+
+    walk(get_resolver().url_patterns, ())
+    return found
+
+
+def test_every_url_of_the_portal_and_the_office_has_a_row():
+    patterns = application_patterns()
+    declared = {f"portal:{p.name}" for p in portal_urls.urlpatterns}
+    declared |= {f"office:{p.name}" for p in office_urls.urlpatterns}
+    assert set(patterns) == declared, "a URL module is not mounted under its namespace"
+    assert set(patterns) == set(EXPECTED), {
+        "without a row": sorted(set(patterns) - set(EXPECTED)),
+        "row without a URL": sorted(set(EXPECTED) - set(patterns)),
+    }
+    for name, methods in EXPECTED.items():
+        assert "GET" in methods, name
+        assert set(methods) <= {"GET", "POST"}, name
+        for expected in methods.values():
+            assert set(expected) == set(ROLES), name
+        # A view that takes only a POST must say what a POST gets.
+        if 405 in methods["GET"].values():
+            assert "POST" in methods, name
+
+
+# ---------------------------------------------------------------- the world
+
+
+def make_user(name: str, *, org: Organisation | None = None, official=False, admin=False) -> User:
+    user = User.objects.create_user(name, f"{name}@example.invalid", "x", is_superuser=admin)
+    if official:
+        user.user_permissions.add(Permission.objects.get(codename="handle_cases"))
+    if org is not None:
+        Membership.objects.create(user=user, organisation=org)
+    return user
+
+
+@pytest.fixture
+def world(import_seed):
+    grant = import_seed(SEED_000)
+    pot = Pot.objects.get(grant=grant, slug="sarskilda-boenden")
+    owner_org = Organisation.objects.get(slug="omsorg-norr-ab")
+    other_org = Organisation.objects.get(slug="vardhem-syd-ab")
+    users = {
+        "owner": make_user("norr", org=owner_org),
+        "other": make_user("syd", org=other_org),
+        "official": make_user("handlaggare", official=True),
+        "admin": make_user("admin", admin=True),
+    }
+    official, owner = users["official"], users["owner"]
+    today = timezone.localdate()
+    call = services.open_call(
+        pot=pot,
+        title="Intresseanmälan särskilda boenden",
+        opens_on=today - timedelta(days=1),
+        closes_on=today + timedelta(days=30),
+        actor=official,
+    )
+    uses = list(PermittedUse.objects.filter(agreement=grant.agreement).order_by("pk"))
+    draft = services.start_application(call=call, organisation=owner_org, actor=owner, today=today)
+    services.save_draft(
+        app=draft,
+        units=[],  # all its homes are in its imported applications already
+        uses=uses[:1],
+        intended_use=SECRET,
+        contact_name="Nils Norr",
+        contact_email=SECRET_MAIL,
+        contact_phone="",
+        payment_method="bankgiro",
+        payment_account="5050-1055",
+        will_report=True,
+        actor=owner,
+    )
+    # Vårdhem Syd AB has a draft too, so that its own lists are not simply empty.
+    services.start_application(call=call, organisation=other_org, actor=users["other"], today=today)
+    submitted = Application.objects.get(grant=grant, slug="ans-011")
+
+    run = compute_grant(grant_id=grant.pk, actor=official)
+    services.decide(
+        run=run,
+        decided_on=today,
+        decided_by="Förvaltningschef",
+        delegation="",
+        reference="ÄN 2020/55",
+        requisition_by=today + timedelta(days=14),
+        actor=official,
+    )
+    req = run.requisitions.get(organisation=owner_org, pot=pot)
+    services.accept_requisition(
+        req=req,
+        payment_method="bankgiro",
+        payment_account="5050-1055",
+        lines={uses[0]: req.amount},
+        actor=owner,
+    )
+    services.record_payment(
+        req=req, paid_on=today, amount=req.amount, reference="VER-1", actor=official
+    )
+    report = services.report_for(req)
+    services.save_report(
+        report=report,
+        lines={uses[0]: req.amount - 10_000},
+        achievements=REPORT_SECRET,
+        benefit="Tryggare vård.",
+        actor=owner,
+    )
+    services.submit_report(report=report, actor=owner)
+    services.review_report(report=report, accept=True, comment="", actor=official)
+    claim = services.claim_repayment(
+        req=req,
+        amount=4_000,
+        due_on=today + timedelta(days=30),
+        disposition=ClaimDisposition.REDISTRIBUTE,
+        today=today,
+        actor=official,
+    )
+    invited = User.objects.create(username="inbjuden@example.invalid", email="x@example.invalid")
+    invited.set_unusable_password()
+    invited.save()
+
+    objects = {
+        "call": call.pk,
+        "apply": call.pk,
+        "application": draft.pk,
+        "application_edit": draft.pk,
+        "application_review": draft.pk,
+        "application_withdraw": draft.pk,
+        "requisition": req.pk,
+        "report": req.pk,
+        "grant": grant.pk,
+        "compute": grant.pk,
+        "call_close": call.pk,
+        "pot_review": pot.pk,
+        "redistribute": pot.pk,
+        "office:application": submitted.pk,
+        "review_application": submitted.pk,
+        "run": run.pk,
+        "run_units": run.pk,
+        "decide": run.pk,
+        "office:requisition": req.pk,
+        "record_payment": req.pk,
+        "claim": req.pk,
+        "claim_repaid": claim.pk,
+        "office:report": report.pk,
+        "review_report": report.pk,
+    }
+    invitation = {
+        "uidb64": urlsafe_base64_encode(force_bytes(invited.pk)),
+        "token": default_token_generator.make_token(invited),
+    }
+    markers = [OWNER_ORG, SECRET, SECRET_MAIL, REPORT_SECRET, draft.slug, "ans-010", "ans-011"]
+    return users, objects, invitation, markers
+
+
+def url_kwargs(name: str, pattern: URLPattern, objects: dict, invitation: dict, pk=None) -> dict:
+    converters = set(pattern.pattern.converters)
+    if not converters:
+        return {}
+    if converters == {"uidb64", "token"}:
+        return invitation
+    assert converters == {"pk"}, (name, converters)
+    short = name.split(":")[1]
+    return {"pk": pk if pk is not None else objects.get(name, objects.get(short))}
+
+
+def snapshot() -> tuple:
+    """What any refused request must leave as it was."""
+    return (
+        AuditEntry.objects.count(),
+        list(Application.objects.order_by("pk").values_list("status", "intended_use")),
+        ApplicationUnit.objects.count(),
+        list(Call.objects.order_by("pk").values_list("opens_on", "closes_on")),
+        list(AllocationRun.objects.order_by("pk").values_list("decided_on", flat=True)),
+        list(Requisition.objects.order_by("pk").values_list("status", "amount")),
+        list(Payment.objects.order_by("pk").values_list("amount", flat=True)),
+        list(RepaymentClaim.objects.order_by("pk").values_list("amount", "paid_on")),
+        list(UsageReport.objects.order_by("pk").values_list("status", flat=True)),
+        list(UsageLine.objects.order_by("pk").values_list("amount", flat=True)),
+        list(User.objects.order_by("pk").values_list("password", flat=True)),
+    )
+
+
+def client_for(role: str, users: dict) -> Client:
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    if role != "anon":
+        client.force_login(users[role])
+    return client
+
+
+def outcome(response, url: str):
+    """The status, with a redirect to the sign-in page told apart from any other."""
+    if response.status_code == 302 and response.url.startswith(f"{reverse('login')}?next="):
+        assert response.url == f"{reverse('login')}?next={url}", response.url
+        return LOGIN
+    return response.status_code
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_url_answers_each_role_as_the_matrix_says(world, role):
+    users, objects, invitation, markers = world
+    client = client_for(role, users)
+    patterns = application_patterns()
+    wrong, leaks, seen = [], [], set()
+    for name, pattern in sorted(patterns.items()):
+        url = reverse(name, kwargs=url_kwargs(name, pattern, objects, invitation))
+        for method, expected in EXPECTED[name].items():
+            # Each request starts from the same state, whatever the one before it did.
+            with transaction.atomic():
+                before = snapshot()
+                response = getattr(client, method.lower())(url)
+                got = outcome(response, url)
+                if (name.split(":")[0], role) not in ALLOWED_TO_WRITE:
+                    assert snapshot() == before, f"{role} {method} {url} wrote"
+                transaction.set_rollback(True)
+            if got != expected[role]:
+                wrong.append(f"{method} {name} ({url}): expected {expected[role]}, got {got}")
+            body = response.content.decode()
+            seen |= {m for m in markers if m in body}
+            if role in ("anon", "other"):
+                leaks += [f"{method} {name}: {m!r}" for m in markers if m in body]
+    assert not wrong, "\n".join(wrong)
+    assert not leaks, "\n".join(leaks)
+    if role == "owner":
+        assert seen == set(markers)  # the owner is shown every one: they are real data
+
+
+@pytest.mark.parametrize("role", ["anon", "other"])
+def test_an_id_that_does_not_exist_is_refused_like_one_not_theirs(world, role):
+    """No one learns from the status which ids exist in another organisation."""
+    users, objects, invitation, _markers = world
+    client = client_for(role, users)
+    checked = 0
+    for name, pattern in sorted(application_patterns().items()):
+        if set(pattern.pattern.converters) != {"pk"}:
+            continue
+        missing = reverse(name, kwargs=url_kwargs(name, pattern, objects, invitation, MISSING))
+        for method, expected in EXPECTED[name].items():
+            if expected[role] not in (LOGIN, 403, 404):
+                continue  # not one of Omsorg Norr AB's objects, to this role
+            with transaction.atomic():
+                got = outcome(getattr(client, method.lower())(missing), missing)
+                transaction.set_rollback(True)
+            assert got == expected[role], (method, name, missing)
+            checked += 1
+    assert checked >= 30
