@@ -1,1 +1,387 @@
-# Decision documents, exports and follow-up live here (see the reporting issue).
+"""Decision documents, exports, the texts officials write for them, and the roadmap."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from allocations.models import Grant, slug_validator
+
+# ---------------------------------------------------------------- jobs
+
+
+class JobKind(models.TextChoices):
+    DECISION_REPORT = "decision_report", _("decision report")
+    LETTERS = "letters", _("decision letters")
+    EXPORT = "export", _("export")
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+
+
+def job_file_path(job: Job, filename: str) -> str:
+    return f"reporting/jobs/{job.pk}/{filename}"
+
+
+def part_file_path(part: JobPart, filename: str) -> str:
+    return f"reporting/jobs/{part.job_id}/parts/{filename}"
+
+
+class Job(models.Model):
+    """A document or export the worker produces for someone, and the file it gave."""
+
+    kind = models.CharField(_("kind"), max_length=32, choices=JobKind.choices)
+    title = models.CharField(_("title"), max_length=300)
+    # Grants and runs may be replaced or deleted; the job and its file stay.
+    grant = models.ForeignKey(
+        Grant, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("grant")
+    )
+    run = models.ForeignKey(
+        "allocations.AllocationRun",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("allocation run"),
+    )
+    params = models.JSONField(_("options"), default=dict, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    requested_by_label = models.CharField(_("requested by"), max_length=200)
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    file = models.FileField(_("file"), upload_to=job_file_path, max_length=300, blank=True)
+    parts_total = models.PositiveIntegerField(default=0)
+    parts_done = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("document job")
+        verbose_name_plural = _("document jobs")
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (JobStatus.DONE, JobStatus.FAILED)
+
+    def stalled(self) -> bool:
+        """A job the worker has not touched for longer than a task may run: it died."""
+        if self.finished:
+            return False
+        limit = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+        return timezone.now() - self.updated_at > limit
+
+
+class JobPart(models.Model):
+    """One recipient's letter in a batch; the parts are rendered in parallel."""
+
+    job = models.ForeignKey(Job, models.CASCADE, related_name="parts")
+    position = models.PositiveIntegerField()
+    organisation = models.ForeignKey(
+        "allocations.Organisation", models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    label = models.CharField(_("label"), max_length=300)
+    file = models.FileField(_("file"), upload_to=part_file_path, max_length=300, blank=True)
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["job", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "position"], name="job_part_position_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+# ---------------------------------------------------------------- texts the official writes
+
+
+class DecisionText(models.Model):
+    """What the official writes for a grant's decision report (tjänsteutlåtande) and letters.
+
+    The tables, totals and model descriptions come from the computed run; these
+    are the words around them.
+    """
+
+    grant = models.OneToOneField(Grant, models.CASCADE, related_name="decision_text")
+    subtitle = models.CharField(_("subtitle"), max_length=300, blank=True)
+    meeting_date = models.DateField(
+        _("meeting date"),
+        null=True,
+        blank=True,
+        help_text=_("The board's meeting; a decided run shows its decision date instead."),
+    )
+    delegated_amount = models.PositiveBigIntegerField(
+        _("amount delegated (kr)"),
+        null=True,
+        blank=True,
+        help_text=_("What the decision delegates to allocate; empty for the whole grant."),
+    )
+    immediate_adjustment = models.BooleanField(
+        _("immediate adjustment (omedelbar justering)"), default=False
+    )
+    summary = models.TextField(_("summary (sammanfattning)"), blank=True)
+    background = models.TextField(_("background (bakgrund)"), blank=True)
+    matter = models.TextField(_("the matter (ärendet)"), blank=True)
+    preparation = models.TextField(_("preparation (ärendets beredning)"), blank=True)
+    considerations = models.TextField(
+        _("the administration's views and proposal (förvaltningens synpunkter och förslag)"),
+        blank=True,
+    )
+    gender_analysis = models.TextField(
+        _("gender equality analysis (jämställdhetsanalys)"), blank=True
+    )
+    attachments = models.TextField(
+        _("attachments (bilagor)"), blank=True, help_text=_("One attachment per line.")
+    )
+    letter_conditions = models.TextField(_("conditions in the letters"), blank=True)
+    letter_requisition = models.TextField(_("how to requisition (letters)"), blank=True)
+    contact_name = models.CharField(_("contact person"), max_length=200, blank=True)
+    contact_title = models.CharField(_("contact person's title"), max_length=200, blank=True)
+    contact_email = models.EmailField(_("contact e-mail"), blank=True)
+    contact_phone = models.CharField(_("contact telephone"), max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = _("decision text")
+        verbose_name_plural = _("decision texts")
+
+    def __str__(self) -> str:
+        return str(self.grant)
+
+    def attachment_lines(self) -> list[str]:
+        return [line.strip() for line in self.attachments.splitlines() if line.strip()]
+
+
+class DecisionSection(models.Model):
+    """A further free-text section, after the administration's views and proposal."""
+
+    text = models.ForeignKey(DecisionText, models.CASCADE, related_name="sections")
+    heading = models.CharField(_("heading"), max_length=200)
+    body = models.TextField(_("text"))
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["text", "position", "id"]
+        verbose_name = _("further section")
+        verbose_name_plural = _("further sections")
+
+    def __str__(self) -> str:
+        return self.heading
+
+
+class Signatory(models.Model):
+    """Who signs the decision report (name and title, e.g. förvaltningschef)."""
+
+    text = models.ForeignKey(DecisionText, models.CASCADE, related_name="signatories")
+    name = models.CharField(_("name"), max_length=200)
+    title = models.CharField(_("title"), max_length=200)
+    organisation = models.CharField(_("organisation"), max_length=200, blank=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["text", "position", "id"]
+        verbose_name = _("signatory")
+        verbose_name_plural = _("signatories")
+
+    def __str__(self) -> str:
+        return f"{self.name}, {self.title}"
+
+
+# ---------------------------------------------------------------- the roadmap (färdplan)
+
+
+class RoadmapManager(models.Manager):
+    def get_by_natural_key(self, slug):
+        return self.get(slug=slug)
+
+
+class Roadmap(models.Model):
+    """A roadmap (färdplan) that grants and their follow-up are tied to, e.g. seed 004."""
+
+    slug = models.SlugField(_("id"), max_length=100, unique=True, validators=[slug_validator])
+    title = models.CharField(_("title"), max_length=300)
+    organisation = models.CharField(_("organisation"), max_length=200)
+    issued = models.CharField(
+        _("issued"), max_length=100, help_text=_('As printed: "November 2021"')
+    )
+    reference = models.CharField(_("reference number (diarienummer)"), max_length=100, blank=True)
+    summary = models.TextField(_("summary"), blank=True)
+    note = models.TextField(_("note on the transcription"), blank=True)
+
+    objects = RoadmapManager()
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name = _("roadmap")
+        verbose_name_plural = _("roadmaps")
+
+    def __str__(self) -> str:
+        return self.title
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+class StrategicAreaManager(models.Manager):
+    def get_by_natural_key(self, code):
+        return self.get(code=code)
+
+
+class StrategicArea(models.Model):
+    """One of a roadmap's strategic areas (strategiska utvecklingsområden)."""
+
+    roadmap = models.ForeignKey(Roadmap, models.CASCADE, related_name="areas")
+    code = models.SlugField(_("code"), max_length=100, unique=True, validators=[slug_validator])
+    title = models.CharField(_("title"), max_length=300)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    objects = StrategicAreaManager()
+
+    class Meta:
+        ordering = ["roadmap", "position", "id"]
+        verbose_name = _("strategic area")
+        verbose_name_plural = _("strategic areas")
+
+    def __str__(self) -> str:
+        return self.title
+
+    def natural_key(self):
+        return (self.code,)
+
+
+class NeedManager(models.Manager):
+    def get_by_natural_key(self, code):
+        return self.get(code=code)
+
+
+class Need(models.Model):
+    """A need (behov) of the roadmap. Pots name it by its code (`roadmap_needs`)."""
+
+    area = models.ForeignKey(
+        StrategicArea, models.CASCADE, related_name="needs", verbose_name=_("strategic area")
+    )
+    code = models.SlugField(
+        _("code"),
+        max_length=100,
+        unique=True,
+        validators=[slug_validator],
+        help_text=_("Stable: grant files and pots refer to the need by it."),
+    )
+    title = models.CharField(_("title"), max_length=300)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    note = models.TextField(_("note on the transcription"), blank=True)
+    permitted_uses = models.ManyToManyField(
+        "allocations.PermittedUse",
+        blank=True,
+        related_name="roadmap_needs",
+        verbose_name=_("permitted uses"),
+    )
+
+    objects = NeedManager()
+
+    class Meta:
+        ordering = ["area__roadmap", "area__position", "position", "id"]
+        verbose_name = _("need")
+        verbose_name_plural = _("needs")
+
+    def __str__(self) -> str:
+        return self.title
+
+    def natural_key(self):
+        return (self.code,)
+
+    natural_key.dependencies = ["reporting.strategicarea"]
+
+
+class NeedItemKind(models.TextChoices):
+    NATIONAL = "national", _("national initiative")
+    CITY = "city", _("what the city does")
+    FURTHER = "further", _("what more is needed")
+
+
+class Horizon(models.TextChoices):
+    """The roadmap's time horizons (tidshorisont), normalised for sorting and summing."""
+
+    SHORT = "short", _("short term")
+    MEDIUM = "medium", _("medium term")
+    LONG = "long", _("long term")
+    ONGOING = "ongoing", _("ongoing")
+
+
+def horizon_terms(text: str) -> list[str]:
+    """The horizons a roadmap cell names, e.g. "Medellång sikt, löpande" → medium, ongoing."""
+    lowered = text.lower()
+    terms = []
+    if "kort" in lowered:
+        terms.append(Horizon.SHORT)
+    if "medellång" in lowered:
+        terms.append(Horizon.MEDIUM)
+    if "lång" in lowered.replace("medellång", ""):
+        terms.append(Horizon.LONG)
+    if "löpande" in lowered:
+        terms.append(Horizon.ONGOING)
+    return terms
+
+
+class NeedItemManager(models.Manager):
+    def get_by_natural_key(self, need_code, kind, position):
+        return self.get(need__code=need_code, kind=kind, position=position)
+
+
+class NeedItem(models.Model):
+    """A line of a need's row: a national initiative, a city action or what more is needed."""
+
+    need = models.ForeignKey(Need, models.CASCADE, related_name="items")
+    kind = models.CharField(_("kind"), max_length=16, choices=NeedItemKind.choices)
+    text = models.TextField(_("text"))
+    horizon = models.CharField(
+        _("time horizon"),
+        max_length=100,
+        blank=True,
+        help_text=_("As printed, for what more is needed: e.g. Kort sikt, Löpande."),
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    objects = NeedItemManager()
+
+    class Meta:
+        ordering = ["need", "kind", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["need", "kind", "position"], name="need_item_position_unique"
+            )
+        ]
+        verbose_name = _("roadmap line")
+        verbose_name_plural = _("roadmap lines")
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+    def natural_key(self):
+        return (self.need.code, self.kind, self.position)
+
+    natural_key.dependencies = ["reporting.need"]

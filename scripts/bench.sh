@@ -1,16 +1,34 @@
 #!/usr/bin/env bash
-# The allocation benchmark against a throwaway PostgreSQL (and Redis).
-# Extra arguments go to bench/allocation_bench.py, e.g. `scripts/bench.sh --repeat 3`.
+# The benchmarks against a throwaway PostgreSQL (and Redis).
+#   scripts/bench.sh [ARGS]          the allocation benchmark; ARGS go to bench/allocation_bench.py,
+#                                    e.g. `scripts/bench.sh --repeat 3`
+#   scripts/bench.sh portal [ARGS]   the portal benchmark (gunicorn); ARGS go to bench/portal_bench.py
 # The figures are a report, not a test: the script exits 0 even when a target is missed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bench=bench/allocation_bench.py
+if [ "${1:-}" = portal ]; then
+    bench=bench/portal_bench.py
+    shift
+fi
 
 scripts/bootstrap.sh
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
 
-echo "+ .venv/bin/python bench/allocation_bench.py $*"
+echo "+ .venv/bin/python $bench $*"
 # No `exec`: the EXIT trap from services.sh must run to stop the servers.
 status=0
-.venv/bin/python bench/allocation_bench.py "$@" || status=$?
+.venv/bin/python "$bench" "$@" || status=$?
+
+# --- The reporting benchmark (bench/reporting_bench.py; see bench/README.md) ----------------
+# The decision report and the letters through real workers, and a 100 000-row xlsx export,
+# each against its floor; it runs after the allocation benchmark (`make bench`). Its
+# arguments go in BENCH_REPORTING_ARGS, e.g. "--only xlsx"; BENCH_REPORTING=0 skips it.
+if [ "${BENCH_REPORTING:-1}" != 0 ] && [ "$bench" = bench/allocation_bench.py ]; then
+    echo "+ .venv/bin/python bench/reporting_bench.py ${BENCH_REPORTING_ARGS:-}"
+    # shellcheck disable=SC2086 # the arguments are separate words on purpose
+    .venv/bin/python bench/reporting_bench.py ${BENCH_REPORTING_ARGS:-} || status=$?
+fi
 exit "$status"

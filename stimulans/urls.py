@@ -7,6 +7,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("reporting/", include("reporting.urls")),
     path("", include("allocations.urls")),
     path("", include("applications.urls")),
 ]

@@ -11,9 +11,12 @@ from ._common import get_grant, get_run
 
 
 class Command(BaseCommand):
-    help = "Write a grant's allocation rows as stimulans-allocations/1 JSON, or CSV."
+    help = (
+        "Write a grant's allocation rows as stimulans-allocations/1 JSON, or CSV, or xlsx "
+        "(a sheet per pot, totals and Swedish number formats)."
+    )
 
-    formats = ("json", "csv")
+    formats = ("json", "csv", "xlsx")
 
     def add_arguments(self, parser):
         parser.add_argument("grant_id")
@@ -23,6 +26,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, grant_id, format, output, run, **options):
         grant = get_grant(grant_id)
+        if format == "xlsx":
+            self.write_xlsx(grant, output, get_run(grant, run))
+            return
         data = export_allocations(get_run(grant, run))
         if format == "json":
             text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
@@ -36,6 +42,21 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot write {output}: {exc.strerror}") from None
         self.stdout.write(f"Wrote {len(data['rows'])} rows to {output}")
+
+    def write_xlsx(self, grant, output, run) -> None:
+        from reporting.exporters import AllocationsExporter
+
+        if output is None:
+            raise CommandError("xlsx is a binary file: name it with -o")
+        partial = output.with_name(output.name + ".part")
+        try:
+            with partial.open("wb") as out:
+                count = AllocationsExporter(grant, {"run": run.number}).write("xlsx", out)
+            partial.replace(output)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise CommandError(f"cannot write {output}: {exc.strerror}") from None
+        self.stdout.write(f"Wrote {count} rows to {output}")
 
 
 def to_csv(data: dict) -> str:

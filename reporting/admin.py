@@ -1,0 +1,103 @@
+"""Where officials write the texts of the decision documents and keep the roadmap."""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from .models import (
+    DecisionSection,
+    DecisionText,
+    Job,
+    Need,
+    NeedItem,
+    Roadmap,
+    Signatory,
+    StrategicArea,
+)
+
+
+class SignatoryInline(admin.TabularInline):
+    model = Signatory
+    extra = 1
+
+
+class DecisionSectionInline(admin.StackedInline):
+    model = DecisionSection
+    extra = 0
+
+
+@admin.register(DecisionText)
+class DecisionTextAdmin(admin.ModelAdmin):
+    list_display = ["grant", "meeting_date", "contact_name"]
+    autocomplete_fields = ["grant"]
+    inlines = [SignatoryInline, DecisionSectionInline]
+    fieldsets = [
+        (None, {"fields": ["grant", "subtitle", "meeting_date", "delegated_amount"]}),
+        (_("Proposed decision"), {"fields": ["immediate_adjustment"]}),
+        (
+            _("Report"),
+            {
+                "fields": [
+                    "summary",
+                    "background",
+                    "matter",
+                    "preparation",
+                    "considerations",
+                    "gender_analysis",
+                    "attachments",
+                ]
+            },
+        ),
+        (
+            _("Letters"),
+            {
+                "fields": [
+                    "letter_conditions",
+                    "letter_requisition",
+                    "contact_name",
+                    "contact_title",
+                    "contact_email",
+                    "contact_phone",
+                ]
+            },
+        ),
+    ]
+
+
+class NeedItemInline(admin.TabularInline):
+    model = NeedItem
+    extra = 0
+
+
+@admin.register(Need)
+class NeedAdmin(admin.ModelAdmin):
+    list_display = ["title", "code", "area"]
+    list_filter = ["area__roadmap", "area"]
+    search_fields = ["title", "code"]
+    filter_horizontal = ["permitted_uses"]
+    inlines = [NeedItemInline]
+
+
+class StrategicAreaInline(admin.TabularInline):
+    model = StrategicArea
+    extra = 0
+
+
+@admin.register(Roadmap)
+class RoadmapAdmin(admin.ModelAdmin):
+    list_display = ["title", "organisation", "issued", "reference"]
+    inlines = [StrategicAreaInline]
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    """Jobs are made by asking for a file; here they can only be looked at."""
+
+    list_display = ["title", "kind", "status", "progress", "requested_by_label", "requested_at"]
+    list_filter = ["kind", "status"]
+    readonly_fields = [f.name for f in Job._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

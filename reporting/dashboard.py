@@ -1,0 +1,422 @@
+"""The grant dashboard: the budget tree with money columns that must balance, and charts.
+
+A column is a named source of kronor per pot. The workflow columns
+(requisitioned, paid, reported used, claimed back, repaid, redistributed) slot
+in as more `MoneyColumn`s and `Check`s once their records exist: nothing else
+here changes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from allocations.models import AllocationRun, Grant, Organisation, Pot
+from allocations.wording import format_kronor
+
+from . import charts
+from .documents import RenderError, latest_run, runs_of
+
+# ---------------------------------------------------------------- the figures
+
+
+@dataclass
+class GrantFigures:
+    """What the columns read from: the grant, its pots, its latest and latest decided runs."""
+
+    grant: Grant
+    pots: list[Pot]
+    run: AllocationRun | None
+    decided_run: AllocationRun | None
+    children: dict[int | None, list[Pot]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, grant: Grant) -> GrantFigures:
+        pots = list(grant.pots.order_by("position", "id"))
+        children: dict[int | None, list[Pot]] = defaultdict(list)
+        for pot in pots:
+            children[pot.parent_id].append(pot)
+        run = runs_of(grant).order_by("-number").first()
+        decided = runs_of(grant).exclude(decided_on=None).order_by("-number").first()
+        return cls(grant, pots, run, decided, children)
+
+    def allocated_by_pot(self, run: AllocationRun | None) -> dict[int, int]:
+        if run is None:
+            return {}
+        return dict(run.pot_results.values_list("pot_id", "allocated"))
+
+
+@dataclass(frozen=True)
+class MoneyColumn:
+    key: str
+    label: str
+    # values(figures) -> kronor per pot id (missing: not known, shown as —)
+    values: Callable[[GrantFigures], dict[int, int]]
+    # A parent's figure is the sum of its children's; checked on every dashboard.
+    additive: bool = True
+    grant_total: Callable[[GrantFigures, dict[int, int]], int | None] | None = None
+
+
+def _amounts(f: GrantFigures) -> dict[int, int]:
+    if f.run is not None:
+        return dict(f.run.pot_results.values_list("pot_id", "amount"))
+    return {p.pk: p.amount for p in f.pots if p.amount is not None}
+
+
+def _top_sum(f: GrantFigures, values: dict[int, int]) -> int:
+    return sum(values.get(p.pk, 0) for p in f.children.get(None, []))
+
+
+AMOUNT = MoneyColumn(
+    "amount",
+    gettext_lazy("Amount"),
+    _amounts,
+    additive=False,  # a parent may keep part of its amount undivided
+    grant_total=lambda f, _v: f.run.grant_amount if f.run else f.grant.amount,
+)
+ALLOCATED = MoneyColumn(
+    "allocated",
+    gettext_lazy("Allocated"),
+    lambda f: f.allocated_by_pot(f.run),
+    grant_total=lambda f, v: _top_sum(f, v) if f.run else None,
+)
+DECIDED = MoneyColumn(
+    "decided",
+    gettext_lazy("Decided"),
+    lambda f: f.allocated_by_pot(f.decided_run),
+    grant_total=lambda f, v: _top_sum(f, v) if f.decided_run else None,
+)
+
+
+def _unallocated(f: GrantFigures) -> dict[int, int]:
+    amounts, allocated = _amounts(f), f.allocated_by_pot(f.run)
+    return {k: amounts[k] - allocated[k] for k in amounts if k in allocated}
+
+
+UNALLOCATED = MoneyColumn(
+    "unallocated",
+    gettext_lazy("Not allocated"),
+    _unallocated,
+    additive=False,
+    grant_total=None,
+)
+
+# The order of the dashboard's columns. Requisitioned, paid, reported used, claimed back,
+# repaid and redistributed go here when the workflow records them.
+COLUMNS: list[MoneyColumn] = [AMOUNT, ALLOCATED, DECIDED, UNALLOCATED]
+
+
+@dataclass
+class Row:
+    pot: Pot | None
+    label: str
+    depth: int
+    values: dict[str, int | None]
+
+    @property
+    def cells(self) -> list[int | None]:
+        """The values in the order of the columns."""
+        return [self.values.get(c.key) for c in COLUMNS]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A rule the columns must obey: returns what does not balance, in words."""
+
+    name: str
+    rule: Callable[[GrantFigures, list[Row], dict[str, int | None]], list[str]]
+
+
+def _children_sum(f, rows, totals) -> list[str]:
+    problems = []
+    by_pot = {r.pot.pk: r for r in rows if r.pot is not None}
+    for column in COLUMNS:
+        for parent, kids in f.children.items():
+            if parent is None or parent not in by_pot:
+                continue
+            mine = by_pot[parent].values.get(column.key)
+            theirs = [by_pot[k.pk].values.get(column.key) for k in kids if k.pk in by_pot]
+            if mine is None or any(v is None for v in theirs):
+                continue
+            total = sum(theirs)
+            if column.additive and total != mine:
+                problems.append(
+                    _("%(pot)s: %(column)s is %(mine)s but its parts add up to %(theirs)s.")
+                    % _words(by_pot[parent].label, column, mine, total)
+                )
+            if column is AMOUNT and total > mine:
+                problems.append(
+                    _("%(pot)s: its parts (%(theirs)s) exceed its amount (%(mine)s).")
+                    % _words(by_pot[parent].label, column, mine, total)
+                )
+    return problems
+
+
+def _words(label, column, mine, theirs) -> dict:
+    return {
+        "pot": label,
+        "column": str(column.label).lower(),
+        "mine": format_kronor(mine),
+        "theirs": format_kronor(theirs),
+    }
+
+
+def _within_amount(f, rows, totals) -> list[str]:
+    problems = []
+    for row in rows:
+        amount = row.values.get("amount")
+        for key in ("allocated", "decided"):
+            value = row.values.get(key)
+            if amount is not None and value is not None and value > amount:
+                problems.append(
+                    _("%(pot)s: %(column)s (%(value)s) exceeds the amount (%(amount)s).")
+                    % {
+                        "pot": row.label,
+                        "column": key,
+                        "value": format_kronor(value),
+                        "amount": format_kronor(amount),
+                    }
+                )
+    return problems
+
+
+def _rows_tie(f, rows, totals) -> list[str]:
+    problems = []
+    for run in (f.run, f.decided_run):
+        if run is None:
+            continue
+        stored = run.rows.aggregate(total=Sum("amount"))["total"] or 0
+        top = sum(run.pot_results.filter(pot__parent=None).values_list("allocated", flat=True))
+        if stored != top:
+            problems.append(
+                _("Run %(number)s: its rows add up to %(rows)s, its pots to %(pots)s.")
+                % {
+                    "number": run.number,
+                    "rows": format_kronor(stored),
+                    "pots": format_kronor(top),
+                }
+            )
+    amount, allocated = totals.get("amount"), totals.get("allocated")
+    if amount is not None and allocated is not None and allocated > amount:
+        problems.append(_("More is allocated than the grant received."))
+    return problems
+
+
+CHECKS: list[Check] = [
+    Check("parts add up", _children_sum),
+    Check("within the amount", _within_amount),
+    Check("rows tie to pots", _rows_tie),
+]
+
+
+def budget_table(grant: Grant) -> dict:
+    """The budget tree with every column, the grant's totals, and what does not balance."""
+    f = GrantFigures.load(grant)
+    values = {c.key: c.values(f) for c in COLUMNS}
+    rows: list[Row] = []
+
+    def walk(parent: int | None, depth: int) -> None:
+        for pot in f.children.get(parent, []):
+            rows.append(Row(pot, pot.name, depth, {k: values[k].get(pot.pk) for k in values}))
+            walk(pot.pk, depth + 1)
+
+    walk(None, 0)
+    totals = {c.key: c.grant_total(f, values[c.key]) if c.grant_total else None for c in COLUMNS}
+    if totals.get("amount") is not None and totals.get("allocated") is not None:
+        totals["unallocated"] = totals["amount"] - totals["allocated"]
+    problems = [problem for check in CHECKS for problem in check.rule(f, rows, totals)]
+    return {
+        "figures": f,
+        "columns": COLUMNS,
+        "rows": rows,
+        "totals": totals,
+        "total_cells": [totals.get(c.key) for c in COLUMNS],
+        "problems": problems,
+    }
+
+
+# ---------------------------------------------------------------- charts
+
+
+TOP_RECIPIENTS = 12
+
+
+def _kr(value: int) -> str:
+    return format_kronor(value)
+
+
+def money_flow(grant: Grant) -> str:
+    """Agreement → (upstream grants →) grant → pots → recipients, as an SVG Sankey."""
+    try:
+        run = latest_run(grant)
+    except RenderError:
+        return ""
+    received = run.grant_amount
+    chain = upstream_chain(grant)
+    head = chain[0][0] if chain else grant
+    nodes = [charts.Node("agreement", head.agreement.title, 0)]
+    links: list[charts.Link] = []
+    previous, inflow, column = "agreement", head.amount, 0
+    for upstream, passed in chain:
+        column += 1
+        key = f"grant-{upstream.pk}"
+        nodes.append(charts.Node(key, upstream.title, column))
+        links.append(charts.Link(previous, key, inflow))
+        others = upstream.amount - (passed if passed is not None else received)
+        if others > 0:
+            nodes.append(
+                charts.Node(
+                    f"others-{upstream.pk}",
+                    _("Other recipients of %(grant)s") % {"grant": upstream.title},
+                    column + 1,
+                    muted=True,
+                )
+            )
+            links.append(charts.Link(key, f"others-{upstream.pk}", others))
+        previous, inflow = key, passed if passed is not None else received
+    if not chain and grant.received_from:
+        # The source is named but not in the product: show it by name.
+        column += 1
+        nodes.append(charts.Node("source", grant.received_from, column))
+        links.append(charts.Link(previous, "source", received))
+        previous = "source"
+    column += 1
+    nodes.append(charts.Node("grant", grant.title, column))
+    links.append(charts.Link(previous, "grant", received))
+    _pot_flow(grant, run, nodes, links, column)
+    return charts.sankey(
+        nodes,
+        links,
+        _kr,
+        title=_("Money flow of %(grant)s") % {"grant": grant.title},
+        height=max(420, 28 * TOP_RECIPIENTS + 80),
+    )
+
+
+def _pot_flow(grant, run, nodes, links, base: int) -> None:
+    ordered = list(run.pot_results.select_related("pot").order_by("position"))
+    results = {pr.pot_id: pr for pr in ordered}
+    pots = [pr.pot for pr in ordered]  # the tree in order: parents before their children
+    parents = {p.parent_id for p in pots}
+    parent_of = {p.pk: p.parent_id for p in pots}
+    depth: dict[int, int] = {}
+    for pot in pots:
+        d, parent = 0, pot.parent_id
+        while parent is not None:
+            d, parent = d + 1, parent_of[parent]
+        depth[pot.pk] = d
+    deepest = max(depth.values(), default=0)
+    recipient_column = base + deepest + 2
+    for pot in pots:
+        result = results.get(pot.pk)
+        if result is None:
+            continue
+        nodes.append(charts.Node(f"pot-{pot.pk}", pot.name, base + 1 + depth[pot.pk]))
+        source = "grant" if pot.parent_id is None else f"pot-{pot.parent_id}"
+        links.append(charts.Link(source, f"pot-{pot.pk}", result.amount))
+    unallocated = run.grant_amount - sum(
+        results[p.pk].amount for p in pots if p.parent_id is None and p.pk in results
+    )
+    nodes.append(charts.Node("unallocated", _("Not allocated"), recipient_column, muted=True))
+    links.append(charts.Link("grant", "unallocated", unallocated))
+    totals: dict[int, int] = defaultdict(int)
+    per_pot: dict[tuple[int, int], int] = defaultdict(int)
+    for pot_id, org_id, amount in run.rows.values_list("pot_id", "organisation_id", "amount"):
+        totals[org_id] += amount
+        per_pot[(pot_id, org_id)] += amount
+    top = sorted(totals, key=lambda o: -totals[o])[:TOP_RECIPIENTS]
+    names = dict(grant.organisations.filter(pk__in=top).values_list("pk", "name"))
+    names.update(
+        Organisation.objects.filter(pk__in=set(top) - set(names)).values_list("pk", "name")
+    )
+    for org_id in top:
+        nodes.append(charts.Node(f"org-{org_id}", names.get(org_id, "?"), recipient_column))
+    others = len(totals) - len(top)
+    if others:
+        nodes.append(
+            charts.Node(
+                "others",
+                _("%(count)s other recipients") % {"count": others},
+                recipient_column,
+            )
+        )
+    shown = set(top)
+    other_flow: dict[int, int] = defaultdict(int)
+    for (pot_id, org_id), amount in per_pot.items():
+        if org_id in shown:
+            links.append(charts.Link(f"pot-{pot_id}", f"org-{org_id}", amount))
+        else:
+            other_flow[pot_id] += amount
+    for pot_id, amount in other_flow.items():
+        links.append(charts.Link(f"pot-{pot_id}", "others", amount))
+    for pot in pots:
+        result = results.get(pot.pk)
+        if result is not None and pot.pk not in parents and result.unallocated:
+            links.append(charts.Link(f"pot-{pot.pk}", "unallocated", result.unallocated))
+
+
+def upstream_chain(grant: Grant) -> list[tuple[Grant, int | None]]:
+    """The imported grants this money came through, top first, each with what it passed down.
+
+    (Storsthlm's grant, 8 209 071) for seed 000: what the upstream decision gave
+    the organisation this grant's money came to; None when it is not decided yet.
+    """
+    chain: list[tuple[Grant, int | None]] = []
+    seen = {grant.pk}
+    current = grant
+    while current.source_grant:
+        upstream = Grant.objects.filter(slug=current.source_grant).first()
+        if upstream is None or upstream.pk in seen:
+            break
+        chain.insert(0, (upstream, current.source_row_amount()))
+        seen.add(upstream.pk)
+        current = upstream
+    return chain
+
+
+def pot_charts(table: dict) -> dict:
+    """Bar charts: every pot's amount, allocated and decided; each leaf's biggest recipients."""
+    f: GrantFigures = table["figures"]
+    overview = charts.bars(
+        [
+            (
+                row.label,
+                [
+                    row.values.get("amount") or 0,
+                    row.values.get("allocated") or 0,
+                    row.values.get("decided") or 0,
+                ],
+            )
+            for row in table["rows"]
+        ],
+        [str(AMOUNT.label), str(ALLOCATED.label), str(DECIDED.label)],
+        _kr,
+        title=_("Pots"),
+    )
+    per_pot = []
+    if f.run is not None:
+        parents = {p.parent_id for p in f.pots}
+        amounts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for pot_id, name, amount in f.run.rows.values_list(
+            "pot_id", "organisation__name", "amount"
+        ):
+            amounts[pot_id][name] += amount
+        for pot in f.pots:
+            if pot.pk in parents or not amounts.get(pot.pk):
+                continue
+            ranked = sorted(amounts[pot.pk].items(), key=lambda item: -item[1])
+            items = [(name, [value]) for name, value in ranked[:10]]
+            if len(ranked) > 10:
+                items.append(
+                    (
+                        _("%(count)s others") % {"count": len(ranked) - 10},
+                        [sum(v for _n, v in ranked[10:])],
+                    )
+                )
+            per_pot.append((pot, charts.bars(items, [str(ALLOCATED.label)], _kr, title=pot.name)))
+    return {"overview": overview, "per_pot": per_pot}

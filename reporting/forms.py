@@ -1,0 +1,121 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from allocations.models import Grant
+
+from .exporters import EXPORTERS
+from .models import Need, StrategicArea
+
+SELECT = {"class": "form-select"}
+INPUT = {"class": "form-control"}
+
+
+class ExportForm(forms.Form):
+    exporter = forms.ChoiceField(label=_("Export"), widget=forms.Select(SELECT))
+    format = forms.ChoiceField(label=_("Format"), widget=forms.Select(SELECT))
+    pot = forms.ChoiceField(
+        label=_("Pot (for applications)"), required=False, widget=forms.Select(SELECT)
+    )
+
+    def __init__(self, grant: Grant, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.grant = grant
+        self.fields["exporter"].choices = [(k, e.verbose_name) for k, e in EXPORTERS.items()]
+        formats = sorted({f for e in EXPORTERS.values() for f in e.formats})
+        self.fields["format"].choices = [(f, f) for f in formats]
+        self.fields["pot"].choices = [("", "—")] + [
+            (p.slug, p.name) for p in grant.pots.order_by("position", "id")
+        ]
+
+    def clean(self):
+        data = super().clean()
+        exporter = EXPORTERS.get(data.get("exporter"))
+        if exporter and data.get("format") not in exporter.formats:
+            self.add_error(
+                "format",
+                _("%(export)s comes as %(formats)s.")
+                % {"export": exporter.verbose_name, "formats": ", ".join(exporter.formats)},
+            )
+        if exporter and "pot" in exporter.options and not data.get("pot"):
+            self.add_error("pot", _("Choose the pot whose applications to export."))
+        return data
+
+    def params(self) -> dict:
+        data = self.cleaned_data
+        exporter = EXPORTERS[data["exporter"]]
+        options = {"pot": data["pot"]} if "pot" in exporter.options else {}
+        return {"exporter": data["exporter"], "format": data["format"], "options": options}
+
+
+def need_choices() -> list:
+    """Needs grouped by strategic area, for a select with optgroups."""
+    groups = []
+    for area in StrategicArea.objects.select_related("roadmap").prefetch_related("needs"):
+        groups.append(
+            (f"{area.roadmap.title}: {area.title}", [(n.code, n.title) for n in area.needs.all()])
+        )
+    return groups
+
+
+class NeedTagForm(forms.Form):
+    """The roadmap needs each pot and each permitted use of a grant works towards."""
+
+    def __init__(self, grant: Grant, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = need_choices()
+        self.pots = list(grant.pots.order_by("position", "id"))
+        self.uses = list(grant.agreement.permitted_uses.all())
+        for pot in self.pots:
+            self.fields[f"pot_{pot.pk}"] = forms.MultipleChoiceField(
+                label=pot.name,
+                choices=choices,
+                required=False,
+                initial=list(pot.roadmap_needs or []),
+                widget=forms.SelectMultiple(attrs={"size": 6, **SELECT}),
+            )
+        for use in self.uses:
+            self.fields[f"use_{use.pk}"] = forms.MultipleChoiceField(
+                label=use.label,
+                choices=choices,
+                required=False,
+                initial=list(use.roadmap_needs.values_list("code", flat=True)),
+                widget=forms.SelectMultiple(attrs={"size": 6, **SELECT}),
+            )
+
+    def pot_fields(self):
+        return [(pot, self[f"pot_{pot.pk}"]) for pot in self.pots]
+
+    def use_fields(self):
+        return [(use, self[f"use_{use.pk}"]) for use in self.uses]
+
+    def needs(self, codes: list[str]) -> list[Need]:
+        return list(Need.objects.filter(code__in=codes))
+
+
+class UnitImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("Spreadsheet (xlsx or CSV)"),
+        help_text=_(
+            "Columns: id, organisation, name, type; optionally places, customers, in_city, "
+            "city_placed_share."
+        ),
+        widget=forms.ClearableFileInput(INPUT),
+    )
+
+
+class DatasetImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("Spreadsheet (xlsx or CSV)"),
+        help_text=_("Columns: organisation (id, organisation number or name) and value."),
+    )
+    dataset = forms.SlugField(label=_("Dataset id"), max_length=100)
+    label = forms.CharField(label=_("Label"), max_length=300)
+    source = forms.CharField(label=_("Source"), max_length=500, initial="SCB")
+    reference_date = forms.DateField(
+        label=_("Reference date"), widget=forms.DateInput({"type": "date"})
+    )
+    replace = forms.BooleanField(
+        label=_("Replace the dataset if it exists"),
+        required=False,
+        widget=forms.CheckboxInput({"class": "form-check-input"}),
+    )

@@ -1,0 +1,453 @@
+"""Spreadsheets in: the unit register and datasets (population per organisation, …).
+
+A file (xlsx or CSV) is checked row by row first; a bad row is reported with
+its row number (as the spreadsheet numbers it, header = row 1) and nothing is
+imported until the whole file is clean.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from allocations import audit, grantfile
+from allocations.models import Dataset, DatasetValue, Grant, Organisation, Unit, UnitType
+
+from .documents import runs_of
+
+MAX_ROWS = 100_000
+MAX_ERRORS = 50
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int | None  # None: the file as a whole
+    message: str
+
+    def __str__(self) -> str:
+        if self.row is None:
+            return self.message
+        return _("Row %(row)s: %(message)s") % {"row": self.row, "message": self.message}
+
+
+class ImportRefused(Exception):
+    """The file is not imported; `problems` say where and why."""
+
+    def __init__(self, problems: list[Problem], total: int | None = None):
+        self.problems = problems[:MAX_ERRORS]
+        self.total = total if total is not None else len(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    def summary(self) -> str:
+        text = _("The file was not imported: %(count)s problems.") % {"count": self.total}
+        if self.total > len(self.problems):
+            text += " " + _("The first %(shown)s are listed.") % {"shown": len(self.problems)}
+        return text
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_table(content: bytes, name: str) -> tuple[list[str], Iterator[tuple[int, list]]]:
+    """The header (lower-cased) and the rows (with their spreadsheet row numbers)."""
+    if name.lower().endswith((".xlsx", ".xlsm")):
+        return _read_xlsx(content)
+    if name.lower().endswith((".csv", ".txt")):
+        return _read_csv(content)
+    raise ImportRefused([Problem(None, _("Upload an .xlsx or a .csv file."))])
+
+
+def _read_xlsx(content: bytes):
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception:
+        raise ImportRefused(
+            [Problem(None, _("The file is not a readable xlsx workbook."))]
+        ) from None
+    rows = workbook.worksheets[0].iter_rows(values_only=True)
+    header = next(rows, None)
+    if header is None:
+        raise ImportRefused([Problem(None, _("The file is empty."))])
+
+    def body():
+        for number, row in enumerate(rows, start=2):
+            if any(v not in (None, "") for v in row):
+                yield number, list(row)
+
+    return [_header(h) for h in header], body()
+
+
+def _read_csv(content: bytes):
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = content.decode("cp1252")  # what Excel writes on a Swedish Windows
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    header = next(reader, None)
+    if header is None:
+        raise ImportRefused([Problem(None, _("The file is empty."))])
+
+    def body():
+        for number, row in enumerate(reader, start=2):
+            if any(v.strip() for v in row):
+                yield number, row
+
+    return [_header(h) for h in header], body()
+
+
+def _header(value) -> str:
+    return str(value or "").strip().lower()
+
+
+def _columns(header: list[str], required: tuple, optional: tuple) -> dict[str, int]:
+    known = set(required) | set(optional)
+    problems = []
+    unknown = [h for h in header if h and h not in known]
+    if unknown:
+        problems.append(
+            _("Unknown columns: %(unknown)s (the columns are: %(known)s).")
+            % {"unknown": ", ".join(unknown), "known": ", ".join((*required, *optional))}
+        )
+    missing = [c for c in required if c not in header]
+    if missing:
+        problems.append(_("Missing columns: %(missing)s.") % {"missing": ", ".join(missing)})
+    doubled = sorted({h for h in header if h and header.count(h) > 1})
+    if doubled:
+        problems.append(_("Columns named twice: %(names)s.") % {"names": ", ".join(doubled)})
+    if problems:
+        raise ImportRefused([Problem(1, p) for p in problems])
+    return {h: i for i, h in enumerate(header) if h}
+
+
+def _cell(row: list, columns: dict[str, int], name: str):
+    i = columns.get(name)
+    if i is None or i >= len(row):
+        return None
+    value = row[i]
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+class BadValue(ValueError):
+    pass
+
+
+def whole_number(value, column: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise BadValue(_("%(column)s: %(value)r is not a whole number") % _p(column, value))
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    else:
+        text = re.sub(r"[\s\u00a0]", "", str(value))
+        if not re.fullmatch(r"\d+", text):
+            raise BadValue(_("%(column)s: %(value)r is not a whole number") % _p(column, value))
+        number = int(text)
+    if number < 0:
+        raise BadValue(_("%(column)s: %(value)r is negative") % _p(column, value))
+    return number
+
+
+def _p(column, value) -> dict:
+    return {"column": column, "value": value}
+
+
+YES = {"1", "true", "yes", "ja", "x"}
+NO = {"0", "false", "no", "nej"}
+
+
+def yes_no(value, column: str) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in YES:
+        return True
+    if text in NO:
+        return False
+    raise BadValue(_("%(column)s: %(value)r is neither yes nor no") % _p(column, value))
+
+
+def share(value, column: str) -> Decimal | None:
+    """A share 0–1: `0.8`, `0,8` or `80 %`."""
+    if value is None:
+        return None
+    text = str(value).strip().replace(",", ".").replace("\u00a0", " ")
+    percent = text.endswith("%")
+    try:
+        number = Decimal(text.rstrip("%").strip())
+    except InvalidOperation:
+        raise BadValue(_("%(column)s: %(value)r is not a share") % _p(column, value)) from None
+    if percent:
+        number /= 100
+    if not Decimal(0) <= number <= Decimal(1):
+        raise BadValue(_("%(column)s: %(value)r is not between 0 and 1") % _p(column, value))
+    return number.quantize(Decimal("0.0001"))
+
+
+def _check_rows(rows, check) -> list:
+    """Run `check(number, row)` on every row; all problems, or the checked values."""
+    problems, out, count = [], [], 0
+    for number, row in rows:
+        count += 1
+        if count > MAX_ROWS:
+            problems.append(
+                Problem(None, _("The file has more than %(max)s rows.") % {"max": MAX_ROWS})
+            )
+            break
+        try:
+            out.append(check(number, row))
+        except BadValue as exc:
+            problems.append(Problem(number, str(exc)))
+    if not count and not problems:
+        problems.append(Problem(None, _("The file has no rows below its header.")))
+    if problems:
+        raise ImportRefused(problems)
+    return out
+
+
+# ---------------------------------------------------------------- units
+
+
+UNIT_REQUIRED = ("id", "organisation", "name", "type")
+UNIT_OPTIONAL = ("places", "customers", "in_city", "city_placed_share")
+
+
+def _unit_types() -> dict[str, str]:
+    types = {v: v for v in UnitType.values}
+    types.update({str(label).lower(): v for v, label in UnitType.choices})
+    return types
+
+
+def check_units(content: bytes, name: str) -> list[dict]:
+    header, rows = read_table(content, name)
+    columns = _columns(header, UNIT_REQUIRED, UNIT_OPTIONAL)
+    orgs = dict(Organisation.objects.values_list("slug", "pk"))
+    types = _unit_types()
+    seen: dict[str, int] = {}
+
+    def check(number: int, row: list) -> dict:
+        problems = []
+        slug = _cell(row, columns, "id")
+        if slug is None or not grantfile.SLUG.fullmatch(str(slug)):
+            problems.append(_("id: %(value)r is not an id (a-z, 0-9, -)") % {"value": slug})
+        elif slug in seen:
+            problems.append(
+                _("id: %(value)s is also on row %(row)s") % {"value": slug, "row": seen[slug]}
+            )
+        else:
+            seen[slug] = number
+        org = _cell(row, columns, "organisation")
+        if org not in orgs:
+            problems.append(_("organisation: no organisation %(value)r") % {"value": org})
+        unit_name = _cell(row, columns, "name")
+        if not unit_name:
+            problems.append(_("name: empty"))
+        kind = types.get(str(_cell(row, columns, "type") or "").lower())
+        if kind is None:
+            problems.append(
+                _("type: %(value)r is not one of %(types)s")
+                % {"value": _cell(row, columns, "type"), "types": ", ".join(UnitType.values)}
+            )
+        values = {}
+        for column, parse in (
+            ("places", whole_number),
+            ("customers", whole_number),
+            ("in_city", yes_no),
+            ("city_placed_share", share),
+        ):
+            try:
+                values[column] = parse(_cell(row, columns, column), column)
+            except BadValue as exc:
+                problems.append(str(exc))
+        if problems:
+            raise BadValue("; ".join(problems))
+        return {
+            "slug": slug,
+            "name": str(unit_name)[:200],
+            "type": kind,
+            "organisation_id": orgs[org],
+            "places": values["places"],
+            "customers": values["customers"],
+            "in_city": True if values["in_city"] is None else values["in_city"],
+            "city_placed_share": (
+                Decimal(1) if values["city_placed_share"] is None else values["city_placed_share"]
+            ),
+        }
+
+    return _check_rows(rows, check)
+
+
+@transaction.atomic
+def import_units(content: bytes, name: str, *, actor=None, actor_label: str = "") -> dict:
+    """Add or update units in the register; all or nothing. Grants keep their own figures."""
+    checked = check_units(content, name)
+    existing = {u.slug: u for u in Unit.objects.filter(slug__in=[c["slug"] for c in checked])}
+    new, changed = [], []
+    fields = ["name", "type", "organisation_id", "places", "customers", "in_city"]
+    fields.append("city_placed_share")
+    for item in checked:
+        unit = existing.get(item["slug"])
+        if unit is None:
+            new.append(Unit(**item))
+        elif any(getattr(unit, f) != item[f] for f in fields):
+            for f in fields:
+                setattr(unit, f, item[f])
+            changed.append(unit)
+    Unit.objects.bulk_create(new, batch_size=5000)
+    Unit.objects.bulk_update(changed, fields, batch_size=5000)
+    return {
+        "created": len(new),
+        "updated": len(changed),
+        "unchanged": len(checked) - len(new) - len(changed),
+    }
+
+
+# ---------------------------------------------------------------- datasets
+
+
+DATASET_REQUIRED = ("organisation", "value")
+DATASET_OPTIONAL = ("name",)
+
+
+def _organisation_lookup(grant: Grant) -> dict[str, int]:
+    """A grant's organisations by id, organisation number and name."""
+    lookup = {}
+    for pk, slug, number, org_name in grant.organisations.values_list(
+        "pk", "slug", "org_number", "name"
+    ):
+        lookup[org_name.lower()] = pk
+        if number:
+            lookup[number] = pk
+            lookup[number.replace("-", "")] = pk
+        lookup[slug] = pk
+    return lookup
+
+
+def check_dataset(grant: Grant, content: bytes, name: str) -> list[tuple[int, int]]:
+    header, rows = read_table(content, name)
+    columns = _columns(header, DATASET_REQUIRED, DATASET_OPTIONAL)
+    lookup = _organisation_lookup(grant)
+    seen: dict[int, int] = {}
+
+    def check(number: int, row: list) -> tuple[int, int]:
+        problems = []
+        org = _cell(row, columns, "organisation")
+        key = str(org).strip() if org is not None else ""
+        org_id = lookup.get(key) or lookup.get(key.lower())
+        if org_id is None:
+            problems.append(
+                _("organisation: %(value)r is not one of the grant's organisations")
+                % {"value": org}
+            )
+        elif org_id in seen:
+            problems.append(
+                _("organisation: %(value)s is also on row %(row)s")
+                % {"value": org, "row": seen[org_id]}
+            )
+        else:
+            seen[org_id] = number
+        value = None
+        try:
+            value = whole_number(_cell(row, columns, "value"), "value")
+            if value is None:
+                problems.append(_("value: empty"))
+        except BadValue as exc:
+            problems.append(str(exc))
+        if problems:
+            raise BadValue("; ".join(problems))
+        return org_id, value
+
+    return _check_rows(rows, check)
+
+
+@transaction.atomic
+def import_dataset(
+    grant: Grant,
+    content: bytes,
+    name: str,
+    *,
+    slug: str,
+    label: str,
+    source: str,
+    reference_date: date,
+    replace: bool = False,
+    actor=None,
+    actor_label: str = "",
+) -> Dataset:
+    """Store a dataset of the grant (e.g. population per district); all or nothing.
+
+    Replacing one is refused once an allocation of the grant is decided: the
+    decided figures must stay reproducible from the grant's data.
+    """
+    if not grantfile.SLUG.fullmatch(slug):
+        raise ImportRefused(
+            [Problem(None, _("%(value)r is not an id (a-z, 0-9, -)") % {"value": slug})]
+        )
+    checked = check_dataset(grant, content, name)
+    existing = Dataset.objects.filter(grant=grant, slug=slug).first()
+    before = None
+    if existing is not None:
+        if not replace:
+            raise ImportRefused(
+                [Problem(None, _("The grant already has a dataset %(id)s.") % {"id": slug})]
+            )
+        if runs_of(grant).exclude(decided_on=None).exists():
+            raise ImportRefused(
+                [
+                    Problem(
+                        None,
+                        _("An allocation of this grant is decided; its datasets cannot change."),
+                    )
+                ]
+            )
+        before = {"rows": existing.values.count()}
+        position = existing.position
+        existing.delete()
+    else:
+        position = grant.datasets.count()
+    dataset = Dataset.objects.create(
+        grant=grant,
+        slug=slug,
+        label=label,
+        source=source,
+        reference_date=reference_date,
+        position=position,
+    )
+    DatasetValue.objects.bulk_create(
+        (
+            DatasetValue(dataset=dataset, organisation_id=org_id, value=value, position=i)
+            for i, (org_id, value) in enumerate(checked)
+        ),
+        batch_size=5000,
+    )
+    audit.log(
+        "dataset.replaced" if before else "dataset.imported",
+        dataset,
+        grant=grant,
+        actor=actor,
+        actor_label=actor_label,
+        before=before,
+        after={"rows": len(checked), "total": sum(v for _o, v in checked)},
+    )
+    return dataset

@@ -1,0 +1,383 @@
+"""Document and export jobs: asked for, rendered by the worker, stored as a file.
+
+A job is queued on commit; the worker renders into memory or a temporary file
+and stores the result only when it is complete, so a failure leaves a failed
+job with a readable message and no file. A batch of letters fans out: one
+subtask per few recipients, so several workers share it; the last one to
+finish queues the ZIP.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import zipfile
+from collections.abc import Callable
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from allocations import audit
+from allocations.models import AllocationRun, Grant, PermittedUse, Pot
+
+from . import pdf
+from .documents import RenderError, latest_run, recipients
+from .exporters import get_exporter
+from .models import Job, JobKind, JobPart, JobStatus, Need
+
+logger = logging.getLogger(__name__)
+
+# Recipients per letters subtask: small enough that two workers finish together.
+LETTERS_PER_TASK = 5
+
+
+# ---------------------------------------------------------------- asking
+
+
+def request_job(
+    *,
+    kind: str,
+    grant: Grant,
+    params: dict | None = None,
+    run: AllocationRun | None = None,
+    user=None,
+    actor_label: str = "",
+) -> Job:
+    """Record what was asked and queue it for the worker once the record is committed."""
+    from . import tasks
+
+    params = dict(params or {})
+    params.setdefault("language", translation.get_language() or settings.LANGUAGE_CODE)
+    if run is None and kind != JobKind.EXPORT:
+        run = latest_run(grant, decided=kind == JobKind.LETTERS)
+    with transaction.atomic():
+        job = Job.objects.create(
+            kind=kind,
+            title=job_title(kind, grant, run, params),
+            grant=grant,
+            run=run,
+            params=params,
+            requested_by=user if getattr(user, "is_authenticated", False) else None,
+            requested_by_label=audit.actor_name(user, actor_label),
+        )
+        transaction.on_commit(lambda: tasks.run_job.delay(job.pk))
+    return job
+
+
+def job_title(kind: str, grant: Grant, run: AllocationRun | None, params: dict) -> str:
+    if kind == JobKind.DECISION_REPORT:
+        label = _("Decision report") if run.is_decided else _("Proposed decision")
+        return f"{label}: {grant.title} ({_('run')} {run.number})"
+    if kind == JobKind.LETTERS:
+        return f"{_('Decision letters')}: {grant.title} ({_('run')} {run.number})"
+    exporter = get_exporter(params.get("exporter", ""))
+    return f"{exporter.verbose_name} ({params.get('format', 'xlsx')}): {grant.title}"
+
+
+# ---------------------------------------------------------------- the worker's side
+
+
+def _set_progress(job_id: int, progress: int) -> None:
+    Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
+        progress=max(0, min(99, progress)), updated_at=timezone.now()
+    )
+
+
+def _claim(job_id: int) -> Job | None:
+    """Mark a queued job running; a job already taken (a redelivered task) is left alone."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status != JobStatus.QUEUED:
+            return None
+        job.status = JobStatus.RUNNING
+        job.started_at = timezone.now()
+        job.progress = 1
+        job.save(update_fields=["status", "started_at", "progress", "updated_at"])
+        return job
+
+
+def fail_job(job_id: int, message: str) -> None:
+    """The job failed: say why, and keep no file, not even part of one."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status == JobStatus.FAILED:
+            return
+        job.status = JobStatus.FAILED
+        job.error = message
+        job.finished_at = timezone.now()
+        _discard_files(job)
+        job.save()
+
+
+def _discard_files(job: Job) -> None:
+    if job.file:
+        job.file.delete(save=False)
+    for part in job.parts.exclude(file=""):
+        part.file.delete(save=False)
+        part.done = False
+        part.save(update_fields=["file", "done"])
+
+
+def _finish(job: Job, name: str, content: File) -> None:
+    job.file.save(name, content, save=False)
+    job.status = JobStatus.DONE
+    job.progress = 100
+    job.finished_at = timezone.now()
+    job.save()
+
+
+def _guarded(job_id: int, work: Callable[[], None]) -> None:
+    """Run the work; whatever goes wrong becomes the job's readable error."""
+    try:
+        work()
+    except RenderError as exc:
+        fail_job(job_id, str(exc))
+    except SoftTimeLimitExceeded:
+        fail_job(job_id, _("The job took too long and was stopped. Try again later."))
+    except Exception as exc:
+        logger.exception("reporting job %s failed", job_id)
+        fail_job(
+            job_id,
+            _(
+                "Something went wrong while producing the file (%(error)s). Try again; "
+                "if it happens again, tell the administrator."
+            )
+            % {"error": f"{type(exc).__name__}: {exc}"},
+        )
+
+
+def run_job(*, job_id: int) -> None:
+    job = _claim(job_id)
+    if job is None:
+        return
+    with translation.override(job.params.get("language") or settings.LANGUAGE_CODE):
+        if job.kind == JobKind.DECISION_REPORT:
+            _guarded(job.pk, lambda: _decision_report(job))
+        elif job.kind == JobKind.LETTERS:
+            _guarded(job.pk, lambda: _start_letters(job))
+        else:
+            _guarded(job.pk, lambda: _export(job))
+
+
+def _run_of(job: Job) -> AllocationRun:
+    if job.run is None:
+        raise RenderError(_("The allocation run this job was for no longer exists."))
+    return job.run
+
+
+def _decision_report(job: Job) -> None:
+    run = _run_of(job)
+    data = pdf.render_decision(run, progress=lambda p: _set_progress(job.pk, p))
+    _finish(job, decision_filename(run), ContentFile(data))
+
+
+def decision_filename(run: AllocationRun) -> str:
+    kind = "beslut" if run.is_decided else "forslag"
+    return f"{run.grant.slug}-run-{run.number}-{kind}.pdf"
+
+
+def _export(job: Job) -> None:
+    grant = job.grant
+    if grant is None:
+        raise RenderError(_("The grant this export was for no longer exists."))
+    exporter = get_exporter(job.params.get("exporter", ""))(grant, job.params.get("options"))
+    fmt = job.params.get("format", "xlsx")
+    with tempfile.TemporaryFile() as out:
+        exporter.write(fmt, out, progress=lambda p: _set_progress(job.pk, p))
+        out.seek(0)
+        _finish(job, exporter.filename(fmt), File(out))
+
+
+# ---------------------------------------------------------------- letters, in parallel
+
+
+def _start_letters(job: Job) -> None:
+    from . import tasks
+
+    run = _run_of(job)
+    if not run.is_decided:
+        raise RenderError(
+            _("Run %(number)s is not decided: letters go out after the decision.")
+            % {"number": run.number}
+        )
+    orgs = recipients(run)
+    if not orgs:
+        raise RenderError(_("Run %(number)s gives nothing to anyone.") % {"number": run.number})
+    pdf.font_css()  # a missing font fails the batch here, before any subtask starts
+    with transaction.atomic():
+        parts = JobPart.objects.bulk_create(
+            JobPart(job=job, position=i, organisation=org, label=org.name)
+            for i, org in enumerate(orgs, start=1)
+        )
+        if parts and parts[0].pk is None:
+            parts = list(job.parts.order_by("position"))
+        Job.objects.filter(pk=job.pk).update(
+            parts_total=len(parts), progress=5, updated_at=timezone.now()
+        )
+        ids = [p.pk for p in parts]
+        chunks = [ids[i : i + LETTERS_PER_TASK] for i in range(0, len(ids), LETTERS_PER_TASK)]
+        transaction.on_commit(
+            lambda: [tasks.render_letter_parts.delay(job.pk, chunk) for chunk in chunks]
+        )
+
+
+def render_letter_parts(*, job_id: int, part_ids: list[int]) -> None:
+    """One subtask of a batch: render these recipients' letters and count them done."""
+    job = Job.objects.select_related("run__grant").filter(pk=job_id).first()
+    if job is None or job.status != JobStatus.RUNNING:
+        return  # failed or finished meanwhile: nothing more to do
+    with translation.override(job.params.get("language") or settings.LANGUAGE_CODE):
+        _guarded(job_id, lambda: _render_parts(job, part_ids))
+
+
+def _render_parts(job: Job, part_ids: list[int]) -> None:
+    from . import tasks
+
+    parts = list(JobPart.objects.filter(pk__in=part_ids, done=False).order_by("position"))
+    if not parts:
+        return
+    run = _run_of(job)
+    documents = pdf.render_letters(run, [p.organisation_id for p in parts])
+    for part, data in zip(parts, documents, strict=True):
+        part.file.save(letter_filename(part), ContentFile(data), save=False)
+        part.done = True
+        part.save(update_fields=["file", "done"])
+    with transaction.atomic():
+        current = Job.objects.select_for_update().get(pk=job.pk)
+        if current.status != JobStatus.RUNNING:
+            for part in parts:  # the batch failed while these were rendered
+                part.file.delete(save=False)
+            return
+        current.parts_done += len(parts)
+        current.progress = 5 + 85 * current.parts_done // max(current.parts_total, 1)
+        current.save(update_fields=["parts_done", "progress", "updated_at"])
+        if current.parts_done >= current.parts_total:
+            transaction.on_commit(lambda: tasks.assemble_letters.delay(job.pk))
+
+
+def letter_filename(part: JobPart) -> str:
+    return f"{part.position:04d}-{slugify(part.label)[:60] or 'mottagare'}.pdf"
+
+
+def assemble_letters(*, job_id: int) -> None:
+    """Put every letter of the batch into one ZIP; the job is done when it is stored."""
+    job = Job.objects.select_related("run__grant").filter(pk=job_id).first()
+    if job is None or job.status != JobStatus.RUNNING:
+        return
+    with translation.override(job.params.get("language") or settings.LANGUAGE_CODE):
+        _guarded(job_id, lambda: _assemble(job))
+
+
+def _assemble(job: Job) -> None:
+    parts = list(job.parts.order_by("position"))
+    missing = [p.label for p in parts if not p.done or not p.file]
+    if missing:
+        raise RenderError(
+            _("%(count)s letters are missing from the batch (e.g. %(name)s).")
+            % {"count": len(missing), "name": missing[0]}
+        )
+    run = _run_of(job)
+    with tempfile.TemporaryFile() as out:
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+            for part in parts:
+                with part.file.open("rb") as fh:
+                    # A fixed timestamp: the same run gives the same ZIP.
+                    info = zipfile.ZipInfo(part.file.name.rsplit("/", 1)[-1], _zip_date(run))
+                    archive.writestr(info, fh.read())
+        out.seek(0)
+        _finish(job, f"{run.grant.slug}-run-{run.number}-beslut.zip", File(out))
+
+
+def _zip_date(run: AllocationRun) -> tuple:
+    day = run.decided_on
+    return (day.year, day.month, day.day, 0, 0, 0)
+
+
+def letters_zip(run: AllocationRun, out, *, progress: Callable[[int], None] | None = None) -> int:
+    """Every letter of a decided run into one ZIP, in this process (the command's way)."""
+    if not run.is_decided:
+        raise RenderError(
+            _("Run %(number)s is not decided: letters go out after the decision.")
+            % {"number": run.number}
+        )
+    orgs = recipients(run)
+    if not orgs:
+        raise RenderError(_("Run %(number)s gives nothing to anyone.") % {"number": run.number})
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        for start in range(0, len(orgs), LETTERS_PER_TASK):
+            chunk = orgs[start : start + LETTERS_PER_TASK]
+            for i, (org, data) in enumerate(
+                zip(chunk, pdf.render_letters(run, [o.pk for o in chunk]), strict=True),
+                start=start + 1,
+            ):
+                name = f"{i:04d}-{slugify(org.name)[:60] or 'mottagare'}.pdf"
+                archive.writestr(zipfile.ZipInfo(name, _zip_date(run)), data)
+            if progress:
+                progress(100 * min(start + LETTERS_PER_TASK, len(orgs)) // len(orgs))
+    return len(orgs)
+
+
+def expire_stalled(job: Job) -> Job:
+    """A job no worker finished shows as failed rather than as a bar that never moves."""
+    if job.stalled():
+        if job.status == JobStatus.QUEUED:
+            message = _("No worker took this job in time: is the worker running? Ask again.")
+        else:
+            message = _(
+                "The worker stopped without finishing this job (it may have been restarted). "
+                "Ask for the file again."
+            )
+        fail_job(job.pk, message)
+        job.refresh_from_db()
+    return job
+
+
+# ---------------------------------------------------------------- roadmap tags
+
+
+@transaction.atomic
+def tag_pot(*, pot: Pot, codes: list[str], actor=None, actor_label: str = "") -> Pot:
+    """Tie a pot to roadmap needs (by their codes), with an audit entry."""
+    known = set(Need.objects.filter(code__in=codes).values_list("code", flat=True))
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise ValueError(f"unknown roadmap needs: {', '.join(unknown)}")
+    before = list(pot.roadmap_needs or [])
+    if before == codes:
+        return pot
+    pot.roadmap_needs = codes
+    pot.save(update_fields=["roadmap_needs"])
+    audit.log(
+        "pot.roadmap_needs",
+        pot,
+        grant=pot.grant,
+        actor=actor,
+        actor_label=actor_label,
+        before={"roadmap_needs": before},
+        after={"roadmap_needs": codes},
+    )
+    return pot
+
+
+@transaction.atomic
+def tag_use(*, use: PermittedUse, needs: list[Need], actor=None, actor_label: str = "") -> None:
+    """Tie a permitted use to roadmap needs, with an audit entry."""
+    before = sorted(use.roadmap_needs.values_list("code", flat=True))
+    after = sorted(n.code for n in needs)
+    if before == after:
+        return
+    use.roadmap_needs.set(needs)
+    audit.log(
+        "permitted_use.roadmap_needs",
+        use,
+        actor=actor,
+        actor_label=actor_label,
+        before={"roadmap_needs": before},
+        after={"roadmap_needs": after},
+    )

@@ -1,0 +1,24 @@
+"""Celery tasks: ids in, call the service. Queued on commit by `services.request_job`."""
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from . import services
+
+# A lost database connection is worth another try; everything else is the job's error.
+RETRY = {"autoretry_for": (OperationalError, InterfaceError), "max_retries": 3}
+
+
+@shared_task(name="reporting.run_job", **RETRY)
+def run_job(job_id: int) -> None:
+    services.run_job(job_id=job_id)
+
+
+@shared_task(name="reporting.render_letter_parts", **RETRY)
+def render_letter_parts(job_id: int, part_ids: list[int]) -> None:
+    services.render_letter_parts(job_id=job_id, part_ids=part_ids)
+
+
+@shared_task(name="reporting.assemble_letters", **RETRY)
+def assemble_letters(job_id: int) -> None:
+    services.assemble_letters(job_id=job_id)

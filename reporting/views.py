@@ -1,0 +1,199 @@
+"""Officials' pages: grants and their dashboards, documents and exports, the roadmap."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from allocations.models import Grant
+
+from . import dashboard, roadmap, services
+from .access import get_grant_for, get_job_for, official_required
+from .documents import RenderError, runs_of
+from .forms import DatasetImportForm, ExportForm, NeedTagForm, UnitImportForm
+from .imports import ImportRefused, import_dataset, import_units
+from .models import DecisionText, Job, JobKind, JobStatus, Roadmap
+
+
+@official_required
+def grant_list(request: HttpRequest) -> HttpResponse:
+    grants = Grant.objects.select_related("agreement").order_by("-agreement__year", "slug")
+    rows = [(g, runs_of(g).order_by("-number").first()) for g in grants]
+    return render(request, "reporting/grant_list.html", {"rows": rows})
+
+
+@official_required
+def grant_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    grant = get_grant_for(request.user, slug)
+    table = dashboard.budget_table(grant)
+    context = {
+        "grant": grant,
+        "table": table,
+        "flow": dashboard.money_flow(grant),
+        "charts": dashboard.pot_charts(table),
+        "chain": dashboard.upstream_chain(grant),
+    }
+    return render(request, "reporting/dashboard.html", context)
+
+
+@official_required
+def grant_documents(request: HttpRequest, slug: str) -> HttpResponse:
+    grant = get_grant_for(request.user, slug)
+    form = ExportForm(grant)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action in (JobKind.DECISION_REPORT, JobKind.LETTERS):
+                job = services.request_job(kind=action, grant=grant, user=request.user)
+                return redirect("reporting:job", pk=job.pk)
+            if action == JobKind.EXPORT:
+                form = ExportForm(grant, request.POST)
+                if form.is_valid():
+                    job = services.request_job(
+                        kind=JobKind.EXPORT, grant=grant, params=form.params(), user=request.user
+                    )
+                    return redirect("reporting:job", pk=job.pk)
+        except RenderError as exc:
+            messages.error(request, str(exc))
+    jobs = Job.objects.filter(grant=grant).select_related("run")[:20]
+    text = DecisionText.objects.filter(grant=grant).first()
+    texts_url = (
+        reverse("admin:reporting_decisiontext_change", args=[text.pk])
+        if text
+        else reverse("admin:reporting_decisiontext_add") + f"?grant={grant.pk}"
+    )
+    return render(
+        request,
+        "reporting/documents.html",
+        {"grant": grant, "form": form, "jobs": jobs, "texts_url": texts_url},
+    )
+
+
+@official_required
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = services.expire_stalled(get_job_for(request.user, pk))
+    parts = job.parts.filter(done=True) if job.status == JobStatus.DONE else []
+    return render(request, "reporting/job.html", {"job": job, "parts": parts})
+
+
+@official_required
+def job_status(request: HttpRequest, pk: int) -> JsonResponse:
+    job = services.expire_stalled(get_job_for(request.user, pk))
+    return JsonResponse(
+        {
+            "status": job.status,
+            "progress": job.progress,
+            "error": job.error,
+            "download": reverse("reporting:download", args=[job.pk])
+            if job.status == JobStatus.DONE
+            else None,
+        }
+    )
+
+
+@official_required
+def job_download(request: HttpRequest, pk: int) -> FileResponse:
+    job = get_job_for(request.user, pk)
+    if job.status != JobStatus.DONE or not job.file:
+        raise Http404(_("The file is not ready."))
+    name = job.file.name.rsplit("/", 1)[-1]
+    return FileResponse(job.file.open("rb"), as_attachment=True, filename=name)
+
+
+@official_required
+def part_download(request: HttpRequest, pk: int, position: int) -> FileResponse:
+    job = get_job_for(request.user, pk)
+    part = get_object_or_404(job.parts, position=position, done=True)
+    if job.status != JobStatus.DONE or not part.file:
+        raise Http404(_("The file is not ready."))
+    name = part.file.name.rsplit("/", 1)[-1]
+    return FileResponse(part.file.open("rb"), as_attachment=True, filename=name)
+
+
+@official_required
+def followup(request: HttpRequest) -> HttpResponse:
+    roadmaps = list(Roadmap.objects.all())
+    chosen = next((r for r in roadmaps if r.slug == request.GET.get("roadmap")), None)
+    chosen = chosen or (roadmaps[0] if roadmaps else None)
+    year = request.GET.get("year")
+    report = None
+    if chosen is not None:
+        report = roadmap.followup(chosen, year=int(year) if year and year.isdigit() else None)
+    years = sorted(set(Grant.objects.values_list("agreement__year", flat=True)), reverse=True)
+    return render(
+        request,
+        "reporting/followup.html",
+        {"roadmaps": roadmaps, "report": report, "years": years},
+    )
+
+
+@official_required
+def tag_needs(request: HttpRequest, slug: str) -> HttpResponse:
+    grant = get_grant_for(request.user, slug)
+    form = NeedTagForm(grant, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        for pot, field in form.pot_fields():
+            services.tag_pot(pot=pot, codes=form.cleaned_data[field.name], actor=request.user)
+        for use, field in form.use_fields():
+            services.tag_use(
+                use=use, needs=form.needs(form.cleaned_data[field.name]), actor=request.user
+            )
+        messages.success(request, _("The roadmap needs are saved."))
+        return redirect("reporting:needs", slug=grant.slug)
+    return render(request, "reporting/needs.html", {"grant": grant, "form": form})
+
+
+@official_required
+def unit_import(request: HttpRequest) -> HttpResponse:
+    form = UnitImportForm(request.POST or None, request.FILES or None)
+    refused = None
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            counts = import_units(upload.read(), upload.name, actor=request.user)
+        except ImportRefused as exc:
+            refused = exc
+        else:
+            messages.success(
+                request,
+                _("Units: %(created)s added, %(updated)s updated, %(unchanged)s unchanged.")
+                % counts,
+            )
+            return redirect("reporting:import-units")
+    return render(request, "reporting/import.html", {"form": form, "refused": refused})
+
+
+@official_required
+def dataset_import(request: HttpRequest, slug: str) -> HttpResponse:
+    grant = get_grant_for(request.user, slug)
+    form = DatasetImportForm(request.POST or None, request.FILES or None)
+    refused = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            dataset = import_dataset(
+                grant,
+                data["file"].read(),
+                data["file"].name,
+                slug=data["dataset"],
+                label=data["label"],
+                source=data["source"],
+                reference_date=data["reference_date"],
+                replace=data["replace"],
+                actor=request.user,
+            )
+        except ImportRefused as exc:
+            refused = exc
+        else:
+            messages.success(
+                request,
+                _("Dataset %(id)s imported: %(count)s values.")
+                % {"id": dataset.slug, "count": dataset.values.count()},
+            )
+            return redirect("reporting:dashboard", slug=grant.slug)
+    return render(
+        request, "reporting/import.html", {"form": form, "refused": refused, "grant": grant}
+    )
