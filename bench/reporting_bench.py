@@ -407,7 +407,8 @@ def main() -> int:
     results: list[str] = []
     try:
         if "report" in only:
-            worker = Worker(env, 1, Path(f"/tmp/stimulans-bench-reporting-{os.getpid()}-1.log"))
+            log = Path(tempfile.gettempdir()) / f"stimulans-bench-reporting-{os.getpid()}-1.log"
+            worker = Worker(env, 1, log)
             worker.wait_ready(app)
             print(f"bench: worker up (--concurrency=1, pid {worker.proc.pid})")
             try:
@@ -485,7 +486,8 @@ def measure_letters(args, env, app, grant, pdf) -> list[str]:
     times: dict[int, list[float]] = {1: [], 2: []}
     for i in range(1, args.repeat + 1):
         for concurrency in (1, 2):
-            log = Path(f"/tmp/stimulans-bench-reporting-{os.getpid()}-{concurrency}.log")
+            name = f"stimulans-bench-reporting-{os.getpid()}-{concurrency}.log"
+            log = Path(tempfile.gettempdir()) / name
             worker = Worker(env, concurrency, log)
             worker.wait_ready(app)
             try:

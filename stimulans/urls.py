@@ -1,5 +1,3 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
@@ -11,5 +9,5 @@ urlpatterns = [
     path("", include("allocations.urls")),
     path("", include("applications.urls")),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Stored files (decision documents, exports) are never served from MEDIA_URL: they are
+# downloaded through views that check who may see them, also under DEBUG.

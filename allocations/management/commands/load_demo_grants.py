@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from allocations import grantfile
@@ -24,3 +25,5 @@ class Command(BaseCommand):
             grant = import_grant(data, review=True, actor_label="load_demo_grants (command)")
             run = compute_grant(grant_id=grant.pk, actor_label="load_demo_grants (command)")
             self.stdout.write(f"{slug}: loaded, run {run.number} computed")
+        # The city's roadmap (seed 004), which pots are followed up against.
+        call_command("loaddata", "roadmap-2021", stdout=self.stdout)
