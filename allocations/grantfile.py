@@ -738,9 +738,10 @@ class _Checker:
             for j, u in good[a + 1 :]:
                 if t["unit_type"] != u["unit_type"]:
                     continue
-                t_hi = t["max"] if t["max"] is not None else float("inf")
-                u_hi = u["max"] if u["max"] is not None else float("inf")
-                if t["measure"] == u["measure"] and t["min"] <= u_hi and u["min"] <= t_hi:
+                # An open upper bound (max null) reaches every volume above min.
+                u_reaches_t = u["max"] is None or t["min"] <= u["max"]
+                t_reaches_u = t["max"] is None or u["min"] <= t["max"]
+                if t["measure"] == u["measure"] and u_reaches_t and t_reaches_u:
                     self.error(f"{path}.tiers[{j}]", f"overlaps tier {i} for {t['unit_type']}")
         if "eligible" in value:
             self.rule(value["eligible"], f"{path}.eligible")

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import IO, ClassVar
 
 from django import forms
@@ -35,6 +36,13 @@ MAX_WIDTH = 60
 PROGRESS_EVERY = 5000
 
 Progress = Callable[[int], None]
+
+
+def rate_decimal(rate) -> Decimal | None:
+    """A pot's exact rate as a Decimal to the öre (never a float) for a spreadsheet cell."""
+    if rate is None:
+        return None
+    return (Decimal(rate.numerator) / Decimal(rate.denominator)).quantize(Decimal("0.01"))
 
 
 class ExportError(RenderError):
@@ -298,7 +306,7 @@ class AllocationsExporter(Exporter):
                 pr.amount,
                 pr.allocated,
                 pr.unallocated,
-                float(pr.rate) if pr.rate is not None else None,
+                rate_decimal(pr.rate),
             )
             for pr in results
         ]
