@@ -170,36 +170,17 @@ def compute_grant(*, grant_id: int, actor=None, actor_label: str = "") -> Alloca
         grant = Grant.objects.select_for_update().get(pk=grant_id)
         loaded = load_grant(grant)
         result = engine.compute(loaded.input)
-        digest = result_digest(result)
-        latest = grant.runs.filter(redistributes=None).order_by("-number").first()
-        if latest is not None and not latest.is_decided:
-            if latest.result_digest == digest:
-                return latest
-            run = latest
-            before = {"result_digest": run.result_digest, "allocated": run.allocated()}
-            run.rows.all().delete()
-            run.pot_results.all().delete()
-            run.ineligible.all().delete()
-            action = "run.recomputed"
-        else:
-            number = (grant.runs.aggregate(n=Max("number"))["n"] or 0) + 1
-            run = AllocationRun(grant=grant, number=number)
-            action, before = "run.computed", None
-        run.result_digest = digest
-        run.grant_amount = grant.amount
-        run.computed_at = timezone.now()
-        run.computed_by = actor if getattr(actor, "is_authenticated", False) else None
-        run.save()
-        _store_result(run, result, loaded)
-        audit.log(
-            action,
-            run,
-            grant=grant,
-            actor=actor,
-            actor_label=actor_label,
-            before=before,
-            after={"result_digest": digest, "allocated": result.allocated},
-        )
+        run, before, changed = _write_run(grant, result, loaded, actor=actor)
+        if changed:
+            audit.log(
+                "run.recomputed" if before else "run.computed",
+                run,
+                grant=grant,
+                actor=actor,
+                actor_label=actor_label,
+                before=before,
+                after={"result_digest": run.result_digest, "allocated": result.allocated},
+            )
         return run
 
 
@@ -227,34 +208,57 @@ def compute_redistribution(
                 applications=loaded.input.applications,
             )
         )
-        digest = result_digest(result)
-        latest = grant.runs.filter(redistributes=pot).order_by("-number").first()
-        if latest is not None and not latest.is_decided:
-            if latest.result_digest == digest:
-                return latest
-            run = latest
-            run.rows.all().delete()
-            run.pot_results.all().delete()
-            run.ineligible.all().delete()
-        else:
-            number = (grant.runs.aggregate(n=Max("number"))["n"] or 0) + 1
-            run = AllocationRun(grant=grant, number=number, redistributes=pot)
-        run.redistributed_amount = amount
-        run.result_digest = digest
-        run.grant_amount = grant.amount
-        run.computed_at = timezone.now()
-        run.computed_by = actor if getattr(actor, "is_authenticated", False) else None
-        run.save()
-        _store_result(run, result, loaded)
-        audit.log(
-            "run.redistribution_computed",
-            run,
-            grant=grant,
-            actor=actor,
-            actor_label=actor_label,
-            after={"pot": pot.slug, "amount": amount, "allocated": result.allocated},
+        run, _before, changed = _write_run(
+            grant, result, loaded, actor=actor, redistributes=pot, redistributed_amount=amount
         )
+        if changed:
+            audit.log(
+                "run.redistribution_computed",
+                run,
+                grant=grant,
+                actor=actor,
+                actor_label=actor_label,
+                after={"pot": pot.slug, "amount": amount, "allocated": result.allocated},
+            )
         return run
+
+
+def _write_run(
+    grant: Grant,
+    result: engine.Result,
+    loaded: LoadedGrant,
+    *,
+    actor,
+    redistributes: Pot | None = None,
+    redistributed_amount: int | None = None,
+) -> tuple[AllocationRun, dict | None, bool]:
+    """Store a result in the latest undecided run of its kind, or in a new run.
+
+    Returns the run, what it held before when it was recomputed in place, and
+    whether anything was written: an identical result writes nothing.
+    """
+    digest = result_digest(result)
+    latest = grant.runs.filter(redistributes=redistributes).order_by("-number").first()
+    if latest is not None and not latest.is_decided:
+        if latest.result_digest == digest:
+            return latest, None, False
+        run = latest
+        before = {"result_digest": run.result_digest, "allocated": run.allocated()}
+        run.rows.all().delete()
+        run.pot_results.all().delete()
+        run.ineligible.all().delete()
+    else:
+        number = (grant.runs.aggregate(n=Max("number"))["n"] or 0) + 1
+        run = AllocationRun(grant=grant, number=number, redistributes=redistributes)
+        before = None
+    run.redistributed_amount = redistributed_amount
+    run.result_digest = digest
+    run.grant_amount = grant.amount
+    run.computed_at = timezone.now()
+    run.computed_by = actor if getattr(actor, "is_authenticated", False) else None
+    run.save()
+    _store_result(run, result, loaded)
+    return run, before, True
 
 
 def _store_result(run: AllocationRun, result: engine.Result, loaded: LoadedGrant) -> None:
