@@ -1,5 +1,7 @@
 """Helpers shared by the grant commands."""
 
+from pathlib import Path
+
 from django.core.management.base import CommandError
 
 from allocations.models import AllocationRun, Grant
@@ -23,3 +25,14 @@ def get_run(grant: Grant, number: int | None) -> AllocationRun:
             f"grant '{grant.slug}' has not been computed: run `allocate {grant.slug}`"
         )
     return run
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write the whole file or nothing: a half-written document is worse than none."""
+    partial = path.with_name(path.name + ".part")
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise CommandError(f"cannot write {path}: {exc.strerror}") from None

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from allocations.services import export_allocations
 
-from ._common import get_grant, get_run
+from ._common import get_grant, get_run, write_bytes
 
 
 class Command(BaseCommand):
@@ -37,10 +37,7 @@ class Command(BaseCommand):
         if output is None:
             self.stdout.write(text, ending="")
             return
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise CommandError(f"cannot write {output}: {exc.strerror}") from None
+        write_bytes(output, text.encode("utf-8"))
         self.stdout.write(f"Wrote {len(data['rows'])} rows to {output}")
 
     def write_xlsx(self, grant, output, run) -> None:

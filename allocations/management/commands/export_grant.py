@@ -1,11 +1,11 @@
 import json
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from allocations.importing import export_grant
 
-from ._common import get_grant
+from ._common import get_grant, write_bytes
 
 
 class Command(BaseCommand):
@@ -20,8 +20,5 @@ class Command(BaseCommand):
         if output is None:
             self.stdout.write(text, ending="")
             return
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise CommandError(f"cannot write {output}: {exc.strerror}") from None
+        write_bytes(output, text.encode("utf-8"))
         self.stdout.write(f"Wrote {output}")
