@@ -54,10 +54,7 @@ def runs_of(grant: Grant) -> QuerySet[AllocationRun]:
     A redistribution round (omfördelning, `redistributes`) is a run of one pot
     and gets documents of its own, not these.
     """
-    runs = grant.runs.all()
-    if any(f.name == "redistributes" for f in AllocationRun._meta.get_fields()):
-        runs = runs.filter(redistributes=None)
-    return runs
+    return grant.runs.filter(redistributes=None)
 
 
 def latest_run(grant: Grant, *, decided: bool = False) -> AllocationRun:

@@ -23,7 +23,6 @@ from allocations.models import AllocationRun, Grant, Organisation
 from .documents import RunData, latest_run
 from .exporters import Column, Exporter, ExportError, Sheet, _Counter, register
 
-DEFAULT_PREFIX = "360G-stimulans"
 OPEN_CALL_MODELS = ("per_unit", "tiered", "approved_amounts")
 FLAT_COLUMNS = (
     "Identifier",
@@ -44,7 +43,7 @@ FLAT_COLUMNS = (
 
 
 def prefix() -> str:
-    return getattr(settings, "STIMULANS_360GIVING_PREFIX", DEFAULT_PREFIX)
+    return settings.STIMULANS_360GIVING_PREFIX
 
 
 def organisation_id(org: Organisation) -> str:

@@ -25,7 +25,6 @@ from allocations.models import AllocationRun
 from . import documents
 from .documents import RenderError
 
-FONT_DIR = Path(__file__).resolve().parent / "fonts"
 FONT_FACES = (
     ("normal", "normal", "DejaVuSans.ttf"),
     ("bold", "normal", "DejaVuSans-Bold.ttf"),
@@ -37,7 +36,7 @@ Progress = Callable[[int], None]
 
 
 def font_dir() -> Path:
-    return Path(getattr(settings, "STIMULANS_DOCUMENT_FONT_DIR", FONT_DIR))
+    return Path(settings.STIMULANS_DOCUMENT_FONT_DIR)
 
 
 def font_css() -> str:

@@ -202,6 +202,12 @@ CELERY_BEAT_SCHEDULE = {
 }
 # How long `allocate` and other callers wait for a worker's answer.
 STIMULANS_TASK_WAIT_SECONDS = env_int("STIMULANS_TASK_WAIT_SECONDS", 15 * 60)
+# Identifiers of the 360Giving export: a registered `360G-` prefix.
+STIMULANS_360GIVING_PREFIX = env_str("STIMULANS_360GIVING_PREFIX", "360G-stimulans")
+# The fonts embedded in decision documents (DejaVu Sans, vendored in reporting/fonts).
+STIMULANS_DOCUMENT_FONT_DIR = Path(
+    env_str("STIMULANS_DOCUMENT_FONT_DIR", str(BASE_DIR / "reporting" / "fonts"))
+)
 
 LOGGING = {
     "version": 1,
