@@ -1,7 +1,10 @@
 """Who may see reports, documents and exports: every rule here, every object fetched here.
 
-For now only officials (staff users) may; the portal's permission module
-(`applications.permissions`) takes these over when providers sign in.
+Officials see everything: users with `applications.handle_cases` (the portal's
+rule, `applications.permissions.is_official`) and staff users. A provider user
+sees only what belongs to the organisations it acts for — its own decision
+letters and figures — fetched through `get_letter_for` and `get_organisation_for`,
+which answer 404 for anything else, so a guessed URL tells nothing.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
-from allocations.models import Grant
+from allocations.models import AllocationRun, Grant, Organisation
+from applications.permissions import is_official, organisation_ids
 
 from .models import Job
 
@@ -22,9 +27,13 @@ def may_report(user) -> tuple[bool, str]:
     """(allowed, why not) for the reporting pages."""
     if not user.is_authenticated:
         return False, _("Sign in first.")
-    if not (user.is_active and user.is_staff):
+    if not is_reporting_official(user):
         return False, _("Only officials of the administration may see reports and documents.")
     return True, ""
+
+
+def is_reporting_official(user) -> bool:
+    return user.is_authenticated and user.is_active and (user.is_staff or is_official(user))
 
 
 def official_required(view):
@@ -54,3 +63,26 @@ def get_job_for(user, pk: int) -> Job:
     if not allowed:
         raise PermissionDenied(reason)
     return job
+
+
+def get_organisation_for(user, slug: str) -> Organisation:
+    """An organisation the user acts for (an official: any); 404 for any other."""
+    qs = Organisation.objects.all()
+    if not is_reporting_official(user):
+        qs = qs.filter(pk__in=organisation_ids(user))
+    return get_object_or_404(qs, slug=slug)
+
+
+def get_letter_for(user, run_id: int, org_slug: str) -> tuple[AllocationRun, Organisation]:
+    """A decided run and one of its recipients whose letter the user may read; else 404.
+
+    404 also for an undecided run and for an organisation the run gives nothing:
+    a provider cannot tell another organisation's letter from one that does not exist.
+    """
+    organisation = get_organisation_for(user, org_slug)
+    run = get_object_or_404(
+        AllocationRun.objects.select_related("grant").exclude(decided_on=None), pk=run_id
+    )
+    if not run.rows.filter(organisation=organisation, amount__gt=0).exists():
+        raise Http404
+    return run, organisation

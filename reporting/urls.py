@@ -14,5 +14,10 @@ urlpatterns = [
     path("jobs/<int:pk>/download/", views.job_download, name="download"),
     path("jobs/<int:pk>/letters/<int:position>/", views.part_download, name="download-part"),
     path("roadmap/", views.followup, name="followup"),
+    path(
+        "runs/<int:run_id>/letter/<slug:org_slug>/",
+        views.provider_letter,
+        name="provider-letter",
+    ),
     path("units/import/", views.unit_import, name="import-units"),
 ]

@@ -1,8 +1,12 @@
-"""Officials' pages: grants and their dashboards, documents and exports, the roadmap."""
+"""Officials' pages: grants and their dashboards, documents and exports, the roadmap.
+
+And the one page a provider has here: its own decision letter.
+"""
 
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -10,12 +14,12 @@ from django.utils.translation import gettext as _
 
 from allocations.models import Grant
 
-from . import dashboard, roadmap, services
-from .access import get_grant_for, get_job_for, official_required
+from . import dashboard, pdf, roadmap, services
+from .access import get_grant_for, get_job_for, get_letter_for, official_required
 from .documents import RenderError, runs_of
 from .forms import DatasetImportForm, ExportForm, NeedTagForm, UnitImportForm
 from .imports import ImportRefused, import_dataset, import_units
-from .models import DecisionText, Job, JobKind, JobStatus, Roadmap
+from .models import DecisionText, Job, JobKind, JobPart, JobStatus, Roadmap
 
 
 @official_required
@@ -197,3 +201,35 @@ def dataset_import(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request, "reporting/import.html", {"form": form, "refused": refused, "grant": grant}
     )
+
+
+@login_required
+def provider_letter(request: HttpRequest, run_id: int, org_slug: str) -> HttpResponse:
+    """An organisation's decision letter of a decided run, for its own users (and officials).
+
+    The letter a batch already rendered is served as it was sent; otherwise it is
+    rendered now, which takes about a second for one letter.
+    """
+    run, organisation = get_letter_for(request.user, run_id, org_slug)
+    name = f"{run.grant.slug}-run-{run.number}-beslut-{organisation.slug}.pdf"
+    part = (
+        JobPart.objects.filter(
+            job__run=run,
+            job__kind=JobKind.LETTERS,
+            job__status=JobStatus.DONE,
+            organisation=organisation,
+            done=True,
+        )
+        .exclude(file="")
+        .order_by("-job__finished_at", "-job_id")
+        .first()
+    )
+    if part is not None and part.file.storage.exists(part.file.name):
+        return FileResponse(part.file.open("rb"), as_attachment=True, filename=name)
+    try:
+        (data,) = pdf.render_letters(run, [organisation.pk])
+    except RenderError as exc:
+        return HttpResponse(str(exc), status=503, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
