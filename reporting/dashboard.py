@@ -1,9 +1,10 @@
 """The grant dashboard: the budget tree with money columns that must balance, and charts.
 
-A column is a named source of kronor per pot. The workflow columns
-(requisitioned, paid, reported used, claimed back, repaid, redistributed) slot
-in as more `MoneyColumn`s and `Check`s once their records exist: nothing else
-here changes.
+A column is a named source of kronor per pot. The budget columns come from
+the runs; the workflow columns (requisitioned, paid, reported used, unspent,
+claimed back, repaid, redistributed) from the requisitions and what followed
+them, as `reporting.workflow` reads them. Every `Check` says in words what does
+not balance.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.db.models import Sum
 from django.utils.translation import gettext as _
@@ -21,6 +23,7 @@ from allocations.wording import format_kronor
 
 from . import charts
 from .documents import RenderError, latest_run, runs_of
+from .workflow import PotMoney, pot_money, rolled_up, uncounted_runs
 
 # ---------------------------------------------------------------- the figures
 
@@ -49,6 +52,13 @@ class GrantFigures:
         if run is None:
             return {}
         return dict(run.pot_results.values_list("pot_id", "allocated"))
+
+    @cached_property
+    def money(self) -> dict[int, PotMoney]:
+        """Each pot's money after the decision, its sub-pots' included; empty before one."""
+        if self.decided_run is None:
+            return {}
+        return rolled_up(pot_money(self.grant, self.decided_run), self.pots)
 
 
 @dataclass(frozen=True)
@@ -106,9 +116,42 @@ UNALLOCATED = MoneyColumn(
     grant_total=None,
 )
 
-# The order of the dashboard's columns. Requisitioned, paid, reported used, claimed back,
-# repaid and redistributed go here when the workflow records them.
-COLUMNS: list[MoneyColumn] = [AMOUNT, ALLOCATED, DECIDED, UNALLOCATED]
+
+def _money(attr: str) -> Callable[[GrantFigures], dict[int, int]]:
+    def values(f: GrantFigures) -> dict[int, int]:
+        return {pot_id: getattr(m, attr) for pot_id, m in f.money.items()}
+
+    return values
+
+
+def _after_decision(f: GrantFigures, values: dict[int, int]) -> int | None:
+    return _top_sum(f, values) if f.decided_run else None
+
+
+def _workflow_column(key: str, label) -> MoneyColumn:
+    return MoneyColumn(key, label, _money(key), grant_total=_after_decision)
+
+
+REQUISITIONED = _workflow_column("requisitioned", gettext_lazy("Requisitioned"))
+PAID = _workflow_column("paid", gettext_lazy("Paid"))
+USED = _workflow_column("used", gettext_lazy("Reported used"))
+UNSPENT = _workflow_column("unspent", gettext_lazy("Unspent"))
+CLAIMED = _workflow_column("claimed", gettext_lazy("Claimed back"))
+REPAID = _workflow_column("repaid", gettext_lazy("Repaid"))
+REDISTRIBUTED = _workflow_column("redistributed", gettext_lazy("Redistributed"))
+
+BUDGET_COLUMNS: list[MoneyColumn] = [AMOUNT, ALLOCATED, DECIDED, UNALLOCATED]
+WORKFLOW_COLUMNS: list[MoneyColumn] = [
+    REQUISITIONED,
+    PAID,
+    USED,
+    UNSPENT,
+    CLAIMED,
+    REPAID,
+    REDISTRIBUTED,
+]
+# The order of the dashboard's columns.
+COLUMNS: list[MoneyColumn] = BUDGET_COLUMNS + WORKFLOW_COLUMNS
 
 
 @dataclass
@@ -207,10 +250,166 @@ def _rows_tie(f, rows, totals) -> list[str]:
     return problems
 
 
+def _kr_words(**values: int) -> dict[str, str]:
+    return {key: format_kronor(value) for key, value in values.items()}
+
+
+def _ties_to_decision(f, rows, totals) -> list[str]:
+    """Decided = requisitioned + declined + not yet answered, pot by pot."""
+    problems = []
+    for row in rows:
+        m, decided = f.money.get(row.pot.pk), row.values.get("decided")
+        if m is None or decided is None:
+            continue
+        if m.requisitions != decided + m.redecided:
+            words = _kr_words(
+                requisitions=m.requisitions,
+                requisitioned=m.requisitioned,
+                declined=m.declined,
+                pending=m.pending,
+                decided=decided + m.redecided,
+            )
+            if m.redecided:
+                text = _(
+                    "%(pot)s: the requisitions add up to %(requisitions)s (requisitioned "
+                    "%(requisitioned)s, declined %(declined)s, not yet answered %(pending)s), "
+                    "but the decision and its redistribution rounds gave %(decided)s."
+                )
+            else:
+                text = _(
+                    "%(pot)s: the requisitions add up to %(requisitions)s (requisitioned "
+                    "%(requisitioned)s, declined %(declined)s, not yet answered %(pending)s), "
+                    "but %(decided)s was decided."
+                )
+            problems.append(text % {"pot": row.label, **words})
+    for number, amount in uncounted_runs(f.grant, f.decided_run):
+        problems.append(
+            _(
+                "Run %(number)s was decided too and opened requisitions of %(amount)s; "
+                "the columns follow run %(latest)s only."
+            )
+            % {
+                "number": number,
+                "amount": format_kronor(amount),
+                "latest": f.decided_run.number,
+            }
+        )
+    return problems
+
+
+def _flow_in_order(f, rows, totals) -> list[str]:
+    """Nothing further along than what came before it: requisitioned ≤ decided ≤ …"""
+    problems = []
+    for row in rows:
+        m, decided = f.money.get(row.pot.pk), row.values.get("decided")
+        if m is None:
+            continue
+        rules = [
+            (
+                decided is not None and m.requisitioned > decided + m.redecided,
+                _("%(pot)s: %(a)s is requisitioned, more than the %(b)s decided."),
+                m.requisitioned,
+                decided + m.redecided if decided is not None else 0,
+            ),
+            (
+                m.paid > m.requisitioned,
+                _("%(pot)s: %(a)s is paid, more than the %(b)s requisitioned."),
+                m.paid,
+                m.requisitioned,
+            ),
+            (
+                m.used > m.paid_reported,
+                _(
+                    "%(pot)s: the reports say %(a)s was used, more than the %(b)s paid to those "
+                    "who reported."
+                ),
+                m.used,
+                m.paid_reported,
+            ),
+            (
+                m.repaid > m.claimed,
+                _("%(pot)s: %(a)s is repaid, more than the %(b)s claimed back."),
+                m.repaid,
+                m.claimed,
+            ),
+            (
+                m.redistributed > m.claimed,
+                _("%(pot)s: %(a)s is redistributed, more than the %(b)s claimed back."),
+                m.redistributed,
+                m.claimed,
+            ),
+            (
+                m.redistributed_unrepaid > 0,
+                _("%(pot)s: %(a)s of the %(b)s redistributed has not been repaid."),
+                m.redistributed_unrepaid,
+                m.redistributed,
+            ),
+            (
+                m.redecided > m.redistributed,
+                _(
+                    "%(pot)s: its redistribution rounds gave %(a)s, more than the %(b)s "
+                    "claimed back into them."
+                ),
+                m.redecided,
+                m.redistributed,
+            ),
+        ]
+        for broken, text, a, b in rules:
+            if broken:
+                problems.append(text % {"pot": row.label, **_kr_words(a=a, b=b)})
+    return problems
+
+
+def _claims_have_a_source(f, rows, totals) -> list[str]:
+    """Claimed = not used + declined + not requisitioned, each part within what it comes from."""
+    problems = []
+    for row in rows:
+        m = f.money.get(row.pot.pk)
+        if m is None:
+            continue
+        if m.claimed != m.claimed_unspent + m.claimed_taken_back:
+            problems.append(
+                _(
+                    "%(pot)s: %(claimed)s is claimed back, but the claims for money not used "
+                    "(%(unspent)s) and for money declined or not requisitioned (%(taken)s) add "
+                    "up to %(sum)s."
+                )
+                % {
+                    "pot": row.label,
+                    **_kr_words(
+                        claimed=m.claimed,
+                        unspent=m.claimed_unspent,
+                        taken=m.claimed_taken_back,
+                        sum=m.claimed_unspent + m.claimed_taken_back,
+                    ),
+                }
+            )
+        if m.claimed_unspent > m.unspent_accepted:
+            problems.append(
+                _(
+                    "%(pot)s: %(a)s is claimed back as not used, but the accepted reports "
+                    "leave only %(b)s unspent."
+                )
+                % {"pot": row.label, **_kr_words(a=m.claimed_unspent, b=m.unspent_accepted)}
+            )
+        if m.claimed_taken_back > m.declined:
+            problems.append(
+                _(
+                    "%(pot)s: %(a)s is taken back as declined or not requisitioned, but only "
+                    "%(b)s of the requisitions is declined."
+                )
+                % {"pot": row.label, **_kr_words(a=m.claimed_taken_back, b=m.declined)}
+            )
+    return problems
+
+
 CHECKS: list[Check] = [
     Check("parts add up", _children_sum),
     Check("within the amount", _within_amount),
     Check("rows tie to pots", _rows_tie),
+    Check("requisitions tie to the decision", _ties_to_decision),
+    Check("the money flows in order", _flow_in_order),
+    Check("claims have a source", _claims_have_a_source),
 ]
 
 
@@ -230,6 +429,9 @@ def budget_table(grant: Grant) -> dict:
     if totals.get("amount") is not None and totals.get("allocated") is not None:
         totals["unallocated"] = totals["amount"] - totals["allocated"]
     problems = [problem for check in CHECKS for problem in check.rule(f, rows, totals)]
+    groups = [(_("Budget"), BUDGET_COLUMNS)]
+    if f.decided_run is not None:
+        groups.append((_("After the decision"), [DECIDED, *WORKFLOW_COLUMNS]))
     return {
         "figures": f,
         "columns": COLUMNS,
@@ -237,6 +439,15 @@ def budget_table(grant: Grant) -> dict:
         "totals": totals,
         "total_cells": [totals.get(c.key) for c in COLUMNS],
         "problems": problems,
+        "groups": [
+            {
+                "title": title,
+                "columns": columns,
+                "rows": [(row, [row.values.get(c.key) for c in columns]) for row in rows],
+                "total_cells": [totals.get(c.key) for c in columns],
+            }
+            for title, columns in groups
+        ],
     }
 
 

@@ -25,7 +25,21 @@ def test_every_seed_balances(import_seed, slug):
     assert table["totals"]["amount"] == run.grant_amount
     assert table["totals"]["allocated"] == run.allocated()
     assert table["totals"]["decided"] is None  # nothing decided yet
-    assert [c.key for c in table["columns"]] == ["amount", "allocated", "decided", "unallocated"]
+    assert [c.key for c in table["columns"]] == [
+        "amount",
+        "allocated",
+        "decided",
+        "unallocated",
+        "requisitioned",
+        "paid",
+        "used",
+        "unspent",
+        "claimed",
+        "repaid",
+        "redistributed",
+    ]
+    assert table["totals"]["paid"] is None  # nothing to follow before a decision
+    assert len(table["groups"]) == 1  # the budget; the follow-up comes with a decision
     by_slug = {row.pot.slug: row for row in table["rows"]}
     for pr in run.pot_results.select_related("pot"):
         assert by_slug[pr.pot.slug].values["allocated"] == pr.allocated
