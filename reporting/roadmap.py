@@ -16,11 +16,11 @@ from django.db.models import Prefetch
 
 from allocations.models import Grant, Pot
 
-from .dashboard import ALLOCATED, DECIDED, GrantFigures, MoneyColumn
+from .dashboard import ALLOCATED, DECIDED, PAID, USED, GrantFigures, MoneyColumn
 from .models import Horizon, Need, NeedItemKind, Roadmap, horizon_terms
 
-# Paid and reported used come here when the workflow records them.
-FOLLOWUP_COLUMNS: list[MoneyColumn] = [ALLOCATED, DECIDED]
+# What was planned and decided for a need, and what reached the providers and was used.
+FOLLOWUP_COLUMNS: list[MoneyColumn] = [ALLOCATED, DECIDED, PAID, USED]
 
 
 def resolve(codes: list[str]) -> tuple[list[Need], list[str]]:
@@ -71,7 +71,7 @@ def _ancestors(pot: Pot, by_id: dict[int, Pot]) -> list[Pot]:
 
 
 def followup(roadmap: Roadmap, *, year: int | None = None) -> dict:
-    """Allocated and decided money per area and need of a roadmap, with what it went to."""
+    """Allocated, decided, paid and used money per area and need, with what it went to."""
     areas = list(
         roadmap.areas.prefetch_related(
             Prefetch(

@@ -79,7 +79,12 @@ def test_follow_up_sums_money_per_area_and_need_counting_each_pot_once(seed_road
 
     report = roadmap.followup(seed_roadmap)
     lines = {line.need.code: line for area in report["areas"] for line in area.needs}
-    assert lines["god-och-nara-vard"].values == {"allocated": 36_310_636, "decided": 36_310_636}
+    assert lines["god-och-nara-vard"].values == {
+        "allocated": 36_310_636,
+        "decided": 36_310_636,
+        "paid": 0,
+        "used": 0,
+    }
     assert lines["nara-samverkan-med-regionerna"].values["allocated"] == 36_310_636
     assert lines["god-arbetsmiljo"].values["decided"] == 10_300_000
     assert lines["adekvat-bemanning"].pots == []

@@ -300,3 +300,27 @@ def test_the_page_shows_the_follow_up_in_swedish_kronor(followed, official, clie
     paid = rows_by_slug(dashboard.budget_table(followed["grant"]))["prioriterade-omraden"]["paid"]
     assert format_kronor(paid, nbsp=True) in text
     assert "alert-danger" not in text
+
+
+def test_the_roadmap_follow_up_shows_what_was_paid_and_used(followed, client, official):
+    from django.core.management import call_command
+
+    from reporting import roadmap
+    from reporting import services as reporting_services
+    from reporting.models import Roadmap
+
+    call_command("loaddata", "roadmap-2021", verbosity=0)
+    plan = Roadmap.objects.get(slug="fardplan-aldreomsorg-2021")
+    nara = Pot.objects.get(grant=followed["grant"], slug="nara-vard")
+    reporting_services.tag_pot(pot=nara, codes=["god-och-nara-vard"])
+    own = rows_by_slug(dashboard.budget_table(followed["grant"]))["prioriterade-omraden"]
+
+    report = roadmap.followup(plan)
+    assert [c.key for c in report["columns"]] == ["allocated", "decided", "paid", "used"]
+    lines = {line.need.code: line for area in report["areas"] for line in area.needs}
+    assert lines["god-och-nara-vard"].values["paid"] == own["paid"]
+    assert lines["god-och-nara-vard"].values["used"] == own["used"] == 150_000
+    assert report["totals"]["paid"] == own["paid"]
+    client.force_login(official)
+    page = client.get(reverse("reporting:followup")).content.decode()
+    assert format_kronor(own["paid"], nbsp=True) in page
