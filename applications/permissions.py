@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
-from allocations.models import AllocationRun, Grant, Organisation, Pot
+from allocations.models import AllocationRun, Grant, Organisation, Pot, Unit
 
 from .models import (
     Application,
@@ -171,6 +171,13 @@ def can_review_report(user, report: UsageReport) -> Decision:
     return ALLOWED
 
 
+def can_edit_unit(user, unit: Unit) -> Decision:
+    # Officials see every unit but change none here: administrators use the Django admin.
+    if not acts_for(user, unit.organisation_id):
+        return deny(_("You do not act for this organisation."))
+    return ALLOWED
+
+
 # ---------------------------------------------------------------- fetching
 
 
@@ -183,6 +190,13 @@ def applications_for(user) -> QuerySet[Application]:
 
 def requisitions_for(user) -> QuerySet[Requisition]:
     qs = Requisition.objects.filter(run__decided_on__isnull=False)
+    if is_official(user):
+        return qs
+    return qs.filter(organisation_id__in=organisation_ids(user))
+
+
+def units_for(user) -> QuerySet[Unit]:
+    qs = Unit.objects.all()
     if is_official(user):
         return qs
     return qs.filter(organisation_id__in=organisation_ids(user))
@@ -207,6 +221,10 @@ def get_application_for(user, pk) -> Application:
 
 def get_requisition_for(user, pk) -> Requisition:
     return _get(requisitions_for(user).select_related("run__grant", "organisation"), pk)
+
+
+def get_unit_for(user, pk) -> Unit:
+    return _get(units_for(user).select_related("organisation"), pk)
 
 
 def get_call_for(user, pk) -> Call:

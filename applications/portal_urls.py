@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import portal
+from .views import portal, units
 
 app_name = "portal"
 urlpatterns = [
@@ -19,4 +19,7 @@ urlpatterns = [
     path("beslut/", portal.decisions, name="decisions"),
     path("beslut/<int:pk>/", portal.requisition, name="requisition"),
     path("beslut/<int:pk>/aterrapportering/", portal.report, name="report"),
+    path("enheter/", units.unit_list, name="units"),
+    path("enheter/ny/", units.unit_new, name="unit_new"),
+    path("enheter/<int:pk>/andra/", units.unit_edit, name="unit_edit"),
 ]

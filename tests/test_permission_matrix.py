@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from allocations.models import AllocationRun, AuditEntry, Organisation, PermittedUse, Pot
+from allocations.models import AllocationRun, AuditEntry, Organisation, PermittedUse, Pot, Unit
 from allocations.services import compute_grant
 from applications import office_urls, portal_urls, services
 from applications.models import (
@@ -105,6 +105,19 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "portal:report": {
         "GET": row(LOGIN, 200, 404, 200, 200),
         "POST": row(LOGIN, 302, 404, 302, 302),
+    },
+    # The unit register: each provider its own units; one who acts for no organisation
+    # is sent back to the (empty) list. An empty POST is no form at all: the form again.
+    "portal:units": {"GET": SIGNED_IN_200},
+    "portal:unit_new": {
+        "GET": row(LOGIN, 200, 200, 302, 302),
+        "POST": row(LOGIN, 200, 200, 302, 302),
+    },
+    # One of Omsorg Norr AB's units: an official reads it but changes nothing (a message and
+    # a redirect); to the owner an empty POST is a form with errors.
+    "portal:unit_edit": {
+        "GET": row(LOGIN, 200, 404, 200, 200),
+        "POST": row(LOGIN, 200, 404, 302, 302),
     },
     # ------------------------------------------------------------ the officials' pages
     "office:start": {"GET": OFFICE_GET},
@@ -296,6 +309,7 @@ def world(import_seed):
         "application_withdraw": draft.pk,
         "requisition": req.pk,
         "report": req.pk,
+        "unit_edit": Unit.objects.filter(organisation=owner_org).order_by("pk").first().pk,
         "grant": grant.pk,
         "compute": grant.pk,
         "call_close": call.pk,
@@ -346,6 +360,7 @@ def snapshot() -> tuple:
         list(UsageReport.objects.order_by("pk").values_list("status", flat=True)),
         list(UsageLine.objects.order_by("pk").values_list("amount", flat=True)),
         list(User.objects.order_by("pk").values_list("password", flat=True)),
+        list(Unit.objects.order_by("pk").values_list("organisation_id", "name", "places")),
     )
 
 

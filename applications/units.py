@@ -1,0 +1,214 @@
+"""The provider's unit register (`allocations.Unit`), and new units in an application.
+
+A provider keeps its units' name, type, places and customers up to date in the
+portal. The register is only the current state: each grant keeps its own copy of
+a unit's figures (`GrantUnit`), so changing the register never changes a grant,
+its applications or a computed run.
+
+A unit the grant does not know yet can be applied for: saving the application
+adds it to the grant with the register's type, places and customers. The
+attributes the eligibility rules read besides those — whether the unit is in the
+city and the share of its residents the city placed — are the administration's
+to confirm, not the provider's to declare; until an administrator confirms them
+(the unit-in-grant admin, audited) they are taken at their least favourable
+value, so a rule that asks for them screens the unit out with its reason rather
+than counting it on figures no one has checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from allocations import audit
+from allocations.models import AuditEntry, Grant, GrantUnit, Organisation, Unit
+
+from . import services
+from .models import Application
+
+# The fields a provider keeps in the register; the rest is the administration's.
+PROVIDER_FIELDS = ("name", "type", "places", "customers")
+# Until an administrator confirms them: not in the city, no resident placed by the city.
+UNCONFIRMED = {"in_city": False, "city_placed_share": Decimal(0)}
+ADDED_BY_APPLICATION = "grantunit.created"
+
+
+def _snapshot(obj, fields) -> dict:
+    """Field values as the audit trail stores them (JSON)."""
+    values = {name: getattr(obj, name) for name in fields}
+    return {name: str(v) if isinstance(v, Decimal) else v for name, v in values.items()}
+
+
+def _free_slug(organisation: Organisation, name: str) -> str:
+    base = slugify(f"{organisation.slug} {name}")[:90].strip("-") or "enhet"
+    taken = set(Unit.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    slug, n = base, 1
+    while slug in taken:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def create_unit(*, organisation: Organisation, actor, **fields) -> Unit:
+    """Register a unit of `organisation`; its id is made from the name."""
+    values = {name: fields[name] for name in PROVIDER_FIELDS}
+    attempts = 3
+    while True:
+        attempts -= 1
+        try:
+            with transaction.atomic():
+                unit = Unit.objects.create(
+                    organisation=organisation,
+                    slug=_free_slug(organisation, values["name"]),
+                    **values,
+                    **UNCONFIRMED,
+                )
+                audit.log(
+                    "unit.created",
+                    unit,
+                    actor=actor,
+                    after={"organisation": organisation.slug, **values},
+                )
+                return unit
+        except IntegrityError:
+            # Another request took the same id a moment ago: try the next free one.
+            if not attempts:
+                raise
+
+
+@transaction.atomic
+def update_unit(*, unit: Unit, actor, **fields) -> Unit:
+    """Change what the provider keeps of a unit; its grants keep their own figures."""
+    unit = Unit.objects.select_for_update().get(pk=unit.pk)
+    before = _snapshot(unit, PROVIDER_FIELDS)
+    after = {name: fields[name] for name in PROVIDER_FIELDS}
+    if after == before:
+        return unit
+    for name, value in after.items():
+        setattr(unit, name, value)
+    unit.save(update_fields=list(PROVIDER_FIELDS))
+    changed = [name for name in PROVIDER_FIELDS if before[name] != after[name]]
+    audit.log(
+        "unit.changed",
+        unit,
+        actor=actor,
+        before={name: before[name] for name in changed},
+        after={name: after[name] for name in changed},
+    )
+    return unit
+
+
+# ---------------------------------------------------------------- new units in an application
+
+
+def takes_new_units(grant: Grant) -> bool:
+    """Whether a unit may join the grant through an application.
+
+    Only where every unit-based pot counts the units of approved applications
+    alone: a pot that divides among all of the grant's units would otherwise
+    count a unit that no official has looked at.
+    """
+    for model in grant.pots.exclude(model=None).values_list("model", flat=True):
+        if (model or {}).get("type") in services.UNIT_BASED and not model.get(
+            "applicants_only", True
+        ):
+            return False
+    return True
+
+
+def units_new_to_grant(app: Application) -> list[Unit]:
+    """The applicant's registered units that its grant does not know yet."""
+    if not takes_new_units(app.grant):
+        return []
+    return list(
+        Unit.objects.filter(organisation_id=app.organisation_id)
+        .exclude(grant_figures__grant_id=app.grant_id)
+        .order_by("name", "id")
+    )
+
+
+def unconfirmed_grant_units(grant_units: list[GrantUnit]) -> set[int]:
+    """Which of these were added by an application and not changed by an administrator since."""
+    label = GrantUnit._meta.label_lower
+    entries = AuditEntry.objects.filter(
+        object_type=label,
+        object_id__in=[str(gu.pk) for gu in grant_units],
+        action__in=(ADDED_BY_APPLICATION, "grantunit.changed"),
+    ).order_by("at", "id")
+    last = dict(entries.values_list("object_id", "action"))  # the latest entry wins
+    return {int(pk) for pk, action in last.items() if action == ADDED_BY_APPLICATION}
+
+
+@dataclass
+class NewUnitChoice:
+    unit: Unit
+    places: int | None = None
+    customers: int | None = None
+
+
+def _add_to_grant(app: Application, unit: Unit, actor) -> GrantUnit:
+    if unit.organisation_id != app.organisation_id:
+        raise services.WorkflowError(
+            _("A unit of another organisation cannot be part of this application.")
+        )
+    existing = GrantUnit.objects.filter(grant_id=app.grant_id, unit=unit).first()
+    if existing is not None:
+        return existing  # added a moment ago, by another save of the same form
+    position = GrantUnit.objects.filter(grant_id=app.grant_id).aggregate(n=Max("position"))["n"]
+    gu = GrantUnit.objects.create(
+        grant_id=app.grant_id,
+        unit=unit,
+        organisation_id=app.organisation_id,
+        type=unit.type,
+        places=unit.places,
+        customers=unit.customers,
+        position=(position or 0) + 1,
+        **UNCONFIRMED,
+    )
+    fields = ("type", "places", "customers", "in_city", "city_placed_share")
+    audit.log(
+        ADDED_BY_APPLICATION,
+        gu,
+        grant=app.grant,
+        actor=actor,
+        after={
+            **_snapshot(gu, fields),
+            "organisation": app.organisation.slug,
+            "application": app.slug,
+        },
+    )
+    return gu
+
+
+@transaction.atomic
+def save_draft_with_new_units(
+    *,
+    app: Application,
+    units: list[services.UnitChoice],
+    new_units: list[NewUnitChoice],
+    actor,
+    **fields,
+) -> Application:
+    """`services.save_draft`, first adding the chosen units the grant does not know yet."""
+    # Two saves of the same form at once add each unit once: the second waits here.
+    app = (
+        Application.objects.select_for_update(of=("self",))
+        .select_related("organisation", "grant")
+        .get(pk=app.pk)
+    )
+    if new_units and not takes_new_units(app.grant):
+        raise services.WorkflowError(_("Units cannot be added to this grant by applying."))
+    added = [
+        services.UnitChoice(
+            _add_to_grant(app, choice.unit, actor),
+            places=choice.places,
+            customers=choice.customers,
+        )
+        for choice in new_units
+    ]
+    return services.save_draft(app=app, units=[*units, *added], actor=actor, **fields)

@@ -1,0 +1,258 @@
+"""The provider's unit register in the portal."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from allocations.models import (
+    AuditEntry,
+    GrantUnit,
+    Organisation,
+    Pot,
+    Unit,
+)
+from allocations.services import compute_grant
+from applications import services
+from applications.models import Membership
+
+from .conftest import SEED_000
+
+pytestmark = pytest.mark.django_db
+
+NBSP = "\u00a0"
+
+
+def today():
+    return timezone.localdate()
+
+
+def provider(org: Organisation, name: str) -> User:
+    user = User.objects.create_user(name, f"{name}@example.invalid", "x")
+    Membership.objects.create(user=user, organisation=org)
+    return user
+
+
+def browser(user: User | None = None) -> Client:
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def official(db):
+    user = User.objects.create_user("handlaggare", "h@example.invalid", "x")
+    user.user_permissions.add(Permission.objects.get(codename="handle_cases"))
+    return User.objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def seed(import_seed, official):
+    grant = import_seed(SEED_000)
+    pot = Pot.objects.get(grant=grant, slug="sarskilda-boenden")
+    call = services.open_call(
+        pot=pot,
+        title="Intresseanmälan särskilda boenden",
+        opens_on=today() - timedelta(days=1),
+        closes_on=today() + timedelta(days=30),
+        actor=official,
+    )
+    return grant, pot, call
+
+
+@pytest.fixture
+def norr(seed):
+    return Organisation.objects.get(slug="omsorg-norr-ab")
+
+
+@pytest.fixture
+def syd(seed):
+    return Organisation.objects.get(slug="vardhem-syd-ab")
+
+
+def unit_post(**overrides) -> dict:
+    data = {"name": "Solgläntan", "type": "care_home", "places": "1200", "customers": ""}
+    data.update(overrides)
+    return data
+
+
+def decide(grant, official):
+    run = compute_grant(grant_id=grant.pk, actor=official)
+    return services.decide(
+        run=run,
+        decided_on=today() - timedelta(days=2),
+        decided_by="Förvaltningschef",
+        delegation="Äldrenämndens delegationsordning",
+        reference="ÄN 2020/55",
+        requisition_by=today() + timedelta(days=14),
+        actor=official,
+    )
+
+
+# ---------------------------------------------------------------- the list
+
+
+def test_the_list_shows_only_the_organisations_own_units(norr, syd):
+    user = provider(norr, "norr")
+    Unit.objects.create(
+        slug="norr-hemtjanst",
+        name="Norr hemtjänst",
+        type="home_care",
+        organisation=norr,
+        customers=1250,
+    )
+    html = browser(user).get(reverse("portal:units")).content.decode()
+    for unit in Unit.objects.filter(organisation=norr):
+        assert unit.name in html
+    for unit in Unit.objects.filter(organisation=syd):
+        assert unit.name not in html
+    assert "Vårdhem Syd AB" not in html
+    assert f"1{NBSP}250" in html  # customers the Swedish way, also in English
+
+    by_type = browser(user).get(reverse("portal:units"), {"type": "home_care"}).content.decode()
+    assert "Norr hemtjänst" in by_type
+    assert "Vård- och omsorgsboendet 013" not in by_type
+    # Another organisation's id in the filter is no filter: still only the user's own.
+    tampered = browser(user).get(reverse("portal:units"), {"organisation": syd.pk})
+    assert "Vård- och omsorgsboendet 014" not in tampered.content.decode()
+
+
+def test_the_list_is_paginated(norr):
+    user = provider(norr, "norr")
+    Unit.objects.bulk_create(
+        Unit(slug=f"norr-{n:03d}", name=f"Enhet {n:03d}", type="care_home", organisation=norr)
+        for n in range(30)
+    )
+    html = browser(user).get(reverse("portal:units")).content.decode()
+    assert "Page 1 of 2" in html
+    assert "Page 2 of 2" in browser(user).get(reverse("portal:units"), {"page": 2}).content.decode()
+
+
+# ---------------------------------------------------------------- register and change
+
+
+def test_registering_a_unit_is_audited_and_shown_in_its_history(norr):
+    user = provider(norr, "norr")
+    response = browser(user).post(reverse("portal:unit_new"), unit_post(organisation=str(norr.pk)))
+    unit = Unit.objects.get(name="Solgläntan")
+    assert response.status_code == 302
+    assert response.url == reverse("portal:unit_edit", args=[unit.pk])
+    assert unit.organisation == norr
+    assert unit.slug == "omsorg-norr-ab-solglantan"
+    assert (unit.type, unit.places, unit.customers) == ("care_home", 1200, None)
+    # Not the provider's to declare: the least favourable value until the administration says.
+    assert (unit.in_city, unit.city_placed_share) == (False, Decimal(0))
+    entry = AuditEntry.objects.get(action="unit.created", object_id=str(unit.pk))
+    assert entry.actor == user
+    assert entry.after["places"] == 1200
+
+    html = browser(user).get(response.url).content.decode()
+    assert "Unit registered" in html
+    assert "norr" in html  # who
+
+
+def test_changing_a_unit_is_audited_field_by_field(norr):
+    user = provider(norr, "norr")
+    unit = Unit.objects.get(slug="vob-013")
+    url = reverse("portal:unit_edit", args=[unit.pk])
+    response = browser(user).post(
+        url, unit_post(name="Vård- och omsorgsboendet 013", places="45", customers="3")
+    )
+    assert response.status_code == 302
+    unit.refresh_from_db()
+    assert (unit.places, unit.customers) == (45, 3)
+    entry = AuditEntry.objects.get(action="unit.changed", object_id=str(unit.pk))
+    assert entry.actor == user
+    assert entry.before == {"places": 37, "customers": None}
+    assert entry.after == {"places": 45, "customers": 3}
+    html = browser(user).get(url).content.decode()
+    assert "Unit changed" in html
+    assert "Places: 37 → 45" in html
+
+    # Saving without a change writes no entry.
+    browser(user).post(url, unit_post(name=unit.name, places="45", customers="3"))
+    assert AuditEntry.objects.filter(action="unit.changed", object_id=str(unit.pk)).count() == 1
+
+
+def test_a_tampered_organisation_is_a_form_error_never_a_write(norr, syd):
+    user = provider(norr, "norr")
+    before = (Unit.objects.count(), AuditEntry.objects.count())
+    response = browser(user).post(reverse("portal:unit_new"), unit_post(organisation=str(syd.pk)))
+    assert response.status_code == 200
+    assert response.context["form"].errors["organisation"]
+    assert (Unit.objects.count(), AuditEntry.objects.count()) == before
+
+    # Changing a unit has no organisation field: a posted one changes nothing.
+    unit = Unit.objects.get(slug="vob-013")
+    browser(user).post(
+        reverse("portal:unit_edit", args=[unit.pk]),
+        unit_post(name=unit.name, places="37", organisation=str(syd.pk)),
+    )
+    unit.refresh_from_db()
+    assert unit.organisation == norr
+
+
+def test_another_organisations_unit_is_404_on_get_and_post(norr, syd):
+    user = provider(norr, "norr")
+    theirs = Unit.objects.get(slug="vob-014")
+    url = reverse("portal:unit_edit", args=[theirs.pk])
+    assert browser(user).get(url).status_code == 404
+    assert browser(user).post(url, unit_post(places="1")).status_code == 404
+    theirs.refresh_from_db()
+    assert (theirs.name, theirs.places) == ("Vård- och omsorgsboendet 014", 75)
+    assert not AuditEntry.objects.filter(object_id=str(theirs.pk), action="unit.changed").exists()
+    assert browser(user).get(reverse("portal:unit_edit", args=[2**40])).status_code == 404
+
+
+def test_an_official_may_read_a_unit_but_not_change_it(norr, official):
+    unit = Unit.objects.get(slug="vob-013")
+    url = reverse("portal:unit_edit", args=[unit.pk])
+    response = browser(official).get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Vård- och omsorgsboendet 013" in html
+    assert "disabled" in html
+    assert "You do not act for this organisation." in html
+    response = browser(official).post(url, unit_post(name="Ändrat", places="1"))
+    assert response.status_code == 302
+    unit.refresh_from_db()
+    assert (unit.name, unit.places) == ("Vård- och omsorgsboendet 013", 37)
+    # Nor register one: the official acts for no organisation.
+    response = browser(official).post(reverse("portal:unit_new"), unit_post())
+    assert response.status_code == 302
+    assert not Unit.objects.filter(name="Solgläntan").exists()
+
+
+def test_changing_the_register_changes_no_grant_and_no_decided_run(seed, norr, official):
+    grant, _pot, _call = seed
+    user = provider(norr, "norr")
+    run = decide(grant, official)
+    unit = Unit.objects.get(slug="vob-013")
+    gu = GrantUnit.objects.get(grant=grant, unit=unit)
+    figures = (gu.type, gu.places, gu.customers, gu.in_city, gu.city_placed_share)
+    rows = list(run.rows.order_by("pk").values_list("unit_id", "quantity", "amount"))
+    digest = run.result_digest
+
+    response = browser(user).post(
+        reverse("portal:unit_edit", args=[unit.pk]),
+        unit_post(name="Nytt namn", type="home_care", places="999", customers="5"),
+    )
+    assert response.status_code == 302
+    unit.refresh_from_db()
+    assert (unit.name, unit.type, unit.places) == ("Nytt namn", "home_care", 999)
+    gu.refresh_from_db()
+    assert (gu.type, gu.places, gu.customers, gu.in_city, gu.city_placed_share) == figures
+    run.refresh_from_db()
+    assert run.result_digest == digest
+    assert list(run.rows.order_by("pk").values_list("unit_id", "quantity", "amount")) == rows
+    # Computing the grant again gives the same result: the grant's figures are its own.
+    again = compute_grant(grant_id=grant.pk, actor=official)
+    assert again.pk != run.pk
+    assert again.result_digest == digest
+    html = browser(user).get(reverse("portal:unit_edit", args=[unit.pk])).content.decode()
+    assert grant.title in html  # the grant's own figures are shown beside the register
