@@ -8,10 +8,13 @@ who and when, which is also the history shown on the application.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import BigIntegerField, F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -24,6 +27,7 @@ from allocations.models import AllocationRun, GrantUnit, Organisation, Permitted
 from allocations.services import decide_run
 
 from .models import (
+    SCREENING_FIELDS,
     Application,
     ApplicationStatus,
     ApplicationUnit,
@@ -111,19 +115,17 @@ def indicative_rate(call: Call) -> tuple[Fraction | None, int]:
     eligible units of submitted and approved applications. Returns (rate, measure).
     """
     pot = call.pot
-    measure = pot_measure(pot)
-    if measure is None:
+    if pot_measure(pot) is None:
         return None, 0
-    model = grantfile.to_model(pot.model)
-    total = 0
-    links = ApplicationUnit.objects.filter(
-        application__pot=pot,
-        application__status__in=(ApplicationStatus.SUBMITTED, ApplicationStatus.APPROVED),
-    ).select_related("grant_unit__unit", "grant_unit__organisation")
-    for link in links:
-        unit = confirmed_unit(link)
-        if engine.screen_unit(model, unit) is None:
-            total += unit.measure(measure)
+    refresh_screening(pot)
+    total = (
+        ApplicationUnit.objects.filter(
+            application__pot=pot,
+            application__status__in=(ApplicationStatus.SUBMITTED, ApplicationStatus.APPROVED),
+            eligible=True,
+        ).aggregate(total=Sum("measure"))["total"]
+        or 0
+    )
     amount = pot_amount(pot)
     if not total or amount is None:
         return None, total
@@ -265,6 +267,7 @@ def save_draft(
         )
         for i, c in enumerate(units)
     )
+    refresh_screening(app.pot, Application.objects.filter(pk=app.pk))
     ApplicationUse.objects.filter(application=app).delete()
     ApplicationUse.objects.bulk_create(
         ApplicationUse(application=app, use=u, position=i) for i, u in enumerate(uses)
@@ -435,31 +438,75 @@ class UnitScreening:
     reason: engine.Reason | None  # None: the pot's rule takes the unit
 
 
-def screen_applications(
-    pot: Pot, applications: QuerySet[Application]
-) -> dict[int, list[UnitScreening]]:
-    """Each application's units, with its confirmed figures and the pot's verdict, in one query.
+def screening_key(pot: Pot) -> str:
+    """The digest of what a unit's verdict in `pot` depends on, besides the unit's figures."""
+    data = json.dumps(
+        {"model": pot.model, "measure": pot_measure(pot)}, sort_keys=True, cls=DjangoJSONEncoder
+    )
+    return hashlib.sha256(data.encode()).hexdigest()
 
-    What `eligibility_preview` says for one application, for a whole list of them.
+
+def refresh_screening(pot: Pot, applications: QuerySet[Application] | None = None) -> int:
+    """Screen again the pot's application units whose stored verdict is missing or stale.
+
+    One query when nothing is stale — the usual case: units are screened when an application
+    is saved, and again only after the pot's model or a unit's figures change. Returns how
+    many units were screened.
+    """
+    if pot.model_type not in UNIT_BASED:
+        return 0
+    key = screening_key(pot)
+    links = ApplicationUnit.objects.filter(application__pot=pot).exclude(screened_with=key)
+    if applications is not None:
+        links = links.filter(application__in=applications.order_by().values("pk"))
+    links = list(links.select_related("grant_unit__unit", "grant_unit__organisation"))
+    if not links:
+        return 0
+    model = grantfile.to_model(pot.model)
+    measure = pot_measure(pot)
+    for link in links:
+        unit = confirmed_unit(link)
+        reason = engine.screen_unit(model, unit)
+        link.measure = (unit.measure(measure) or 0) if measure else 0
+        link.eligible = reason is None
+        link.reason = [reason[0], reason[1]] if reason else None
+        link.screened_with = key
+    ApplicationUnit.objects.bulk_update(links, sorted(SCREENING_FIELDS), batch_size=500)
+    return len(links)
+
+
+def screen_applications(
+    pot: Pot, applications: QuerySet[Application], *, refresh: bool = True
+) -> dict[int, list[UnitScreening]]:
+    """Each application's units, with its confirmed figures and the pot's verdict.
+
+    What `eligibility_preview` says for one application, for a list of them, read from the
+    stored verdicts (screened again first where stale, unless the caller just did): two
+    queries however many.
     """
     if pot.model_type not in UNIT_BASED:
         return {}
-    model = grantfile.to_model(pot.model)
-    measure = pot_measure(pot)
+    if refresh:
+        refresh_screening(pot, applications)
     links = (
         ApplicationUnit.objects.filter(application__in=applications.order_by().values("pk"))
-        .select_related("grant_unit__unit", "grant_unit__organisation")
         .order_by("application_id", "position")
+        .values_list(
+            "application_id",
+            "grant_unit__unit__slug",
+            "grant_unit__unit__name",
+            "measure",
+            "reason",
+        )
     )
     screened: dict[int, list[UnitScreening]] = {}
-    for link in links:
-        unit = confirmed_unit(link)
-        screened.setdefault(link.application_id, []).append(
+    for app_id, slug, name, measure, reason in links:
+        screened.setdefault(app_id, []).append(
             UnitScreening(
-                slug=unit.id,
-                name=link.grant_unit.unit.name,
-                measure=unit.measure(measure) if measure else 0,
-                reason=engine.screen_unit(model, unit),
+                slug=slug,
+                name=name,
+                measure=measure,
+                reason=(reason[0], reason[1]) if reason else None,
             )
         )
     return screened

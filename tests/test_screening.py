@@ -1,0 +1,156 @@
+"""The stored verdicts on application units: always what the engine would say now.
+
+The review list and the live rate sum the verdicts in SQL instead of screening every unit on
+every request, so they must never go stale: a new draft is screened when saved, and a change
+to the pot's model, to a unit's figures for the grant or to a confirmed figure is noticed.
+"""
+
+from datetime import date
+from fractions import Fraction
+
+import pytest
+from django.contrib.auth.models import Permission, User
+
+from allocations import engine, grantfile
+from allocations.models import GrantUnit, Organisation, PermittedUse, Pot
+from applications import services
+from applications.models import Application, ApplicationStatus, ApplicationUnit
+from applications.services import UnitChoice
+
+from .conftest import SEED_000
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def seed000(import_seed):
+    grant = import_seed(SEED_000)
+    pot = Pot.objects.get(grant=grant, slug="sarskilda-boenden")
+    official = User.objects.create_user("handlaggare", "h@example.invalid", "x")
+    official.user_permissions.add(Permission.objects.get(codename="handle_cases"))
+    call = services.open_call(
+        pot=pot,
+        title="Intresseanmälan",
+        opens_on=date(2020, 3, 1),
+        closes_on=date(2020, 3, 31),
+        actor=official,
+    )
+    return grant, pot, call, official
+
+
+def live(pot: Pot) -> dict[tuple[int, str], tuple[int, engine.Reason | None]]:
+    """Each application unit's verdict, screened now by the engine: what must be stored."""
+    model = grantfile.to_model(pot.model)
+    measure = services.pot_measure(pot)
+    found = {}
+    links = ApplicationUnit.objects.filter(application__pot=pot).select_related(
+        "grant_unit__unit", "grant_unit__organisation"
+    )
+    for link in links:
+        unit = services.confirmed_unit(link)
+        found[link.application_id, link.grant_unit.unit.slug] = (
+            unit.measure(measure) or 0,
+            engine.screen_unit(model, unit),
+        )
+    return found
+
+
+def stored(pot: Pot) -> dict[tuple[int, str], tuple[int, engine.Reason | None]]:
+    apps = Application.objects.filter(pot=pot)
+    return {
+        (app_id, u.slug): (u.measure, u.reason)
+        for app_id, units in services.screen_applications(pot, apps).items()
+        for u in units
+    }
+
+
+def test_stored_verdicts_equal_the_engines_for_every_seed_application(seed000):
+    _grant, pot, _call, _official = seed000
+    verdicts = stored(pot)
+    assert verdicts == live(pot)
+    assert any(reason for _measure, reason in verdicts.values())  # some homes are ineligible
+    assert services.refresh_screening(pot) == 0  # nothing left to screen
+
+
+def test_a_saved_draft_is_screened_at_once(seed000):
+    grant, pot, call, _official = seed000
+    org = Organisation.objects.get(slug="omsorg-norr-ab")
+    app = services.start_application(
+        call=call, organisation=org, actor=None, today=date(2020, 3, 2)
+    )
+    gu = GrantUnit.objects.filter(grant=grant, organisation=org).first()
+    uses = list(PermittedUse.objects.filter(agreement=grant.agreement)[:1])
+    Application.objects.filter(grant=grant, organisation=org).exclude(pk=app.pk).update(
+        status=ApplicationStatus.WITHDRAWN
+    )
+    services.save_draft(
+        app=app,
+        actor=None,
+        units=[UnitChoice(gu, places=gu.places + 3)],
+        uses=uses,
+        intended_use="Utbildning",
+        contact_name="A",
+        contact_email="a@example.invalid",
+        contact_phone="",
+        payment_method="bankgiro",
+        payment_account="5050-1055",
+        will_report=True,
+    )
+    link = ApplicationUnit.objects.get(application=app)
+    assert link.screened_with == services.screening_key(pot)
+    assert link.measure == gu.places + 3
+
+
+def test_a_changed_pot_model_screens_again(seed000):
+    _grant, pot, _call, _official = seed000
+    before = stored(pot)
+    # Every care home is now ineligible: the pot takes home-care offices only.
+    model = dict(pot.model)
+    model["eligible"] = {**model.get("eligible", {}), "unit_types": ["home_care"]}
+    pot.model = model
+    pot.save()
+    after = stored(pot)
+    assert after == live(pot)
+    assert after != before
+    assert all(reason and reason[0] == "unit_type" for _m, reason in after.values())
+
+
+def test_a_changed_unit_figure_for_the_grant_screens_again(seed000):
+    _grant, pot, _call, _official = seed000
+    stored(pot)
+    eligible = ApplicationUnit.objects.filter(application__pot=pot, eligible=True).first()
+    gu = eligible.grant_unit
+    gu.in_city = False
+    gu.city_placed_share = 0
+    gu.save()  # as the admin does
+    eligible.refresh_from_db()
+    assert eligible.screened_with == ""
+    verdicts = stored(pot)
+    assert verdicts == live(pot)
+    assert verdicts[eligible.application_id, gu.unit.slug][1] is not None
+
+
+def test_a_corrected_confirmed_figure_screens_again(seed000):
+    _grant, pot, _call, _official = seed000
+    stored(pot)
+    link = ApplicationUnit.objects.filter(application__pot=pot, eligible=True).first()
+    link.places = 7
+    link.save()  # as the admin's inline does
+    assert ApplicationUnit.objects.get(pk=link.pk).screened_with == ""
+    verdicts = stored(pot)
+    assert verdicts == live(pot)
+    assert verdicts[link.application_id, link.grant_unit.unit.slug][0] == 7
+
+
+def test_the_live_rate_counts_only_eligible_places_of_sent_applications(seed000):
+    _grant, pot, call, _official = seed000
+    rate, applied = services.indicative_rate(call)
+    expected = sum(
+        measure
+        for (app_id, _slug), (measure, reason) in live(pot).items()
+        if reason is None
+        and Application.objects.get(pk=app_id).status
+        in (ApplicationStatus.SUBMITTED, ApplicationStatus.APPROVED)
+    )
+    assert applied == expected > 0
+    assert rate == Fraction(services.pot_amount(pot), expected)
