@@ -18,6 +18,7 @@ from ..models import (
     ReportStatus,
     RequisitionStatus,
 )
+from .filters import FilterControls
 
 # The allocation models that divide a pot among applications.
 APPLIED_FOR = ("per_unit", "tiered", "approved_amounts")
@@ -55,7 +56,7 @@ class Labelled:
             field.label = capfirst(field.label)
 
 
-class GetForm(Labelled, forms.Form):
+class GetForm(FilterControls, Labelled, forms.Form):
     """A list's filters: whatever does not validate is left out, never an error page."""
 
     def values(self) -> dict:
