@@ -7,4 +7,4 @@ class ReportingConfig(AppConfig):
     verbose_name = _("Reporting")
 
     def ready(self):
-        from . import giving  # noqa: F401 - registers its exporter
+        from . import giving, workflow_exports  # noqa: F401 - register their exporters

@@ -13,7 +13,7 @@ import io
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, ClassVar
 
@@ -32,6 +32,7 @@ KRONOR_FORMAT = '#,##0 "kr"'
 INTEGER_FORMAT = "#,##0"
 RATE_FORMAT = '#,##0.00 "kr"'
 DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 MAX_WIDTH = 60
 PROGRESS_EVERY = 5000
 
@@ -52,7 +53,7 @@ class ExportError(RenderError):
 @dataclass(frozen=True)
 class Column:
     header: str
-    kind: str = "text"  # text, integer, kronor, rate, date
+    kind: str = "text"  # text, integer, kronor, rate, date, datetime (local, without a zone)
     width: int | None = None  # longest value in characters, if the exporter knows it
     total: bool = False  # summed in the sheet's total row
 
@@ -160,7 +161,9 @@ def sheet_title(title: str, used: set[str]) -> str:
 
 
 def column_width(column: Column) -> float:
-    natural = {"kronor": 16, "integer": 10, "rate": 14, "date": 11}.get(column.kind, 12)
+    natural = {"kronor": 16, "integer": 10, "rate": 14, "date": 11, "datetime": 16}.get(
+        column.kind, 12
+    )
     longest = max(len(str(column.header)), column.width or natural)
     return min(longest + 2, MAX_WIDTH)
 
@@ -178,6 +181,7 @@ def write_xlsx(sheets: Iterable[Sheet], out: IO[bytes], counter: _Counter) -> No
         "integer": INTEGER_FORMAT,
         "rate": RATE_FORMAT,
         "date": DATE_FORMAT,
+        "datetime": DATETIME_FORMAT,
     }
     for sheet in sheets:
         ws = workbook.create_sheet(sheet_title(sheet.title, used))
@@ -250,6 +254,8 @@ def write_csv(sheet: Sheet, out: IO[bytes], counter: _Counter) -> None:
 
 
 def _csv_value(value) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
     return str(value)

@@ -19,5 +19,10 @@ urlpatterns = [
         views.provider_letter,
         name="provider-letter",
     ),
+    path(
+        "grants/<slug:slug>/organisations/<slug:org_slug>/usage.<str:fmt>",
+        views.provider_usage,
+        name="provider-usage",
+    ),
     path("units/import/", views.unit_import, name="import-units"),
 ]

@@ -1,9 +1,11 @@
 """Officials' pages: grants and their dashboards, documents and exports, the roadmap.
 
-And the one page a provider has here: its own decision letter.
+And what a provider may have here: its own decision letter and its own figures.
 """
 
 from __future__ import annotations
+
+import io
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,11 +17,20 @@ from django.utils.translation import gettext as _
 from allocations.models import Grant
 
 from . import dashboard, pdf, roadmap, services
-from .access import get_grant_for, get_job_for, get_letter_for, official_required
+from .access import (
+    get_grant_for,
+    get_job_for,
+    get_letter_for,
+    get_organisation_for,
+    official_required,
+)
 from .documents import RenderError, runs_of
 from .forms import DatasetImportForm, ExportForm, NeedTagForm, UnitImportForm
 from .imports import ImportRefused, import_dataset, import_units
 from .models import DecisionText, Job, JobKind, JobPart, JobStatus, Roadmap
+from .workflow_exports import UsageExporter
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @official_required
@@ -232,4 +243,25 @@ def provider_letter(request: HttpRequest, run_id: int, org_slug: str) -> HttpRes
         return HttpResponse(str(exc), status=503, content_type="text/plain; charset=utf-8")
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+def provider_usage(request: HttpRequest, slug: str, org_slug: str, fmt: str) -> HttpResponse:
+    """An organisation's requisitions, payments, usage and repayments of a grant, as xlsx or CSV."""
+    types = {"xlsx": XLSX_TYPE, "csv": "text/csv; charset=utf-8"}
+    if fmt not in types:
+        raise Http404
+    organisation = get_organisation_for(request.user, org_slug)
+    grant = get_object_or_404(Grant, slug=slug)
+    try:
+        exporter = UsageExporter(grant, {"organisation": organisation.slug})
+    except RenderError:
+        raise Http404 from None  # nothing decided yet
+    if not exporter.requisitions().exists():
+        raise Http404
+    buffer = io.BytesIO()
+    exporter.write(fmt, buffer)
+    response = HttpResponse(buffer.getvalue(), content_type=types[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{exporter.filename(fmt)}"'
     return response
