@@ -204,6 +204,24 @@ def start_application(*, call: Call, organisation: Organisation, actor, today: d
     return app
 
 
+def _units_taken_elsewhere(app: Application, grant_units=None) -> list[str]:
+    """The names of the units (the application's own, or `grant_units`) that another sent
+    application to the same pot already names."""
+    if grant_units is None:
+        grant_units = app.units.all()
+    return sorted(
+        set(
+            ApplicationUnit.objects.filter(
+                application__pot=app.pot,
+                application__status__in=(ApplicationStatus.SUBMITTED, ApplicationStatus.APPROVED),
+                grant_unit__in=grant_units,
+            )
+            .exclude(application=app)
+            .values_list("grant_unit__unit__name", flat=True)
+        )
+    )
+
+
 @transaction.atomic
 def save_draft(
     *,
@@ -230,19 +248,11 @@ def save_draft(
             raise WorkflowError(
                 _("A unit of another organisation cannot be part of this application.")
             )
-    taken = set(
-        ApplicationUnit.objects.filter(
-            application__pot=app.pot,
-            application__status__in=(ApplicationStatus.SUBMITTED, ApplicationStatus.APPROVED),
-            grant_unit__in=[c.grant_unit for c in units],
-        )
-        .exclude(application=app)
-        .values_list("grant_unit__unit__name", flat=True)
-    )
+    taken = _units_taken_elsewhere(app, [c.grant_unit for c in units])
     if taken:
         raise WorkflowError(
             _("Already applied for in another application: %(units)s.")
-            % {"units": ", ".join(sorted(taken))}
+            % {"units": ", ".join(taken)}
         )
     agreement_id = app.grant.agreement_id
     if any(u.agreement_id != agreement_id for u in uses):
@@ -295,6 +305,13 @@ def submission_problems(app: Application) -> list[str]:
     kind = (app.pot.model or {}).get("type")
     if kind in UNIT_BASED and not app.units.exists():
         problems.append(_("Choose at least one unit."))
+    taken = _units_taken_elsewhere(app)
+    if taken:
+        # Two drafts may name one unit (through two calls on the pot, say); only one is sent.
+        problems.append(
+            _("Already applied for in another application: %(units)s.")
+            % {"units": ", ".join(taken)}
+        )
     if kind == "approved_amounts" and not app.requested_amount:
         problems.append(_("Say how much you apply for."))
     if not app.uses.exists():

@@ -395,3 +395,27 @@ def test_a_unit_already_applied_for_cannot_be_applied_for_again(seed000):
     taken = GrantUnit.objects.get(grant=grant, unit__slug="vob-013")  # in approved ans-010
     with pytest.raises(WorkflowError, match="Already applied for"):
         fill_in(app, [UnitChoice(taken)], user)
+
+
+def test_one_unit_is_sent_in_one_application_to_a_pot_whatever_the_call(seed000, official):
+    grant, pot, call = seed000
+    second = services.open_call(
+        pot=pot,
+        title="Andra omgången",
+        opens_on=date(2020, 3, 1),
+        closes_on=date(2020, 3, 31),
+        actor=official,
+    )
+    org = Organisation.objects.get(slug="omsorg-norr-ab")
+    user = provider_user(org)
+    gu = new_unit(grant, org, "vob-950")
+    first_app = services.start_application(call=call, organisation=org, actor=user, today=TODAY)
+    second_app = services.start_application(call=second, organisation=org, actor=user, today=TODAY)
+    assert first_app.pk != second_app.pk
+    fill_in(first_app, [UnitChoice(gu)], user)
+    fill_in(second_app, [UnitChoice(gu)], user)  # both drafts may name it
+    services.submit_application(app=first_app, actor=user, today=TODAY)
+    with pytest.raises(WorkflowError, match="Already applied for in another application: vob-950"):
+        services.submit_application(app=second_app, actor=user, today=TODAY)
+    second_app.refresh_from_db()
+    assert second_app.status == ApplicationStatus.DRAFT
