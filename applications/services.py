@@ -25,6 +25,7 @@ from allocations import audit, engine, grantfile
 from allocations.importing import engine_unit
 from allocations.models import AllocationRun, GrantUnit, Organisation, PermittedUse, Pot
 from allocations.services import decide_run
+from allocations.wording import format_kronor
 
 from .models import (
     SCREENING_FIELDS,
@@ -593,8 +594,8 @@ def accept_requisition(
     total = sum(lines.values())
     if total != req.amount:
         raise WorkflowError(
-            _("The amounts by heading add up to %(total)s kr; they must add up to %(amount)s kr.")
-            % {"total": total, "amount": req.amount}
+            _("The amounts by heading add up to %(total)s; they must add up to %(amount)s.")
+            % {"total": format_kronor(total), "amount": format_kronor(req.amount)}
         )
     req.status = RequisitionStatus.ACCEPTED
     req.payment_method = payment_method
@@ -656,7 +657,9 @@ def record_payment(
         raise WorkflowError(_("A payment must be more than 0 kr."))
     left = req.amount - paid_total(req)
     if amount > left:
-        raise WorkflowError(_("Only %(left)s kr of the requisition is unpaid.") % {"left": left})
+        raise WorkflowError(
+            _("Only %(left)s of the requisition is unpaid.") % {"left": format_kronor(left)}
+        )
     payment = Payment.objects.create(
         requisition=req,
         paid_on=paid_on,
@@ -780,8 +783,8 @@ def save_report(
     paid = paid_total(report.requisition)
     if sum(lines.values()) > paid:
         raise WorkflowError(
-            _("You report %(used)s kr used, but %(paid)s kr has been paid out.")
-            % {"used": sum(lines.values()), "paid": paid}
+            _("You report %(used)s used, but %(paid)s has been paid out.")
+            % {"used": format_kronor(sum(lines.values())), "paid": format_kronor(paid)}
         )
     report.achievements = achievements
     report.benefit = benefit
@@ -900,7 +903,9 @@ def claim_repayment(
         raise WorkflowError(_("Nothing can be claimed back from this recipient now."))
     reason, most = what
     if not 0 < amount <= most:
-        raise WorkflowError(_("At most %(most)s kr can be claimed back.") % {"most": most})
+        raise WorkflowError(
+            _("At most %(most)s can be claimed back.") % {"most": format_kronor(most)}
+        )
     if disposition not in ClaimDisposition.values:
         raise WorkflowError(_("Choose where the money goes."))
     if reason in (ClaimReason.DECLINED, ClaimReason.UNREQUISITIONED):
