@@ -30,6 +30,7 @@ from .models import (
 )
 
 OFFICIAL_PERMISSION = "applications.handle_cases"
+DECIDE_PERMISSION = "allocations.decide_allocationrun"
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,16 @@ def is_administrator(user) -> bool:
 
 def is_official(user) -> bool:
     return user.is_authenticated and user.is_active and user.has_perm(OFFICIAL_PERMISSION)
+
+
+def can_decide_runs(user) -> Decision:
+    """Recording a decision is its own permission, here as in the admin: a decided run is a
+    public decision that never changes again."""
+    if not is_official(user):
+        return deny(_("Only officials of the administration handle cases."))
+    if not user.has_perm(DECIDE_PERMISSION):
+        return deny(_("Recording a decision needs the permission to decide allocation runs."))
+    return ALLOWED
 
 
 def organisation_ids(user) -> set[int]:

@@ -17,6 +17,9 @@ from allocations.importing import import_grant
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 
+# What an official holds: handling cases, and recording decisions on allocation runs.
+OFFICIAL_CODENAMES = ("handle_cases", "decide_allocationrun")
+
 SEED_000 = "aldrenamnden-2020-vardens-medarbetare"
 SEED_001 = "aldrenamnden-2020-digital-utveckling"
 SEED_002 = "storsthlm-2019-vardens-medarbetare"

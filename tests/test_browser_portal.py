@@ -16,7 +16,7 @@ from allocations.models import GrantUnit, Organisation, PermittedUse, Pot
 from applications import services
 from applications.models import Application, ApplicationStatus, Membership
 
-from .conftest import SEED_000
+from .conftest import OFFICIAL_CODENAMES, SEED_000
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,7 +42,7 @@ def test_a_provider_applies_and_an_official_approves(browser_page, live_server, 
     nara = Organisation.objects.get(slug="nara-omsorg-ab")
     home = GrantUnit.objects.get(grant=grant, unit__slug="vob-074")  # in no application yet
     official = User.objects.create_user("handlaggare", "h@example.invalid", PASSWORD)
-    official.user_permissions.add(Permission.objects.get(codename="handle_cases"))
+    official.user_permissions.add(*Permission.objects.filter(codename__in=OFFICIAL_CODENAMES))
     provider = User.objects.create_user("nara", "nara@example.invalid", PASSWORD)
     Membership.objects.create(user=provider, organisation=nara)
     today = timezone.localdate()

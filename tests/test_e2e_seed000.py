@@ -40,7 +40,7 @@ from applications.models import (
     UsageReport,
 )
 
-from .conftest import SEED_000
+from .conftest import OFFICIAL_CODENAMES, SEED_000
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +78,7 @@ def test_seed_000_from_call_to_redistribution(import_seed, django_capture_on_com
     assert not home.applications.exists()
 
     official = User.objects.create_user("handlaggare", "h@example.invalid", PASSWORD)
-    official.user_permissions.add(Permission.objects.get(codename="handle_cases"))
+    official.user_permissions.add(*Permission.objects.filter(codename__in=OFFICIAL_CODENAMES))
     provider = User.objects.create_user("nara", "nara@example.invalid", PASSWORD)
     Membership.objects.create(user=provider, organisation=nara)
     office, portal = signed_in("handlaggare"), signed_in("nara")

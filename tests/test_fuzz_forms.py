@@ -75,7 +75,7 @@ from applications.models import (
 )
 from applications.services import UnitChoice
 
-from .conftest import SEED_000
+from .conftest import OFFICIAL_CODENAMES, SEED_000
 
 pytestmark = pytest.mark.django_db
 
@@ -371,7 +371,9 @@ class World:
         self.a, self.b = org(slug="omsorg-norr-ab"), org(slug="vardhem-syd-ab")
         self.c = org(slug="trygg-aldrevard-ab")
         self.official = User.objects.create_user("handlaggare", "h@example.invalid", "x")
-        self.official.user_permissions.add(Permission.objects.get(codename="handle_cases"))
+        self.official.user_permissions.add(
+            *Permission.objects.filter(codename__in=OFFICIAL_CODENAMES)
+        )
         self.official = User.objects.get(pk=self.official.pk)
         self.owner = User.objects.create_user("norr", "norr@example.invalid", "x")
         Membership.objects.create(user=self.owner, organisation=self.a)

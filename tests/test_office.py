@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from allocations.models import AllocationRun, GrantUnit, Organisation, PermittedUse, Pot, Unit
+from allocations.services import compute_grant
 from applications import services
 from applications.models import (
     Application,
@@ -29,7 +30,7 @@ from applications.models import (
     Requisition,
 )
 
-from .conftest import SEED_000, SEED_002, SEED_003
+from .conftest import OFFICIAL_CODENAMES, SEED_000, SEED_002, SEED_003
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def english():
 @pytest.fixture
 def official(db):
     user = User.objects.create_user("handlaggare", "h@example.invalid", "x")
-    user.user_permissions.add(Permission.objects.get(codename="handle_cases"))
+    user.user_permissions.add(*Permission.objects.filter(codename__in=OFFICIAL_CODENAMES))
     return User.objects.get(pk=user.pk)
 
 
@@ -727,3 +728,28 @@ def test_an_invited_user_sets_a_password_once_and_signs_in(
         admin_client.post(url, {"email": "anna@example.invalid", "organisation": other.pk})
     assert user.memberships.count() == 2
     assert "/inbjudan/" not in mail.outbox[-1].body
+
+
+def test_recording_a_decision_needs_the_decide_permission(seed000, client):
+    """Handling cases is not enough: the decision is its own permission, as in the admin."""
+    grant, _pot = seed000
+    run = compute_grant(grant_id=grant.pk, actor=None)
+    clerk = User.objects.create_user("clerk", "c@example.invalid", "x")
+    clerk.user_permissions.add(Permission.objects.get(codename="handle_cases"))
+    client.force_login(clerk)
+    page = client.get(reverse("office:run", args=[run.pk]))
+    assert page.status_code == 200
+    assert b"permission to decide" in page.content
+    assert b'action="' + reverse("office:decide", args=[run.pk]).encode() not in page.content
+    answer = client.post(
+        reverse("office:decide", args=[run.pk]),
+        {
+            "decided_on": "2020-04-01",
+            "decided_by": "Förvaltningschef",
+            "delegation": "Delegationsordning",
+            "reference": "ÄN 2020/1",
+        },
+    )
+    assert answer.status_code == 403
+    run.refresh_from_db()
+    assert not run.is_decided

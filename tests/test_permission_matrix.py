@@ -47,7 +47,7 @@ from applications.models import (
     UsageReport,
 )
 
-from .conftest import SEED_000
+from .conftest import OFFICIAL_CODENAMES, SEED_000
 
 pytestmark = pytest.mark.django_db
 
@@ -211,7 +211,7 @@ def test_every_url_of_the_portal_and_the_office_has_a_row():
 def make_user(name: str, *, org: Organisation | None = None, official=False, admin=False) -> User:
     user = User.objects.create_user(name, f"{name}@example.invalid", "x", is_superuser=admin)
     if official:
-        user.user_permissions.add(Permission.objects.get(codename="handle_cases"))
+        user.user_permissions.add(*Permission.objects.filter(codename__in=OFFICIAL_CODENAMES))
     if org is not None:
         Membership.objects.create(user=user, organisation=org)
     return user

@@ -509,7 +509,8 @@ def _can_decide(run: AllocationRun) -> bool:
 
 def _run_page(request, run: AllocationRun, form: DecisionForm | None = None):
     grant = run.grant
-    if form is None and _can_decide(run):
+    may_decide = permissions.can_decide_runs(request.user)
+    if form is None and _can_decide(run) and may_decide:
         form = DecisionForm(
             initial={
                 "decided_on": timezone.localdate(),
@@ -540,6 +541,8 @@ def _run_page(request, run: AllocationRun, form: DecisionForm | None = None):
             for slug, p, c in differences
         ],
         "form": form,
+        "decidable": _can_decide(run),
+        "not_allowed": may_decide.reason,
         "requisition_count": run.requisitions.count(),
     }
     return render(request, "applications/office/run.html", context)
@@ -571,6 +574,9 @@ def run_units(request, pk):
 @require_POST
 def decide(request, pk):
     run = permissions.get_run_for_official(request.user, pk)
+    allowed = permissions.can_decide_runs(request.user)
+    if not allowed:
+        raise PermissionDenied(allowed.reason)
     form = DecisionForm(request.POST)
     if form.is_valid():
         try:

@@ -43,7 +43,10 @@ class Command(BaseCommand):
             official.user_permissions.add(
                 Permission.objects.get(
                     content_type__app_label="applications", codename="handle_cases"
-                )
+                ),
+                Permission.objects.get(
+                    content_type__app_label="allocations", codename="decide_allocationrun"
+                ),
             )
             for username, organisation in PROVIDERS.items():
                 user = self.user(username)
