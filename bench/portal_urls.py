@@ -12,6 +12,12 @@ def floor(request):
 
 
 @login_required
+def user_floor(request):
+    """For information: the least a page for a signed-in user does — read its session and user."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@login_required
 def page_floor(request):
     """For information: the signed-in user's session and the site's layout, and nothing else."""
     return render(request, "base.html")
@@ -19,6 +25,7 @@ def page_floor(request):
 
 urlpatterns = [
     path("bench/floor/", floor, name="bench-floor"),
+    path("bench/floor/user/", user_floor, name="bench-user-floor"),
     path("bench/floor/page/", page_floor, name="bench-page-floor"),
     path("", include("stimulans.urls")),
 ]
