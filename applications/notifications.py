@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import translation
 
 from .models import Membership
@@ -22,6 +23,11 @@ def _recipients(organisation_id: int, extra: str = "") -> list[str]:
     return sorted(emails)
 
 
+def portal_url(name: str, pk: int) -> str:
+    """An absolute link to a portal page: an e-mail has no request to take the host from."""
+    return settings.STIMULANS_BASE_URL + reverse(f"portal:{name}", args=[pk])
+
+
 def _send(template: str, context: dict, recipients: list[str]) -> None:
     if not recipients:
         return
@@ -36,18 +42,22 @@ def _send(template: str, context: dict, recipients: list[str]) -> None:
 
 
 def application_submitted(app) -> None:
-    _send("submitted", {"app": app}, _recipients(app.organisation_id, app.contact_email))
+    context = {"app": app, "url": portal_url("application", app.pk)}
+    _send("submitted", context, _recipients(app.organisation_id, app.contact_email))
 
 
 def decision_made(run, requisitions) -> None:
     for req in requisitions:
-        _send("decision", {"run": run, "req": req}, _recipients(req.organisation_id))
+        context = {"run": run, "req": req, "url": portal_url("requisition", req.pk)}
+        _send("decision", context, _recipients(req.organisation_id))
 
 
 def repayment_claimed(claim) -> None:
     req = claim.requisition
-    _send("claim", {"claim": claim, "req": req}, _recipients(req.organisation_id))
+    context = {"claim": claim, "req": req, "url": portal_url("requisition", req.pk)}
+    _send("claim", context, _recipients(req.organisation_id))
 
 
 def report_due(req, days_left: int) -> None:
-    _send("report_due", {"req": req, "days_left": days_left}, _recipients(req.organisation_id))
+    context = {"req": req, "days_left": days_left, "url": portal_url("requisition", req.pk)}
+    _send("report_due", context, _recipients(req.organisation_id))

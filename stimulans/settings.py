@@ -173,6 +173,27 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "stimulans@localhost")
 
+# Cache: in-process unless CACHE_URL names a Redis shared by every server process. Only a
+# shared cache may hold sessions (a session ended in one process must end in all of them), so
+# sessions are read from it only then, written through to the database as always.
+CACHE_URL = env_str("CACHE_URL")
+if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://")):
+    raise ImproperlyConfigured(
+        f"CACHE_URL must start with redis:// or rediss://, got {CACHE_URL.split(':')[0]!r}"
+    )
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "stimulans",
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
 # Celery: eager in-process unless a broker is configured.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 if CELERY_BROKER_URL and not CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
@@ -202,6 +223,12 @@ CELERY_BEAT_SCHEDULE = {
 }
 # How long `allocate` and other callers wait for a worker's answer.
 STIMULANS_TASK_WAIT_SECONDS = env_int("STIMULANS_TASK_WAIT_SECONDS", 15 * 60)
+# Where users reach stimulans: e-mails link to its pages with this in front.
+STIMULANS_BASE_URL = env_str("STIMULANS_BASE_URL", "http://localhost:8000").rstrip("/")
+if not STIMULANS_BASE_URL.startswith(("http://", "https://")):  # also "https://" with no host
+    raise ImproperlyConfigured(
+        f"STIMULANS_BASE_URL must start with http:// or https://, got {STIMULANS_BASE_URL!r}"
+    )
 # Identifiers of the 360Giving export: a registered `360G-` prefix.
 STIMULANS_360GIVING_PREFIX = env_str("STIMULANS_360GIVING_PREFIX", "360G-stimulans")
 # The fonts embedded in decision documents (DejaVu Sans, vendored in reporting/fonts).

@@ -1,30 +1,36 @@
-"""The provider's unit register in the portal."""
+"""The provider's unit register in the portal, new units in an application, and e-mail links."""
 
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission, User
-from django.test import Client
+from django.core import mail
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from allocations import audit
 from allocations.models import (
     AuditEntry,
     GrantUnit,
     Organisation,
+    PermittedUse,
     Pot,
     Unit,
 )
 from allocations.services import compute_grant
 from applications import services
-from applications.models import Membership
+from applications.models import ApplicationUnit, ClaimDisposition, Membership
+from applications.reminders import send_report_reminders
 
 from .conftest import SEED_000
+from .test_settings import settings_outcome
 
 pytestmark = pytest.mark.django_db
 
 NBSP = "\u00a0"
+BASE = "https://stimulans.example.se"
 
 
 def today():
@@ -256,3 +262,188 @@ def test_changing_the_register_changes_no_grant_and_no_decided_run(seed, norr, o
     assert again.result_digest == digest
     html = browser(user).get(reverse("portal:unit_edit", args=[unit.pk])).content.decode()
     assert grant.title in html  # the grant's own figures are shown beside the register
+
+
+# ---------------------------------------------------------------- a new unit in an application
+
+
+def application_post(grant, units: list[str], **overrides) -> dict:
+    uses = list(PermittedUse.objects.filter(agreement=grant.agreement)[:1])
+    data = {
+        "units": units,
+        "uses": [str(u.pk) for u in uses],
+        "intended_use": "Kompetensutveckling.",
+        "contact_name": "Anna Andersson",
+        "contact_email": "anna@example.invalid",
+        "payment_method": "bankgiro",
+        "payment_account": "5050-1055",
+        "will_report": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_applying_with_a_new_unit_adds_it_to_the_grant_for_the_administration_to_check(
+    seed, norr, official
+):
+    grant, _pot, call = seed
+    user = provider(norr, "norr")
+    client = browser(user)
+    client.post(reverse("portal:unit_new"), unit_post(organisation=str(norr.pk), places="30"))
+    unit = Unit.objects.get(name="Solgläntan")
+    app = services.start_application(call=call, organisation=norr, actor=user, today=today())
+    url = reverse("portal:application_edit", args=[app.pk])
+    html = client.get(url).content.decode()
+    assert "Solgläntan" in html
+    assert "new in this grant — the administration checks its figures" in html
+    assert not GrantUnit.objects.filter(unit=unit).exists()  # looking adds nothing
+
+    key = f"new-{unit.pk}"
+    response = client.post(url, application_post(grant, [key], **{f"places_{key}": "32"}))
+    assert response.status_code == 302, response.context["form"].errors
+    gu = GrantUnit.objects.get(grant=grant, unit=unit)
+    # The register's type and places; the figure the provider gives is the application's.
+    assert (gu.organisation, gu.type, gu.places, gu.customers) == (norr, "care_home", 30, None)
+    assert (gu.in_city, gu.city_placed_share) == (False, Decimal(0))
+    link = ApplicationUnit.objects.get(application=app)
+    assert (link.grant_unit, link.places) == (gu, 32)
+    entry = AuditEntry.objects.get(action="grantunit.created", object_id=str(gu.pk))
+    assert (entry.actor, entry.grant, entry.after["application"]) == (user, grant, app.slug)
+    unit.refresh_from_db()
+    assert unit.places == 30  # the register is as it was
+
+    # Still marked as new, now among the grant's units; saving again adds nothing.
+    html = client.get(url).content.decode()
+    assert "new in this grant — the administration checks its figures" in html
+    client.post(url, application_post(grant, [str(gu.pk)], **{f"places_{gu.pk}": "32"}))
+    assert GrantUnit.objects.filter(unit=unit).count() == 1
+
+    # The pot asks whether it is in the city or mostly placed by the city: not yet known,
+    # so it is screened out with the reason, not counted.
+    reason = services.eligibility_preview(app)[unit.slug]
+    assert reason is not None
+    assert reason[0] == "any"
+    review = client.get(reverse("portal:application_review", args=[app.pk])).content.decode()
+    assert "None of the conditions is met" in review
+
+    # The administration confirms the figures (the unit-in-grant admin, audited).
+    before = {"in_city": False}
+    gu.in_city = True
+    gu.save()
+    audit.log("grantunit.changed", gu, grant=grant, actor=official, before=before, after={})
+    assert services.eligibility_preview(app)[unit.slug] is None
+    html = client.get(url).content.decode()
+    assert "new in this grant" not in html
+
+
+def test_a_unit_of_another_organisation_cannot_be_posted_as_new(seed, norr, syd):
+    grant, _pot, call = seed
+    user = provider(norr, "norr")
+    theirs = Unit.objects.create(
+        slug="syd-ny", name="Syds nya hem", type="care_home", organisation=syd, places=10
+    )
+    app = services.start_application(call=call, organisation=norr, actor=user, today=today())
+    url = reverse("portal:application_edit", args=[app.pk])
+    assert "Syds nya hem" not in browser(user).get(url).content.decode()
+    response = browser(user).post(url, application_post(grant, [f"new-{theirs.pk}"]))
+    assert response.status_code == 200
+    assert response.context["form"].errors["units"]
+    assert not GrantUnit.objects.filter(unit=theirs).exists()
+    # Nor a unit of its own that the grant knows already, posted as new.
+    known = Unit.objects.get(slug="vob-013")
+    response = browser(user).post(url, application_post(grant, [f"new-{known.pk}"]))
+    assert response.status_code == 200
+    assert GrantUnit.objects.filter(unit=known).count() == 1
+
+
+def test_a_grant_that_divides_among_all_its_units_takes_no_new_unit(seed, norr):
+    grant, pot, call = seed
+    pot.model = {**pot.model, "applicants_only": False}
+    pot.save()
+    user = provider(norr, "norr")
+    Unit.objects.create(
+        slug="norr-ny", name="Norrs nya hem", type="care_home", organisation=norr, places=10
+    )
+    app = services.start_application(call=call, organisation=norr, actor=user, today=today())
+    url = reverse("portal:application_edit", args=[app.pk])
+    assert "Norrs nya hem" not in browser(user).get(url).content.decode()
+    unit = Unit.objects.get(slug="norr-ny")
+    response = browser(user).post(url, application_post(grant, [f"new-{unit.pk}"]))
+    assert response.status_code == 200
+    assert not GrantUnit.objects.filter(unit=unit).exists()
+
+
+# ---------------------------------------------------------------- links in e-mails
+
+
+@override_settings(STIMULANS_BASE_URL=BASE)
+def test_e_mails_link_to_the_portal_page_they_are_about(
+    seed, norr, official, django_capture_on_commit_callbacks
+):
+    grant, pot, call = seed
+    user = provider(norr, "norr")
+    gu = GrantUnit.objects.get(grant=grant, unit__slug="vob-013")
+    ApplicationUnit.objects.filter(grant_unit=gu).delete()  # free it from ans-010
+    app = services.start_application(call=call, organisation=norr, actor=user, today=today())
+    with django_capture_on_commit_callbacks(execute=True):
+        browser(user).post(
+            reverse("portal:application_edit", args=[app.pk]),
+            application_post(grant, [str(gu.pk)], **{f"places_{gu.pk}": "37"}),
+        )
+        services.submit_application(app=app, actor=user, today=today())
+    assert f"{BASE}/portal/ansokningar/{app.pk}/" in mail.outbox[-1].body
+    # Plain text: a name with "&" or quotes arrives as written, not as HTML entities.
+    assert not any(e in mail.outbox[-1].body for e in ("&amp;", "&quot;", "&#x27;"))
+    assert f"{app.pot.name}" in mail.outbox[-1].body
+
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        run = decide(grant, official)
+    req = run.requisitions.get(organisation=norr, pot=pot)
+    mine = [m for m in mail.outbox if user.email in m.to]
+    assert len(mine) == 1
+    assert f"{BASE}/portal/beslut/{req.pk}/" in mine[0].body
+
+    use = PermittedUse.objects.filter(agreement=grant.agreement).first()
+    services.accept_requisition(
+        req=req,
+        payment_method="bankgiro",
+        payment_account="5050-1055",
+        lines={use: req.amount},
+        actor=user,
+    )
+    mail.outbox.clear()
+    report_by = grant.agreement.report_by
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send_report_reminders(today=report_by - timedelta(days=3)) >= 1
+    mine = [m for m in mail.outbox if user.email in m.to]
+    assert f"{BASE}/portal/beslut/{req.pk}/" in mine[0].body
+
+    services.record_payment(
+        req=req, paid_on=today(), amount=req.amount, reference="VER-1", actor=official
+    )
+    report = services.report_for(req)
+    services.save_report(
+        report=report, lines={use: req.amount - 1000}, achievements="a", benefit="b", actor=user
+    )
+    services.submit_report(report=report, actor=user)
+    services.review_report(report=report, accept=True, comment="", actor=official)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.claim_repayment(
+            req=req,
+            amount=1000,
+            due_on=today() + timedelta(days=30),
+            disposition=ClaimDisposition.RETURN_TO_STATE,
+            today=today(),
+            actor=official,
+        )
+    assert f"{BASE}/portal/beslut/{req.pk}/" in mail.outbox[-1].body
+
+
+@pytest.mark.parametrize("value", ["stimulans.example.se", "ftp://x", "https://"])
+def test_a_malformed_base_url_stops_start_up_naming_the_variable(tmp_path, value):
+    result = settings_outcome(STIMULANS_DATA_DIR=str(tmp_path), STIMULANS_BASE_URL=value)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "STIMULANS_BASE_URL must start with http:// or https://" in result.stderr

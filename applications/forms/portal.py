@@ -13,7 +13,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from allocations import grantfile
-from allocations.models import GrantUnit, PermittedUse
+from allocations.models import GrantUnit, PermittedUse, Unit
 from allocations.wording import format_kronor, unit_type_label
 
 from ..models import (
@@ -23,6 +23,8 @@ from ..models import (
     payment_account_problem,
 )
 from ..services import UnitChoice
+from ..units import NewUnitChoice
+from .filters import FilterControls
 
 # Far above any real care home or home-care office, far below the database's integer.
 MAX_COUNT = 100_000
@@ -139,16 +141,23 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
         grant_units: list[GrantUnit],
         uses: list[PermittedUse],
         needs_amount: bool,
+        new_units: list[Unit] = (),
+        unconfirmed: set[int] = frozenset(),
         **kwargs,
     ):
         self.app = app
         self.grant_units = {gu.pk: gu for gu in grant_units}
+        # Registered units the grant does not know yet; saving adds the chosen ones to it.
+        self.new_units = {f"new-{unit.pk}": unit for unit in new_units}
+        # Units added to the grant that way whose figures the administration has not checked.
+        self.unconfirmed = unconfirmed
         self.permitted_uses = {use.pk: use for use in uses}
         links = {link.grant_unit_id: link for link in app.applicationunit_set.all()}
         kwargs.setdefault("initial", self._initial(app, links))
         super().__init__(*args, **kwargs)
         self.fields["units"].choices = [
-            (str(pk), str(gu.unit)) for pk, gu in self.grant_units.items()
+            *((str(pk), str(gu.unit)) for pk, gu in self.grant_units.items()),
+            *((key, unit.name) for key, unit in self.new_units.items()),
         ]
         self.fields["uses"].choices = [
             (str(pk), use.label) for pk, use in self.permitted_uses.items()
@@ -164,6 +173,13 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
                 self.initial.setdefault(
                     name, confirmed if confirmed is not None else getattr(gu, measure)
                 )
+        for key, unit in self.new_units.items():
+            for measure in ("places", "customers"):
+                name = f"{measure}_{key}"
+                self.fields[name] = count_field(
+                    _("places") if measure == "places" else _("customers")
+                )
+                self.initial.setdefault(name, getattr(unit, measure))
         self.add_payment_fields(required=False)
         if needs_amount:
             self.fields["requested_amount"] = kronor_field(_("Amount applied for"), min_value=1)
@@ -199,15 +215,29 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
                 "registered_customers": gu.customers,
                 "places": self[f"places_{pk}"],
                 "customers": self[f"customers_{pk}"],
+                "new": pk in self.unconfirmed,
             }
             for pk, gu in self.grant_units.items()
+        ] + [
+            {
+                "pk": key,
+                "name": unit.name,
+                "type": unit_type_label(unit.type),
+                "checked": key in chosen,
+                "registered_places": unit.places,
+                "registered_customers": unit.customers,
+                "places": self[f"places_{key}"],
+                "customers": self[f"customers_{key}"],
+                "new": True,
+            }
+            for key, unit in self.new_units.items()
         ]
 
     def clean(self):
         data = super().clean()
-        chosen = {int(v) for v in data.get("units", [])}
+        chosen = set(data.get("units", []))
         # Figures of a unit that is not chosen are not saved, so they cannot be wrong.
-        for pk in self.grant_units:
+        for pk in [*map(str, self.grant_units), *self.new_units]:
             if pk not in chosen:
                 for measure in ("places", "customers"):
                     self.errors.pop(f"{measure}_{pk}", None)
@@ -217,6 +247,8 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
     def unit_choices(self) -> list[UnitChoice]:
         out = []
         for value in self.cleaned_data["units"]:
+            if value in self.new_units:
+                continue
             gu = self.grant_units[int(value)]
             places = self.cleaned_data.get(f"places_{gu.pk}")
             customers = self.cleaned_data.get(f"customers_{gu.pk}")
@@ -225,6 +257,24 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
                     gu,
                     places=gu.places if places is None else places,
                     customers=gu.customers if customers is None else customers,
+                )
+            )
+        return out
+
+    def new_unit_choices(self) -> list[NewUnitChoice]:
+        """The chosen units that are new in the grant, with the figures given for them."""
+        out = []
+        for value in self.cleaned_data["units"]:
+            unit = self.new_units.get(value)
+            if unit is None:
+                continue
+            places = self.cleaned_data.get(f"places_{value}")
+            customers = self.cleaned_data.get(f"customers_{value}")
+            out.append(
+                NewUnitChoice(
+                    unit,
+                    places=unit.places if places is None else places,
+                    customers=unit.customers if customers is None else customers,
                 )
             )
         return out
@@ -366,7 +416,7 @@ class UsageReportForm(forms.Form):
 # ---------------------------------------------------------------- list filters
 
 
-class FilterForm(forms.Form):
+class FilterForm(FilterControls, forms.Form):
     """A GET form over a list; a value that does not fit is simply not used as a filter."""
 
     q = forms.CharField(label=_("Search"), required=False, max_length=100)

@@ -49,6 +49,7 @@ from ..models import (
 )
 from ..permissions import organisation_ids
 from ..services import WorkflowError
+from ..units import save_draft_with_new_units, unconfirmed_grant_units, units_new_to_grant
 
 PER_PAGE = 25
 PREVIEW = 10
@@ -102,14 +103,23 @@ class Task:
     kind: str
     due_on: date | None
     title: str
-    organisation: Organisation
-    url: str
+    organisation_name: str
+    view: str  # the page to do it on, with `pk`
+    pk: int
     amount: int | None = None
     overdue: bool = False
 
+    @property
+    def url(self) -> str:
+        return reverse(self.view, args=[self.pk])
+
 
 def _tasks(user, today: date, *, kind: str | None = None, organisation: int | None = None):
-    """Everything the user's organisations must do, soonest due first; four queries in all."""
+    """Everything the user's organisations must do, soonest due first; four queries in all.
+
+    Read as plain values, not model instances: a provider with a thousand drafts still gets
+    its start page quickly, and only the page shown resolves its links.
+    """
     apps = _own_applications(user)
     reqs = _own_requisitions(user)
     if organisation is not None:
@@ -119,68 +129,70 @@ def _tasks(user, today: date, *, kind: str | None = None, organisation: int | No
     if kind in (None, "application"):
         drafts = apps.filter(
             status=ApplicationStatus.DRAFT, call__isnull=False, call__closes_on__gte=today
-        ).select_related("call", "organisation")
+        ).values_list(
+            "pk", "call__closes_on", "call__title", "organisation__name", "requested_amount"
+        )
+        title = _("Submit the application to “%(call)s”")
         tasks += [
             Task(
                 "application",
-                app.call.closes_on,
-                _("Submit the application to “%(call)s”") % {"call": app.call.title},
-                app.organisation,
-                reverse("portal:application_edit", args=[app.pk]),
-                app.requested_amount,
+                due,
+                title % {"call": call},
+                org,
+                "portal:application_edit",
+                pk,
+                amount,
             )
-            for app in drafts
+            for pk, due, call, org, amount in drafts
         ]
     if kind in (None, "requisition"):
-        pending = reqs.filter(status=RequisitionStatus.PENDING).select_related(
-            "organisation", "pot", "run__grant"
+        pending = reqs.filter(status=RequisitionStatus.PENDING).values_list(
+            "pk", "due_on", "pot__name", "organisation__name", "amount"
         )
+        title = _("Requisition or decline the money from “%(pot)s”")
         tasks += [
-            Task(
-                "requisition",
-                req.due_on,
-                _("Requisition or decline the money from “%(pot)s”") % {"pot": req.pot.name},
-                req.organisation,
-                reverse("portal:requisition", args=[req.pk]),
-                req.amount,
-            )
-            for req in pending
+            Task("requisition", due, title % {"pot": pot}, org, "portal:requisition", pk, amount)
+            for pk, due, pot, org, amount in pending
         ]
     if kind in (None, "report"):
         unreported = (
             reqs.filter(status=RequisitionStatus.ACCEPTED)
             .exclude(report__status__in=(ReportStatus.SUBMITTED, ReportStatus.ACCEPTED))
-            .select_related("organisation", "pot", "run__grant__agreement", "report")
-        )
-        for req in unreported:
-            report = getattr(req, "report", None)
-            if report is not None and report.status == ReportStatus.RETURNED:
-                title = _("Complete the returned usage report for “%(pot)s”")
-            else:
-                title = _("Report what the money from “%(pot)s” was used for")
-            tasks.append(
-                Task(
-                    "report",
-                    req.run.grant.agreement.report_by,
-                    title % {"pot": req.pot.name},
-                    req.organisation,
-                    reverse("portal:report", args=[req.pk]),
-                )
+            .values_list(
+                "pk",
+                "run__grant__agreement__report_by",
+                "pot__name",
+                "organisation__name",
+                "report__status",
             )
+        )
+        returned = _("Complete the returned usage report for “%(pot)s”")
+        due_report = _("Report what the money from “%(pot)s” was used for")
+        tasks += [
+            Task(
+                "report",
+                due,
+                (returned if status == ReportStatus.RETURNED else due_report) % {"pot": pot},
+                org,
+                "portal:report",
+                pk,
+            )
+            for pk, due, pot, org, status in unreported
+        ]
     if kind in (None, "claim"):
         claims = RepaymentClaim.objects.filter(
             requisition__in=reqs.order_by().values("pk"), paid_on__isnull=True
-        ).select_related("requisition__organisation", "requisition__pot")
+        ).values_list(
+            "requisition_id",
+            "due_on",
+            "requisition__pot__name",
+            "requisition__organisation__name",
+            "amount",
+        )
+        title = _("Repay unused money from “%(pot)s”")
         tasks += [
-            Task(
-                "claim",
-                claim.due_on,
-                _("Repay unused money from “%(pot)s”") % {"pot": claim.requisition.pot.name},
-                claim.requisition.organisation,
-                reverse("portal:requisition", args=[claim.requisition_id]),
-                claim.amount,
-            )
-            for claim in claims
+            Task("claim", due, title % {"pot": pot}, org, "portal:requisition", pk, amount)
+            for pk, due, pot, org, amount in claims
         ]
     for task in tasks:
         task.overdue = task.due_on is not None and task.due_on < today
@@ -447,24 +459,30 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
         messages.warning(request, decision.reason)
         return redirect("portal:application", pk=app.pk)
     unit_based = app.pot.model_type in services.UNIT_BASED
-    grant_units = []
+    grant_units, new_units = [], []
     if unit_based:
-        # Only the applicant's own units of this grant can be chosen.
+        # Only the applicant's own units of this grant can be chosen, and its registered
+        # units that are new in the grant (see `applications.units`).
         grant_units = list(
             GrantUnit.objects.filter(grant_id=app.grant_id, organisation_id=app.organisation_id)
             .select_related("unit")
             .order_by("unit__name", "id")
         )
+        new_units = units_new_to_grant(app)
     form = ApplicationForm(
         request.POST or None,
         app=app,
         grant_units=grant_units,
+        new_units=new_units,
+        unconfirmed=unconfirmed_grant_units(grant_units),
         uses=list(PermittedUse.objects.filter(agreement_id=app.grant.agreement_id)),
         needs_amount=app.pot.model_type == "approved_amounts",
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.save_draft(app=app, actor=user, **form.draft_fields())
+            save_draft_with_new_units(
+                app=app, actor=user, new_units=form.new_unit_choices(), **form.draft_fields()
+            )
         except WorkflowError as exc:
             form.add_error(None, str(exc))
         else:
