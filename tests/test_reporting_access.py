@@ -184,3 +184,31 @@ def test_an_inactive_official_is_refused(decided, client):
     client.force_login(official)
     response = client.get(reverse("reporting:dashboard", args=[grant.slug]))
     assert response.status_code in (302, 403)
+
+
+def test_the_providers_decision_page_links_to_its_letter_and_figures(import_seed, client):
+    from applications import services as workflow
+
+    grant = import_seed(SEED_001, review=True)
+    run = compute_grant(grant_id=grant.pk)
+    run = workflow.decide(
+        run=run,
+        decided_on=date(2020, 8, 25),
+        decided_by="Äldrenämnden",
+        delegation="",
+        reference="ÄN 2020/1",
+        requisition_by=None,
+        actor=None,
+    )
+    req = run.requisitions.select_related("organisation").first()
+    client.force_login(member_of(req.organisation, "utforare"))
+    page = client.get(reverse("portal:requisition", args=[req.pk])).content.decode()
+    letter = letter_url(run, req.organisation)
+    usage = reverse("reporting:provider-usage", args=[grant.slug, req.organisation.slug, "xlsx"])
+    assert letter in page
+    assert usage in page
+    answer = client.get(letter)
+    assert answer.status_code == 200
+    assert answer["Content-Type"] == "application/pdf"
+    assert req.organisation.name in flat(pdf_text(answer.content))
+    assert client.get(usage).status_code == 200
