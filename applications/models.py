@@ -201,6 +201,8 @@ class Application(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["grant", "slug"], name="application_slug_unique")
         ]
+        # The provider's start page shows its newest applications first.
+        indexes = [models.Index(fields=["-created_at", "-id"], name="application_newest")]
         verbose_name = _("application")
         verbose_name_plural = _("applications")
 
