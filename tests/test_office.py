@@ -737,6 +737,7 @@ def test_recording_a_decision_needs_the_decide_permission(seed000, client):
     clerk = User.objects.create_user("clerk", "c@example.invalid", "x")
     clerk.user_permissions.add(Permission.objects.get(codename="handle_cases"))
     client.force_login(clerk)
+    client.defaults.update(EN)
     page = client.get(reverse("office:run", args=[run.pk]))
     assert page.status_code == 200
     assert b"permission to decide" in page.content
