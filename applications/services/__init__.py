@@ -1,0 +1,70 @@
+"""The grant workflow, one function per state change.
+
+call → application → review → decision → requisition → payment → usage
+report → repayment and redistribution. Each function checks the state it
+starts from, changes it in one transaction, and leaves an audit entry with
+who and when, which is also the history shown on the application.
+
+One module a stage, every public function re-exported here (`services.decide(...)`):
+`calls`, `applying` (drafts, submission, review), `screening` (each unit's stored
+verdict in its pot), `money` (decision, requisitions, payments, balances), `reports`
+(usage reports), `claims` (repayment claims and redistribution); `base` holds what they
+share.
+"""
+
+from __future__ import annotations
+
+from .applying import (  # noqa: F401
+    UnitChoice,
+    eligibility_preview,
+    review_application,
+    save_draft,
+    start_application,
+    submission_problems,
+    submit_application,
+    withdraw_application,
+)
+from .base import (  # noqa: F401
+    UNIT_BASED,
+    WorkflowError,
+    confirmed_unit,
+    pot_amount,
+    pot_measure,
+)
+from .calls import (  # noqa: F401
+    close_call,
+    indicative_rate,
+    open_call,
+)
+from .claims import (  # noqa: F401
+    claim_repayment,
+    claimable,
+    mark_claim_repaid,
+    redistributable,
+    redistribute,
+    with_balances,
+)
+from .money import (  # noqa: F401
+    Balance,
+    accept_requisition,
+    balance_of,
+    decide,
+    decline_requisition,
+    paid_total,
+    pot_balances,
+    record_payment,
+)
+from .reports import (  # noqa: F401
+    report_for,
+    review_report,
+    save_report,
+    submit_report,
+    unspent,
+    used_total,
+)
+from .screening import (  # noqa: F401
+    UnitScreening,
+    refresh_screening,
+    screen_applications,
+    screening_key,
+)

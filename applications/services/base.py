@@ -1,0 +1,50 @@
+"""What every step of the workflow shares: its error, and a pot's measure and amount."""
+
+from __future__ import annotations
+
+from allocations import engine, grantfile
+from allocations.importing import engine_unit
+from allocations.models import Pot
+
+from ..models import (
+    ApplicationUnit,
+)
+
+
+class WorkflowError(Exception):
+    """A state change that is not allowed now; the message says why, for the user."""
+
+
+UNIT_BASED = grantfile.UNIT_BASED
+
+
+def pot_measure(pot: Pot) -> str | None:
+    model = pot.model or {}
+    if model.get("type") == "per_unit":
+        return model.get("measure")
+    return None
+
+
+def pot_amount(pot: Pot) -> int | None:
+    """The pot's amount in kronor, a "rest" pot resolved against its parent."""
+    if not pot.takes_rest:
+        return pot.amount
+    from allocations.services import load_grant
+
+    grant_input = load_grant(pot.grant).input
+    return engine.resolve_amounts(grant_input.amount, grant_input.pots).get(pot.slug)
+
+
+def confirmed_unit(link: ApplicationUnit) -> engine.Unit:
+    """A unit with the figures the provider confirmed in its application."""
+    unit = engine_unit(link.grant_unit)
+    changes = {}
+    if link.places is not None:
+        changes["places"] = link.places
+    if link.customers is not None:
+        changes["customers"] = link.customers
+    if not changes:
+        return unit
+    from dataclasses import replace
+
+    return replace(unit, **changes)

@@ -1,0 +1,240 @@
+"""The decision, the requisitions (rekvisitioner) it opens, and the payments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import transaction
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from allocations import audit
+from allocations.models import AllocationRun, PermittedUse, Pot
+from allocations.services import decide_run
+from allocations.wording import format_kronor
+
+from ..models import (
+    Payment,
+    RepaymentClaim,
+    Requisition,
+    RequisitionLine,
+    RequisitionStatus,
+    payment_account_problem,
+)
+from .base import WorkflowError
+
+
+@transaction.atomic
+def decide(
+    *,
+    run: AllocationRun,
+    decided_on: date,
+    decided_by: str,
+    delegation: str,
+    reference: str,
+    requisition_by: date | None,
+    actor,
+) -> AllocationRun:
+    """Record the decision and open a requisition for each recipient."""
+    run = decide_run(
+        run_id=run.pk,
+        decided_on=decided_on,
+        decided_by=decided_by,
+        delegation=delegation,
+        reference=reference,
+        actor=actor,
+    )
+    totals = run.rows.values("organisation_id", "pot_id").annotate(total=Sum("amount")).order_by()
+    requisitions = Requisition.objects.bulk_create(
+        Requisition(
+            run=run,
+            organisation_id=t["organisation_id"],
+            pot_id=t["pot_id"],
+            amount=t["total"],
+            due_on=requisition_by,
+        )
+        for t in totals
+        if t["total"] > 0
+    )
+    from .. import notifications
+
+    notifications.decision_made(run, requisitions)
+    return run
+
+
+@transaction.atomic
+def accept_requisition(
+    *,
+    req: Requisition,
+    payment_method: str,
+    payment_account: str,
+    lines: dict[PermittedUse, int],
+    actor,
+) -> Requisition:
+    req = Requisition.objects.select_for_update().select_related("run__grant").get(pk=req.pk)
+    if req.status != RequisitionStatus.PENDING:
+        raise WorkflowError(_("This requisition has already been answered."))
+    problem = payment_account_problem(payment_method, payment_account)
+    if problem:
+        raise WorkflowError(problem)
+    agreement_id = req.run.grant.agreement_id
+    if any(use.agreement_id != agreement_id for use in lines):
+        raise WorkflowError(_("Only the agreement's permitted uses can be chosen."))
+    if any(amount < 0 for amount in lines.values()):
+        raise WorkflowError(_("Amounts cannot be negative."))
+    total = sum(lines.values())
+    if total != req.amount:
+        raise WorkflowError(
+            _("The amounts by heading add up to %(total)s; they must add up to %(amount)s.")
+            % {"total": format_kronor(total), "amount": format_kronor(req.amount)}
+        )
+    req.status = RequisitionStatus.ACCEPTED
+    req.payment_method = payment_method
+    req.payment_account = payment_account.strip()
+    req.answered_at = timezone.now()
+    req.answered_by = actor
+    req.save()
+    RequisitionLine.objects.bulk_create(
+        RequisitionLine(requisition=req, use=use, amount=amount)
+        for use, amount in lines.items()
+        if amount
+    )
+    audit.log(
+        "requisition.accepted",
+        req,
+        grant=req.run.grant,
+        actor=actor,
+        after={
+            "amount": req.amount,
+            "account": f"{payment_method} {req.payment_account}",
+            "lines": {u.code: a for u, a in lines.items()},
+        },
+    )
+    return req
+
+
+@transaction.atomic
+def decline_requisition(*, req: Requisition, reason: str, actor) -> Requisition:
+    req = Requisition.objects.select_for_update().select_related("run__grant").get(pk=req.pk)
+    if req.status != RequisitionStatus.PENDING:
+        raise WorkflowError(_("This requisition has already been answered."))
+    req.status = RequisitionStatus.DECLINED
+    req.decline_reason = reason.strip()
+    req.answered_at = timezone.now()
+    req.answered_by = actor
+    req.save()
+    audit.log(
+        "requisition.declined",
+        req,
+        grant=req.run.grant,
+        actor=actor,
+        after={"amount": req.amount, "reason": req.decline_reason},
+    )
+    return req
+
+
+def paid_total(req: Requisition) -> int:
+    return req.payments.aggregate(total=Sum("amount"))["total"] or 0
+
+
+@transaction.atomic
+def record_payment(
+    *, req: Requisition, paid_on: date, amount: int, reference: str, actor
+) -> Payment:
+    req = Requisition.objects.select_for_update().select_related("run__grant").get(pk=req.pk)
+    if req.status != RequisitionStatus.ACCEPTED:
+        raise WorkflowError(_("Only a requisitioned amount can be paid."))
+    if amount <= 0:
+        raise WorkflowError(_("A payment must be more than 0 kr."))
+    left = req.amount - paid_total(req)
+    if amount > left:
+        raise WorkflowError(
+            _("Only %(left)s of the requisition is unpaid.") % {"left": format_kronor(left)}
+        )
+    payment = Payment.objects.create(
+        requisition=req,
+        paid_on=paid_on,
+        amount=amount,
+        reference=reference.strip(),
+        recorded_by=actor,
+    )
+    audit.log(
+        "payment.recorded",
+        payment,
+        grant=req.run.grant,
+        actor=actor,
+        after={
+            "requisition": req.pk,
+            "paid_on": paid_on.isoformat(),
+            "amount": amount,
+            "reference": payment.reference,
+        },
+    )
+    return payment
+
+
+@dataclass
+class Balance:
+    """Decided, requisitioned, paid and claimed back, in kronor (one requisition or a sum)."""
+
+    decided: int = 0
+    requisitioned: int = 0
+    paid: int = 0
+    claimed: int = 0
+    pot: Pot | None = None
+
+    @property
+    def left(self) -> int:
+        """Requisitioned but not yet paid out."""
+        return self.requisitioned - self.paid
+
+
+def balance_of(req: Requisition) -> Balance:
+    """The balance of a requisition read through `with_balances`."""
+    accepted = req.status == RequisitionStatus.ACCEPTED
+    return Balance(
+        decided=req.amount,
+        requisitioned=req.amount if accepted else 0,
+        paid=req.paid_sum,
+        claimed=req.claimed_sum,
+        pot=req.pot,
+    )
+
+
+def pot_balances(requisitions: QuerySet[Requisition]) -> list[Balance]:
+    """The balances of `requisitions` summed per pot, in a fixed number of queries."""
+    ids = requisitions.order_by().values("pk")
+    by_pot: dict[int, Balance] = {}
+    rows = (
+        Requisition.objects.filter(pk__in=ids)
+        .values("pot_id", "status")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    for row in rows:
+        balance = by_pot.setdefault(row["pot_id"], Balance())
+        balance.decided += row["total"]
+        if row["status"] == RequisitionStatus.ACCEPTED:
+            balance.requisitioned += row["total"]
+    for model, attr in ((Payment, "paid"), (RepaymentClaim, "claimed")):
+        sums = (
+            model.objects.filter(requisition__in=ids)
+            .values("requisition__pot_id")
+            .annotate(total=Sum("amount"))
+            .order_by()
+        )
+        for row in sums:
+            balance = by_pot.setdefault(row["requisition__pot_id"], Balance())
+            setattr(balance, attr, getattr(balance, attr) + row["total"])
+    pots = (
+        Pot.objects.filter(pk__in=by_pot)
+        .select_related("grant")
+        .order_by("grant__slug", "position", "id")
+    )
+    result = []
+    for pot in pots:
+        by_pot[pot.pk].pot = pot
+        result.append(by_pot[pot.pk])
+    return result

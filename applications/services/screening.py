@@ -1,0 +1,102 @@
+"""Each application unit's verdict in its pot, stored so that lists sum it in SQL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import QuerySet
+
+from allocations import engine, grantfile
+from allocations.models import Pot
+
+from ..models import (
+    SCREENING_FIELDS,
+    Application,
+    ApplicationUnit,
+)
+from .base import UNIT_BASED, confirmed_unit, pot_measure
+
+
+@dataclass
+class UnitScreening:
+    slug: str
+    name: str
+    measure: int  # the places or customers the application gives; 0 where the pot counts none
+    reason: engine.Reason | None  # None: the pot's rule takes the unit
+
+
+def screening_key(pot: Pot) -> str:
+    """The digest of what a unit's verdict in `pot` depends on, besides the unit's figures."""
+    data = json.dumps(
+        {"model": pot.model, "measure": pot_measure(pot)}, sort_keys=True, cls=DjangoJSONEncoder
+    )
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def refresh_screening(pot: Pot, applications: QuerySet[Application] | None = None) -> int:
+    """Screen again the pot's application units whose stored verdict is missing or stale.
+
+    One query when nothing is stale — the usual case: units are screened when an application
+    is saved, and again only after the pot's model or a unit's figures change. Returns how
+    many units were screened.
+    """
+    if pot.model_type not in UNIT_BASED:
+        return 0
+    key = screening_key(pot)
+    links = ApplicationUnit.objects.filter(application__pot=pot).exclude(screened_with=key)
+    if applications is not None:
+        links = links.filter(application__in=applications.order_by().values("pk"))
+    links = list(links.select_related("grant_unit__unit", "grant_unit__organisation"))
+    if not links:
+        return 0
+    model = grantfile.to_model(pot.model)
+    measure = pot_measure(pot)
+    for link in links:
+        unit = confirmed_unit(link)
+        reason = engine.screen_unit(model, unit)
+        link.measure = (unit.measure(measure) or 0) if measure else 0
+        link.eligible = reason is None
+        link.reason = [reason[0], reason[1]] if reason else None
+        link.screened_with = key
+    ApplicationUnit.objects.bulk_update(links, sorted(SCREENING_FIELDS), batch_size=500)
+    return len(links)
+
+
+def screen_applications(
+    pot: Pot, applications: QuerySet[Application], *, refresh: bool = True
+) -> dict[int, list[UnitScreening]]:
+    """Each application's units, with its confirmed figures and the pot's verdict.
+
+    What `eligibility_preview` says for one application, for a list of them, read from the
+    stored verdicts (screened again first where stale, unless the caller just did): two
+    queries however many.
+    """
+    if pot.model_type not in UNIT_BASED:
+        return {}
+    if refresh:
+        refresh_screening(pot, applications)
+    links = (
+        ApplicationUnit.objects.filter(application__in=applications.order_by().values("pk"))
+        .order_by("application_id", "position")
+        .values_list(
+            "application_id",
+            "grant_unit__unit__slug",
+            "grant_unit__unit__name",
+            "measure",
+            "reason",
+        )
+    )
+    screened: dict[int, list[UnitScreening]] = {}
+    for app_id, slug, name, measure, reason in links:
+        screened.setdefault(app_id, []).append(
+            UnitScreening(
+                slug=slug,
+                name=name,
+                measure=measure,
+                reason=(reason[0], reason[1]) if reason else None,
+            )
+        )
+    return screened
