@@ -379,7 +379,7 @@ def test_an_eager_computation_shows_its_result_at_once(office, import_seed):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_queued_computation_is_reported_when_the_page_is_reloaded(office, seed000, monkeypatch):
-    from applications.views import office as views
+    from applications.views.office import grants as views
 
     grant, _pot = seed000
 

@@ -1,0 +1,48 @@
+"""The officials' pages (handläggning): calls, review, decision, payments, reports, claims.
+
+Every page needs `permissions.can_handle_cases`: a visitor who is not signed in is sent to
+sign in, and anyone else signed in gets 403 on every office URL, whatever object it names —
+so that no one outside learns which ids exist. An official who names an object that does
+not exist gets 404. Objects are fetched through the `permissions.get_…` helpers; every state
+change is a function in `services`.
+"""
+
+from __future__ import annotations
+
+from .calls import (  # noqa: F401
+    call_close,
+    call_new,
+    calls,
+)
+from .claims import (  # noqa: F401
+    claims,
+    redistribute,
+)
+from .grants import (  # noqa: F401
+    compute,
+    grant,
+    start,
+)
+from .reports import (  # noqa: F401
+    report,
+    reports,
+    review_report,
+)
+from .requisitions import (  # noqa: F401
+    claim,
+    claim_repaid,
+    record_payment,
+    requisition,
+    requisitions,
+)
+from .review import (  # noqa: F401
+    application,
+    call_review,
+    pot_review,
+    review_application,
+)
+from .runs import (  # noqa: F401
+    decide,
+    run,
+    run_units,
+)

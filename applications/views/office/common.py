@@ -1,0 +1,57 @@
+"""What every officials' page shares: the access check, pagination, the pot tree, history."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q
+
+from allocations.models import AuditEntry, Pot
+
+from ... import permissions
+
+PAGE_SIZE = 50
+
+
+def official_required(view):
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        decision = permissions.can_handle_cases(request.user)
+        if not decision:
+            raise PermissionDenied(decision.reason)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def paginate(request, items, per_page: int = PAGE_SIZE, param: str = "page"):
+    return Paginator(items, per_page).get_page(request.GET.get(param))
+
+
+def pot_tree(pots) -> list[tuple[Pot, int]]:
+    """Pots in tree order with their depth (0 at the top)."""
+    by_parent: dict[int | None, list[Pot]] = {}
+    for pot in sorted(pots, key=lambda p: (p.position, p.pk)):
+        by_parent.setdefault(pot.parent_id, []).append(pot)
+    ordered: list[tuple[Pot, int]] = []
+
+    def walk(parent_id, depth):
+        for pot in by_parent.get(parent_id, []):
+            ordered.append((pot, depth))
+            walk(pot.pk, depth + 1)
+
+    walk(None, 0)
+    return ordered
+
+
+def audit_history(*objects: tuple[str, list[int]]) -> list[AuditEntry]:
+    """The audit entries of the named objects, oldest first (for `applications/_history.html`)."""
+    match = Q(pk__in=[])
+    for object_type, ids in objects:
+        match |= Q(object_type=object_type, object_id__in=[str(pk) for pk in ids])
+    return list(AuditEntry.objects.filter(match).order_by("at", "id"))

@@ -1,0 +1,171 @@
+"""The officials' start page, a grant's page, and computing its allocation."""
+
+from __future__ import annotations
+
+from celery.result import AsyncResult, EagerResult
+from django.contrib import messages
+from django.db import transaction
+from django.db.models import Count, F, Q, Sum
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from allocations.forms import grant_problems
+from allocations.models import Grant
+from allocations.tasks import compute_grant
+
+from ... import permissions, services
+from ...forms.office import (
+    APPLIED_FOR,
+)
+from ...models import (
+    Application,
+    ApplicationStatus,
+    Call,
+    ClaimDisposition,
+    RepaymentClaim,
+    ReportStatus,
+    RequisitionStatus,
+    UsageReport,
+)
+from .common import official_required, paginate, pot_tree
+
+
+@official_required
+def start(request):
+    today = timezone.localdate()
+    grants = paginate(request, Grant.objects.prefetch_related("pots").order_by("slug"), per_page=10)
+    open_calls = Call.objects.filter(opens_on__lte=today, closes_on__gte=today)
+    requisitions = services.with_balances(permissions.requisitions_for(request.user))
+    counts = {
+        "submitted": Application.objects.filter(status=ApplicationStatus.SUBMITTED).count(),
+        "pending": requisitions.filter(status=RequisitionStatus.PENDING).count(),
+        "unpaid": requisitions.filter(status=RequisitionStatus.ACCEPTED)
+        .filter(paid_sum__lt=F("amount"))
+        .count(),
+        "reports": UsageReport.objects.filter(
+            status=ReportStatus.SUBMITTED, requisition__run__decided_on__isnull=False
+        ).count(),
+        "claims": RepaymentClaim.objects.filter(paid_on__isnull=True).count(),
+    }
+    context = {
+        "page": grants,
+        "grants": [(grant, pot_tree(grant.pots.all())) for grant in grants],
+        "applied_for": APPLIED_FOR,
+        "open_calls": open_calls.select_related("pot__grant")
+        .annotate(waiting=Count("applications", filter=Q(applications__status="submitted")))
+        .order_by("closes_on", "pk")[:10],
+        "open_count": open_calls.count(),
+        "closed_count": Call.objects.filter(closes_on__lt=today).count(),
+        "counts": counts,
+        "today": today,
+    }
+    return render(request, "applications/office/start.html", context)
+
+
+@official_required
+def grant(request, pk):
+    grant = permissions.get_grant_for_official(request.user, pk)
+    _report_queued_computation(request, grant)
+    latest = grant.runs.filter(redistributes=None).order_by("-number").first()
+    results = {r.pot_id: r for r in latest.pot_results.all()} if latest else {}
+    waiting = dict(
+        RepaymentClaim.objects.filter(
+            requisition__run__grant=grant,
+            disposition=ClaimDisposition.REDISTRIBUTE,
+            paid_on__isnull=False,
+            redistribution__isnull=True,
+        )
+        .values_list("requisition__pot_id")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    calls = dict(
+        Call.objects.filter(pot__grant=grant)
+        .values_list("pot_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    pots = list(grant.pots.all())
+    parents = {p.parent_id for p in pots}
+    tree = [
+        {
+            "pot": pot,
+            "depth": depth,
+            "indent": f"{depth * 1.5}rem",
+            "result": results.get(pot.pk),
+            "waiting": waiting.get(pot.pk, 0),
+            "calls": calls.get(pot.pk, 0),
+            "applied_for": pot.pk not in parents and pot.model_type in APPLIED_FOR,
+        }
+        for pot, depth in pot_tree(pots)
+    ]
+    runs = (
+        grant.runs.annotate(total=Sum("rows__amount"))
+        .select_related("redistributes", "computed_by")
+        .order_by("-number")
+    )
+    context = {"grant": grant, "tree": tree, "latest": latest, "runs": paginate(request, runs)}
+    return render(request, "applications/office/grant.html", context)
+
+
+def _task_key(grant: Grant) -> str:
+    return f"office-compute-{grant.pk}"
+
+
+def _report_outcome(request, grant: Grant, outcome: dict) -> None:
+    if outcome.get("ok"):
+        messages.success(
+            request,
+            _("“%(grant)s” is computed: run %(number)s.")
+            % {"grant": grant, "number": outcome["number"]},
+        )
+    else:
+        messages.error(
+            request,
+            _("“%(grant)s” could not be computed: pot %(pot)s: %(error)s")
+            % {"grant": grant, "pot": outcome.get("pot"), "error": outcome.get("error")},
+        )
+
+
+def _report_queued_computation(request, grant: Grant) -> None:
+    """With a real worker: say whether the computation queued earlier has finished."""
+    task_id = request.session.get(_task_key(grant))
+    if not task_id:
+        return
+    result = AsyncResult(task_id, app=compute_grant.app)
+    if not result.ready():
+        messages.info(request, _("The computation is under way; reload this page in a moment."))
+        return
+    del request.session[_task_key(grant)]
+    outcome = result.get(propagate=False)
+    if isinstance(outcome, dict):
+        _report_outcome(request, grant, outcome)
+    else:
+        messages.error(request, _("The computation failed; try again or ask an administrator."))
+
+
+@official_required
+@require_POST
+def compute(request, pk):
+    grant = permissions.get_grant_for_official(request.user, pk)
+    problems = grant_problems(grant)
+    if problems:
+        messages.error(
+            request,
+            _("“%(grant)s” cannot be computed yet: %(problems)s")
+            % {"grant": grant, "problems": " ".join(problems)},
+        )
+        return redirect("office:grant", grant.pk)
+
+    def queue() -> None:
+        result = compute_grant.delay(grant.pk, request.user.pk)
+        if isinstance(result, EagerResult):  # embedded: it has run already
+            _report_outcome(request, grant, result.get())
+        else:
+            request.session[_task_key(grant)] = result.id
+            messages.info(request, _("The computation is queued; reload this page in a moment."))
+
+    transaction.on_commit(queue)
+    return redirect("office:grant", grant.pk)

@@ -1,0 +1,203 @@
+"""Reviewing applications: the list of a call or pot, one application, the verdict."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from allocations.models import Organisation, Pot
+from allocations.wording import reason_text
+
+from ... import permissions, services
+from ...forms.office import (
+    ReviewFilterForm,
+    ReviewForm,
+)
+from ...models import (
+    Application,
+    ApplicationStatus,
+    ApplicationUnit,
+    Call,
+)
+from ...services import WorkflowError
+from .common import audit_history, official_required, paginate
+
+
+@official_required
+def call_review(request, pk):
+    call = permissions.get_call_for(request.user, pk)
+    apps = permissions.applications_for(request.user).filter(call=call)
+    return _review_page(request, call.pot, apps, call)
+
+
+@official_required
+def pot_review(request, pk):
+    pot = permissions.get_pot_for_official(request.user, pk)
+    apps = permissions.applications_for(request.user).filter(pot=pot)
+    return _review_page(request, pot, apps, None)
+
+
+def _review_page(request, pot: Pot, apps, call: Call | None):
+    """Every application in one list, with the same number of queries for 10 or 10 000.
+
+    The counts and sums are made in SQL from the stored verdicts on each application's units
+    (`services.refresh_screening`); only the page's own rows are read into Python.
+    """
+    form = ReviewFilterForm(
+        request.GET, organisations=Organisation.objects.filter(pk__in=apps.values("organisation"))
+    )
+    data = form.values()
+    if "organisation" in data:
+        apps = apps.filter(organisation=data["organisation"])
+    unit_based = pot.model_type in services.UNIT_BASED
+    if unit_based:
+        services.refresh_screening(pot)
+    flagged = Exists(ApplicationUnit.objects.filter(application=OuterRef("pk"), eligible=False))
+    if data.get("eligibility") == ReviewFilterForm.INELIGIBLE:
+        apps = apps.filter(flagged)
+    elif data.get("eligibility") == ReviewFilterForm.ELIGIBLE:
+        apps = apps.exclude(flagged)
+
+    # The summary covers every status, so that it also says what the status filter would give.
+    summary = {value: _summary_row(value, label) for value, label in ApplicationStatus.choices}
+    total = _summary_row("", _("all"))
+    by_status = (
+        apps.order_by()
+        .values("status")
+        .annotate(
+            count=Count("pk"),
+            requested=Coalesce(Sum("requested_amount"), 0),
+            granted=Coalesce(Sum("granted_amount"), 0),
+        )
+    )
+    measured = (
+        ApplicationUnit.objects.filter(application__in=apps.order_by().values("pk"))
+        .order_by()
+        .values("application__status")
+        .annotate(
+            measured=Coalesce(Sum("measure"), 0),
+            measured_eligible=Coalesce(Sum("measure", filter=Q(eligible=True)), 0),
+        )
+    )
+    figures = {row["status"]: row for row in by_status}
+    if unit_based:
+        for row in measured:
+            figures.setdefault(row["application__status"], {}).update(
+                measure=row["measured"], eligible=row["measured_eligible"]
+            )
+    for status, values in figures.items():
+        for row in (summary[status], total):
+            for key in ("count", "requested", "granted", "measure", "eligible"):
+                row[key] += values.get(key, 0)
+
+    if "status" in data:
+        apps = apps.filter(status=data["status"])
+    page = paginate(
+        request, apps.select_related("organisation").order_by("organisation__name", "slug", "pk")
+    )
+    on_page = Application.objects.filter(pk__in=[app.pk for app in page])
+    screened = services.screen_applications(pot, on_page, refresh=False) if unit_based else {}
+    rows = []
+    for app in page:
+        units = screened.get(app.pk, [])
+        rows.append(
+            {
+                "app": app,
+                "units": units,
+                "reasons": [(u.name, reason_text(*u.reason)) for u in units if u.reason],
+                "measure": sum(u.measure for u in units),
+                "eligible": sum(u.measure for u in units if u.reason is None),
+            }
+        )
+    context = {
+        "pot": pot,
+        "grant": pot.grant,
+        "call": call,
+        "form": form,
+        "page": page,
+        "rows": rows,
+        "summary": [row for row in summary.values() if row["count"]] + [total],
+        "measure": services.pot_measure(pot),
+        "unit_based": unit_based,
+        "amounts": pot.model_type == "approved_amounts",
+        "today": timezone.localdate(),
+    }
+    return render(request, "applications/office/review.html", context)
+
+
+def _summary_row(status: str, label) -> dict:
+    return {
+        "status": status,
+        "label": label,
+        "count": 0,
+        "measure": 0,
+        "eligible": 0,
+        "requested": 0,
+        "granted": 0,
+    }
+
+
+@official_required
+def application(request, pk):
+    app = permissions.get_application_for(request.user, pk)
+    return _application_page(request, app)
+
+
+def _application_page(request, app: Application, form: ReviewForm | None = None):
+    units = services.screen_applications(app.pot, Application.objects.filter(pk=app.pk))
+    review = permissions.can_review_application(request.user, app)
+    if form is None and review:
+        form = ReviewForm(
+            pot=app.pot,
+            initial={"reason": app.status_reason, "granted_amount": app.granted_amount},
+        )
+    context = {
+        "app": app,
+        "units": [(u, reason_text(*u.reason) if u.reason else "") for u in units.get(app.pk, [])],
+        "measure": services.pot_measure(app.pot),
+        "uses": app.uses.all(),
+        "history": audit_history(("applications.application", [app.pk])),
+        "form": form,
+        "not_reviewable": review.reason,
+        "back": _review_url(app),
+    }
+    return render(request, "applications/office/application.html", context)
+
+
+def _review_url(app: Application) -> str:
+    if app.call_id:
+        return reverse("office:call", args=[app.call_id])
+    return reverse("office:pot_review", args=[app.pot_id])
+
+
+@official_required
+@require_POST
+def review_application(request, pk):
+    app = permissions.get_application_for(request.user, pk)
+    decision = permissions.can_review_application(request.user, app)
+    if not decision:
+        messages.error(request, decision.reason)
+        return redirect("office:application", app.pk)
+    form = ReviewForm(request.POST, pot=app.pot)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.review_application(
+                app=app,
+                approve=data["decision"] == ReviewForm.APPROVE,
+                reason=data["reason"],
+                granted_amount=data.get("granted_amount"),
+                actor=request.user,
+            )
+        except WorkflowError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Application %s is reviewed.") % app.slug)
+            return redirect(_review_url(app))
+    return _application_page(request, app, form)
