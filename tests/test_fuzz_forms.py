@@ -232,6 +232,7 @@ def snapshot() -> dict:
         UsageLine,
         RepaymentClaim,
         GrantUnit,
+        Unit,
     )
     state = {m.__name__: list(m.objects.order_by("pk").values_list()) for m in models}
     # A unit's stored verdict is derived data a page may fill in when stale; what it is
@@ -552,6 +553,69 @@ def test_apply(world):
                     world.call,
                     ApplicationStatus.DRAFT,
                 )
+
+    run()
+    fuzz.saw_both()
+
+
+def test_unit_new(world):
+    """A provider registers a unit only for its own organisations; nothing half-written."""
+    fuzz = Fuzz(world.owner)
+    url = reverse("portal:unit_new")
+    valid = [
+        {
+            "organisation": str(world.a.pk),
+            "name": "Solgläntan",
+            "type": "care_home",
+            "places": "40",
+            "customers": "",
+        },
+        {
+            "organisation": str(world.c.pk),
+            "name": "Hemtjänsten Norr",
+            "type": "home_care",
+            "places": "",
+            "customers": "120",
+        },
+    ]
+
+    @FUZZ
+    @given(posted(*valid, ids=ids(world.b, world.unit_b.unit)), ENCODINGS)
+    @example({**valid[0], "organisation": str(world.b.pk)}, "multipart")
+    @example({**valid[0], "places": str(MAX_COUNT + 1)}, "urlencoded")
+    def run(data, encoding):
+        with fuzz.attempt(url, data, encoding) as a:
+            new = Unit.objects.exclude(pk__in=[r[0] for r in a.before["Unit"]])
+            assert new.count() <= 1
+            for unit in new:
+                assert unit.organisation_id in (world.a.pk, world.c.pk)
+                assert unit.name.strip()
+                assert (unit.places or 0) <= MAX_COUNT
+                assert (unit.customers or 0) <= MAX_COUNT
+                assert not unit.grant_figures.exists()  # the register only; no grant changes
+
+    run()
+    fuzz.saw_both()
+
+
+def test_unit_edit(world):
+    """A provider changes its own unit's figures; never its organisation, never a grant's."""
+    fuzz = Fuzz(world.owner)
+    unit = world.unit_a.unit
+    url = reverse("portal:unit_edit", args=[unit.pk])
+    valid = {"name": "Hemmet i norr", "type": "care_home", "places": "55", "customers": ""}
+
+    @FUZZ
+    @given(posted(valid, ids=ids(world.b, world.unit_b.unit)), ENCODINGS)
+    @example({**valid, "organisation": str(world.b.pk)}, "multipart")
+    @example({**valid, "pk": str(world.unit_b.unit.pk)}, "urlencoded")
+    def run(data, encoding):
+        with fuzz.attempt(url, data, encoding) as a:
+            now = Unit.objects.get(pk=unit.pk)
+            assert now.organisation_id == world.a.pk
+            assert now.slug == unit.slug
+            assert _row(world.unit_b.unit) == _row_in(a.before, world.unit_b.unit)
+            assert list(GrantUnit.objects.order_by("pk").values_list()) == a.before["GrantUnit"]
 
     run()
     fuzz.saw_both()
