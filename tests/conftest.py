@@ -53,6 +53,23 @@ def pytest_configure(config):
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_session_left_behind(django_db_setup, django_db_blocker):
+    """End the sessions a live server's threads leave open, so the test database can go.
+
+    Without it, dropping the PostgreSQL test database at the end warns that another
+    session still uses it.
+    """
+    yield
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+
+
 @pytest.fixture(autouse=True)
 def default_language():
     """Each test starts in Swedish: a request in English must not leak into the next test."""
