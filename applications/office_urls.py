@@ -16,6 +16,11 @@ urlpatterns = [
     path("potter/<int:pk>/omfordela/", office.redistribute, name="redistribute"),
     path("ansokningar/<int:pk>/", office.application, name="application"),
     path("ansokningar/<int:pk>/granska/", office.review_application, name="review_application"),
+    path(
+        "ansokningar/<int:pk>/enheter/<int:unit_pk>/lage/",
+        office.confirm_location,
+        name="confirm_location",
+    ),
     path("korningar/<int:pk>/", office.run, name="run"),
     path("korningar/<int:pk>/enheter/", office.run_units, name="run_units"),
     path("korningar/<int:pk>/beslut/", office.decide, name="decide"),

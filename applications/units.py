@@ -10,7 +10,8 @@ adds it to the grant with the register's type, places and customers. The
 attributes the eligibility rules read besides those — whether the unit is in the
 city and the share of its residents the city placed — are the administration's
 to confirm, not the provider's to declare; until an administrator confirms them
-(the unit-in-grant admin, audited) they are taken at their least favourable
+(on the application's page for officials, or in the unit-in-grant admin; audited)
+they are taken at their least favourable
 value, so a rule that asks for them screens the unit out with its reason rather
 than counting it on figures no one has checked.
 """
@@ -132,12 +133,13 @@ def units_new_to_grant(app: Application) -> list[Unit]:
     )
 
 
-def unconfirmed_grant_units(grant_units: list[GrantUnit]) -> set[int]:
-    """Which of these were added by an application and not changed by an administrator since."""
+def unconfirmed_grant_units(grant_units: list[GrantUnit] | list[int]) -> set[int]:
+    """Which of these (units in a grant, or their ids) were added by an application and not
+    changed by the administration since."""
     label = GrantUnit._meta.label_lower
     entries = AuditEntry.objects.filter(
         object_type=label,
-        object_id__in=[str(gu.pk) for gu in grant_units],
+        object_id__in=[str(getattr(gu, "pk", gu)) for gu in grant_units],
         action__in=(ADDED_BY_APPLICATION, "grantunit.changed"),
     ).order_by("at", "id")
     last = dict(entries.values_list("object_id", "action"))  # the latest entry wins
@@ -212,3 +214,29 @@ def save_draft_with_new_units(
         for choice in new_units
     ]
     return services.save_draft(app=app, units=[*units, *added], actor=actor, **fields)
+
+
+@transaction.atomic
+def confirm_location(
+    *, app: Application, grant_unit: GrantUnit, in_city: bool, city_placed_share: Decimal, actor
+) -> GrantUnit:
+    """The official confirms where a unit an application added to the grant is, and how many of
+    its residents the city placed; its verdict in the pot is then made again on these figures."""
+    grant_unit = GrantUnit.objects.select_for_update().get(pk=grant_unit.pk)
+    if not app.applicationunit_set.filter(grant_unit=grant_unit).exists():
+        raise services.WorkflowError(_("The unit is not part of this application."))
+    fields = ("in_city", "city_placed_share")
+    before = _snapshot(grant_unit, fields)
+    grant_unit.in_city = in_city
+    grant_unit.city_placed_share = city_placed_share
+    grant_unit.save(update_fields=list(fields))  # the stored verdicts go stale with it
+    audit.log(
+        "grantunit.changed",
+        grant_unit,
+        grant=app.grant,
+        actor=actor,
+        before=before,
+        after={**_snapshot(grant_unit, fields), "application": app.slug},
+    )
+    services.refresh_screening(app.pot, Application.objects.filter(pk=app.pk))
+    return grant_unit

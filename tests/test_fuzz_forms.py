@@ -558,6 +558,33 @@ def test_apply(world):
     fuzz.saw_both()
 
 
+def test_confirm_location(world):
+    """The official confirms where a unit of an application is; only that unit, within 0–100 %."""
+    fuzz = Fuzz(world.official)
+    app = world.submitted_a
+    gu = app.units.first()
+    url = reverse("office:confirm_location", args=[app.pk, gu.pk])
+    prefix = f"unit-{gu.pk}-"
+    valid = [
+        {f"{prefix}in_city": "on", f"{prefix}city_placed_percent": "92,5"},
+        {f"{prefix}city_placed_percent": "40"},
+    ]
+
+    @FUZZ
+    @given(posted(*valid, ids=ids(world.unit_b, world.unit_a)), ENCODINGS)
+    @example({**valid[0], f"{prefix}city_placed_percent": "100.01"}, "multipart")
+    @example({**valid[0], "grant_unit": str(world.unit_b.pk)}, "urlencoded")
+    def run(data, encoding):
+        with fuzz.attempt(url, data, encoding) as a:
+            for other in (world.unit_a, world.unit_b):
+                assert _row(other) == _row_in(a.before, other)
+            now = GrantUnit.objects.get(pk=gu.pk)
+            assert 0 <= now.city_placed_share <= 1
+
+    run()
+    fuzz.saw_both()
+
+
 def test_unit_new(world):
     """A provider registers a unit only for its own organisations; nothing half-written."""
     fuzz = Fuzz(world.owner)

@@ -137,6 +137,11 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
         "GET": OFFICE_POST_ONLY_GET,
         "POST": row(LOGIN, 403, 403, 302, 302),
     },
+    # The grant is decided: the unit's location is no longer confirmed here (a message).
+    "office:confirm_location": {
+        "GET": OFFICE_POST_ONLY_GET,
+        "POST": row(LOGIN, 403, 403, 302, 302),
+    },
     # The decided run: an empty decision form is shown again with its errors.
     "office:run": {"GET": OFFICE_GET},
     "office:run_units": {"GET": OFFICE_GET},
@@ -317,6 +322,8 @@ def world(import_seed):
         "redistribute": pot.pk,
         "office:application": submitted.pk,
         "review_application": submitted.pk,
+        "confirm_location": submitted.pk,
+        "confirm_location:unit_pk": submitted.units.first().pk,
         "run": run.pk,
         "run_units": run.pk,
         "decide": run.pk,
@@ -341,9 +348,13 @@ def url_kwargs(name: str, pattern: URLPattern, objects: dict, invitation: dict, 
         return {}
     if converters == {"uidb64", "token"}:
         return invitation
-    assert converters == {"pk"}, (name, converters)
     short = name.split(":")[1]
-    return {"pk": pk if pk is not None else objects.get(name, objects.get(short))}
+    kwargs = {"pk": pk if pk is not None else objects.get(name, objects.get(short))}
+    if converters == {"pk", "unit_pk"}:  # a unit of the application the URL names
+        kwargs["unit_pk"] = objects[f"{short}:unit_pk"]
+    else:
+        assert converters == {"pk"}, (name, converters)
+    return kwargs
 
 
 def snapshot() -> tuple:

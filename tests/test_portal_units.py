@@ -447,3 +447,64 @@ def test_a_malformed_base_url_stops_start_up_naming_the_variable(tmp_path, value
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "STIMULANS_BASE_URL must start with http:// or https://" in result.stderr
+
+
+def test_the_official_confirms_a_new_units_location_on_the_application(seed, norr, official):
+    grant, pot, call = seed
+    official.user_permissions.add(Permission.objects.get(codename="decide_allocationrun"))
+    user = provider(norr, "norr")
+    client = browser(user)
+    client.post(reverse("portal:unit_new"), unit_post(organisation=str(norr.pk), places="30"))
+    unit = Unit.objects.get(name="Solgläntan")
+    app = services.start_application(call=call, organisation=norr, actor=user, today=today())
+    key = f"new-{unit.pk}"
+    client.post(reverse("portal:application_edit", args=[app.pk]), application_post(grant, [key]))
+    services.submit_application(app=app, actor=user, today=today())
+    gu = GrantUnit.objects.get(grant=grant, unit=unit)
+    url = reverse("office:confirm_location", args=[app.pk, gu.pk])
+    office = browser(official)
+
+    # Both lists flag it; the application's page offers the confirmation.
+    listing = office.get(reverse("office:call", args=[call.pk])).content.decode()
+    assert "new in this grant — location not confirmed" in listing
+    page = office.get(reverse("office:application", args=[app.pk])).content.decode()
+    assert url in page
+
+    # The provider cannot confirm its own unit; junk is a form error and writes nothing.
+    assert client.post(url, {f"unit-{gu.pk}-city_placed_percent": "100"}).status_code == 403
+    bad = office.post(
+        url, {f"unit-{gu.pk}-in_city": "on", f"unit-{gu.pk}-city_placed_percent": "140"}
+    )
+    assert bad.status_code == 200
+    gu.refresh_from_db()
+    assert (gu.in_city, gu.city_placed_share) == (False, Decimal(0))
+
+    answer = office.post(
+        url, {f"unit-{gu.pk}-in_city": "on", f"unit-{gu.pk}-city_placed_percent": "92,5"}
+    )
+    assert answer.status_code == 302
+    gu.refresh_from_db()
+    assert (gu.in_city, gu.city_placed_share) == (True, Decimal("0.925"))
+    entry = AuditEntry.objects.filter(action="grantunit.changed", object_id=str(gu.pk)).get()
+    assert entry.actor == official
+    assert entry.before == {"in_city": False, "city_placed_share": "0.0000"}
+    # Its verdict is made again on the confirmed figures: now it counts.
+    link = ApplicationUnit.objects.get(application=app, grant_unit=gu)
+    assert (link.eligible, link.screened_with) == (True, services.screening_key(pot))
+    page = office.get(reverse("office:application", args=[app.pk])).content.decode()
+    assert "location not confirmed" not in page
+
+    # A unit that is not the application's is a 404; so is another application's URL.
+    other = GrantUnit.objects.filter(grant=grant).exclude(pk=gu.pk).first()
+    assert (
+        office.post(reverse("office:confirm_location", args=[app.pk, other.pk])).status_code == 404
+    )
+
+    # Once the grant is decided its units' figures are not confirmed here any more.
+    decide(grant, official)
+    refused = office.post(
+        url, {f"unit-{gu.pk}-in_city": "", f"unit-{gu.pk}-city_placed_percent": "0"}, follow=True
+    )
+    assert "The grant is decided" in refused.content.decode()
+    gu.refresh_from_db()
+    assert (gu.in_city, gu.city_placed_share) == (True, Decimal("0.925"))

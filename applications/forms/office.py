@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.text import Truncator, capfirst
@@ -141,6 +143,45 @@ class ReviewFilterForm(GetForm):
     def __init__(self, *args, organisations, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["organisation"].queryset = organisations
+
+
+class PercentField(forms.DecimalField):
+    """A percentage typed the Swedish way (`92,5`) or the English way (`92.5`)."""
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = value.strip().removesuffix("%").strip().replace(",", ".")
+        return super().to_python(value)
+
+
+class LocationForm(Labelled, forms.Form):
+    """Where a unit new to the grant is, as the administration confirms it."""
+
+    in_city = forms.BooleanField(label=_("in the city"), required=False)
+    city_placed_percent = PercentField(
+        label=_("share of residents placed by the city (%)"),
+        min_value=0,
+        max_value=100,
+        max_digits=5,
+        decimal_places=2,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 6}),
+    )
+
+    def __init__(self, *args, grant_unit=None, **kwargs):
+        if grant_unit is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "in_city": grant_unit.in_city,
+                    "city_placed_percent": format(
+                        (grant_unit.city_placed_share * 100).normalize(), "f"
+                    ),
+                },
+            )
+        super().__init__(*args, **kwargs)
+
+    def share(self) -> Decimal:
+        return (self.cleaned_data["city_placed_percent"] / 100).quantize(Decimal("0.0001"))
 
 
 class ReviewForm(Labelled, forms.Form):

@@ -22,6 +22,7 @@ from .base import UNIT_BASED, confirmed_unit, pot_measure
 
 @dataclass
 class UnitScreening:
+    grant_unit_id: int
     slug: str
     name: str
     measure: int  # the places or customers the application gives; 0 where the pot counts none
@@ -83,6 +84,7 @@ def screen_applications(
         .order_by("application_id", "position")
         .values_list(
             "application_id",
+            "grant_unit_id",
             "grant_unit__unit__slug",
             "grant_unit__unit__name",
             "measure",
@@ -90,9 +92,10 @@ def screen_applications(
         )
     )
     screened: dict[int, list[UnitScreening]] = {}
-    for app_id, slug, name, measure, reason in links:
+    for app_id, grant_unit_id, slug, name, measure, reason in links:
         screened.setdefault(app_id, []).append(
             UnitScreening(
+                grant_unit_id=grant_unit_id,
                 slug=slug,
                 name=name,
                 measure=measure,

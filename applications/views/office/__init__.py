@@ -38,6 +38,7 @@ from .requisitions import (  # noqa: F401
 from .review import (  # noqa: F401
     application,
     call_review,
+    confirm_location,
     pot_review,
     review_application,
 )

@@ -5,17 +5,18 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from allocations.models import Organisation, Pot
+from allocations.models import GrantUnit, Organisation, Pot
 from allocations.wording import reason_text
 
-from ... import permissions, services
+from ... import permissions, services, units
 from ...forms.office import (
+    LocationForm,
     ReviewFilterForm,
     ReviewForm,
 )
@@ -26,6 +27,7 @@ from ...models import (
     Call,
 )
 from ...services import WorkflowError
+from ...units import unconfirmed_grant_units
 from .common import audit_history, official_required, paginate
 
 
@@ -103,6 +105,9 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
     )
     on_page = Application.objects.filter(pk__in=[app.pk for app in page])
     screened = services.screen_applications(pot, on_page, refresh=False) if unit_based else {}
+    unconfirmed = unconfirmed_grant_units(
+        [u.grant_unit_id for found in screened.values() for u in found]
+    )
     rows = []
     for app in page:
         units = screened.get(app.pk, [])
@@ -111,6 +116,7 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
                 "app": app,
                 "units": units,
                 "reasons": [(u.name, reason_text(*u.reason)) for u in units if u.reason],
+                "unconfirmed": [u.name for u in units if u.grant_unit_id in unconfirmed],
                 "measure": sum(u.measure for u in units),
                 "eligible": sum(u.measure for u in units if u.reason is None),
             }
@@ -149,9 +155,25 @@ def application(request, pk):
     return _application_page(request, app)
 
 
-def _application_page(request, app: Application, form: ReviewForm | None = None):
+def _application_page(
+    request,
+    app: Application,
+    form: ReviewForm | None = None,
+    location: tuple[int, LocationForm] | None = None,
+):
     units = services.screen_applications(app.pot, Application.objects.filter(pk=app.pk))
     review = permissions.can_review_application(request.user, app)
+    screened = units.get(app.pk, [])
+    # Units an application added to the grant, whose location the administration confirms.
+    grant_units = list(GrantUnit.objects.filter(pk__in=[u.grant_unit_id for u in screened]))
+    unconfirmed = unconfirmed_grant_units(grant_units)
+    locations = {}
+    if review:
+        by_pk = {gu.pk: gu for gu in grant_units}
+        for pk in unconfirmed:
+            locations[pk] = LocationForm(grant_unit=by_pk[pk], prefix=f"unit-{pk}")
+        if location is not None:
+            locations[location[0]] = location[1]
     if form is None and review:
         form = ReviewForm(
             pot=app.pot,
@@ -159,7 +181,11 @@ def _application_page(request, app: Application, form: ReviewForm | None = None)
         )
     context = {
         "app": app,
-        "units": [(u, reason_text(*u.reason) if u.reason else "") for u in units.get(app.pk, [])],
+        "units": [
+            (u, reason_text(*u.reason) if u.reason else "", locations.get(u.grant_unit_id))
+            for u in screened
+        ],
+        "unconfirmed": unconfirmed,
         "measure": services.pot_measure(app.pot),
         "uses": app.uses.all(),
         "history": audit_history(("applications.application", [app.pk])),
@@ -201,3 +227,33 @@ def review_application(request, pk):
             messages.success(request, _("Application %s is reviewed.") % app.slug)
             return redirect(_review_url(app))
     return _application_page(request, app, form)
+
+
+@official_required
+@require_POST
+def confirm_location(request, pk, unit_pk):
+    """Confirm where a unit new to the grant is; its verdict in the pot is made again."""
+    app = permissions.get_application_for(request.user, pk)
+    link = get_object_or_404(
+        app.applicationunit_set.select_related("grant_unit"), grant_unit=unit_pk
+    )
+    allowed = permissions.can_review_application(request.user, app)
+    if not allowed:
+        messages.error(request, allowed.reason)
+        return redirect("office:application", app.pk)
+    form = LocationForm(request.POST, prefix=f"unit-{unit_pk}")
+    if form.is_valid():
+        try:
+            units.confirm_location(
+                app=app,
+                grant_unit=link.grant_unit,
+                in_city=form.cleaned_data["in_city"],
+                city_placed_share=form.share(),
+                actor=request.user,
+            )
+        except WorkflowError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("The unit's location is confirmed."))
+            return redirect("office:application", app.pk)
+    return _application_page(request, app, location=(link.grant_unit_id, form))
