@@ -50,9 +50,14 @@ def refresh_screening(pot: Pot, applications: QuerySet[Application] | None = Non
     links = ApplicationUnit.objects.filter(application__pot=pot).exclude(screened_with=key)
     if applications is not None:
         links = links.filter(application__in=applications.order_by().values("pk"))
-    links = list(links.select_related("grant_unit__unit", "grant_unit__organisation"))
-    if not links:
+    stale = list(links.values_list("pk", flat=True))  # usually none: one narrow query
+    if not stale:
         return 0
+    links = list(
+        ApplicationUnit.objects.filter(pk__in=stale).select_related(
+            "grant_unit__unit", "grant_unit__organisation"
+        )
+    )
     model = grantfile.to_model(pot.model)
     measure = pot_measure(pot)
     for link in links:
