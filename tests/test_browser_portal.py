@@ -113,3 +113,75 @@ def test_a_provider_applies_and_an_official_approves(browser_page, live_server, 
     assert (app.status, app.reviewed_by) == (ApplicationStatus.APPROVED, official)
     row = page.locator("tr", has=page.get_by_role("link", name=app.slug))
     assert "approved" in row.inner_text().lower()
+
+
+def test_a_new_care_home_is_registered_applied_for_and_its_location_confirmed(
+    browser_page, live_server, import_seed
+):
+    """The provider registers a home the grant does not know, applies with it; it is screened
+    out until the official confirms where it is, and then it counts."""
+    grant = import_seed(SEED_000)
+    pot = Pot.objects.get(grant=grant, slug="sarskilda-boenden")
+    nara = Organisation.objects.get(slug="nara-omsorg-ab")
+    official = User.objects.create_user("handlaggare", "h@example.invalid", PASSWORD)
+    official.user_permissions.add(*Permission.objects.filter(codename__in=OFFICIAL_CODENAMES))
+    provider = User.objects.create_user("nara", "nara@example.invalid", PASSWORD)
+    Membership.objects.create(user=provider, organisation=nara)
+    today = timezone.localdate()
+    call = services.open_call(
+        pot=pot,
+        title="Intresseanmälan särskilda boenden",
+        opens_on=today,
+        closes_on=today + timedelta(days=30),
+        actor=official,
+    )
+    use = PermittedUse.objects.filter(agreement=grant.agreement).order_by("position").first()
+    page = browser_page
+    english = [{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": live_server.url}]
+    page.context.add_cookies(english)
+
+    # ------------------------------------------------------------ the provider
+    sign_in(page, "nara")
+    click_and_wait(page, page.get_by_role("link", name="Units"))
+    click_and_wait(page, page.get_by_role("link", name="Register a unit"))
+    page.get_by_label("Name").fill("Solgläntans vård- och omsorgsboende")
+    page.get_by_label("Places").fill("36")
+    click_and_wait(page, page.get_by_role("button", name="Register"))
+    assert "The unit is registered." in page.inner_text("main")
+
+    page.goto(f"/portal/utlysningar/{call.pk}/")
+    click_and_wait(page, page.get_by_role("button", name="Start an application"))
+    page.get_by_role("checkbox", name="Solgläntans vård- och omsorgsboende").check()
+    page.get_by_label(use.label, exact=True).check()
+    page.get_by_label("Describe the intended use").fill("Introduktion för nyanställda.")
+    page.get_by_label("Contact person").fill("Nora Nilsson")
+    page.get_by_label("Contact e-mail").fill("nora@example.invalid")
+    page.get_by_label("Payment method").select_option("bankgiro")
+    page.get_by_label("Account number").fill("5050-1055")
+    page.get_by_label("We will report back what the money was used for").check()
+    click_and_wait(page, page.get_by_role("button", name="Save and review before sending"))
+    assert "None of the conditions is met" in page.inner_text("main")  # not confirmed yet
+    click_and_wait(page, page.get_by_role("button", name="Send the application"))
+    app = Application.objects.get(call=call, organisation=nara)
+    assert app.status == ApplicationStatus.SUBMITTED
+
+    # ------------------------------------------------------------ the official
+    page.context.clear_cookies()
+    page.context.add_cookies(english)
+    sign_in(page, "handlaggare")
+    page.goto(f"/handlaggning/utlysningar/{call.pk}/")
+    row = page.locator("tr", has=page.get_by_role("link", name=app.slug))
+    assert "location not confirmed" in row.inner_text()
+    click_and_wait(page, page.get_by_role("link", name=app.slug))
+    page.get_by_label("In the city").check()
+    page.get_by_label("Share of residents placed by the city (%)").fill("95")
+    click_and_wait(page, page.get_by_role("button", name="Confirm the location"))
+    main = page.inner_text("main")
+    assert "The unit's location is confirmed." in main
+    assert "location not confirmed" not in main
+    units = page.locator("table", has_text="Eligibility").inner_text()
+    assert "Solgläntans vård- och omsorgsboende" in units
+    assert "eligible" in units
+    assert "None of the conditions is met" not in units
+    gu = GrantUnit.objects.get(grant=grant, unit__name="Solgläntans vård- och omsorgsboende")
+    assert (gu.in_city, str(gu.city_placed_share)) == (True, "0.9500")
