@@ -14,11 +14,10 @@ from django.db import connection
 from allocations import grantfile
 from allocations.importing import import_grant
 
+from .factories import OFFICIAL_CODENAMES  # noqa: F401 (the tests import it from here)
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-
-# What an official holds: handling cases, and recording decisions on allocation runs.
-OFFICIAL_CODENAMES = ("handle_cases", "decide_allocationrun")
 
 SEED_000 = "aldrenamnden-2020-vardens-medarbetare"
 SEED_001 = "aldrenamnden-2020-digital-utveckling"

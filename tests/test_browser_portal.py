@@ -5,18 +5,20 @@ check boxes picked by their labels, the CSRF-protected forms, redirects.
 """
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from allocations.models import GrantUnit, Organisation, PermittedUse, Pot
 from applications import services
-from applications.models import Application, ApplicationStatus, Membership
+from applications.models import Application, ApplicationStatus
 
-from .conftest import OFFICIAL_CODENAMES, SEED_000
+from .conftest import SEED_000
+from .factories import official_user, provider_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,15 +38,22 @@ def click_and_wait(page, locator) -> None:
         locator.click()
 
 
-def test_a_provider_applies_and_an_official_approves(browser_page, live_server, import_seed):
+@dataclass
+class World:
+    grant: object
+    call: object
+    use: object
+    official: User
+
+
+@pytest.fixture
+def world(browser_page, live_server, import_seed) -> World:
+    """Seed 000, a call open today on its per-place pot, an official, and the provider "nara"
+    (Nära Omsorg AB); the browser reads the pages in English, the source's language."""
     grant = import_seed(SEED_000)
     pot = Pot.objects.get(grant=grant, slug="sarskilda-boenden")
-    nara = Organisation.objects.get(slug="nara-omsorg-ab")
-    home = GrantUnit.objects.get(grant=grant, unit__slug="vob-074")  # in no application yet
-    official = User.objects.create_user("handlaggare", "h@example.invalid", PASSWORD)
-    official.user_permissions.add(*Permission.objects.filter(codename__in=OFFICIAL_CODENAMES))
-    provider = User.objects.create_user("nara", "nara@example.invalid", PASSWORD)
-    Membership.objects.create(user=provider, organisation=nara)
+    official = official_user(password=PASSWORD)
+    provider_user(Organisation.objects.get(slug="nara-omsorg-ab"), "nara", password=PASSWORD)
     today = timezone.localdate()
     call = services.open_call(
         pot=pot,
@@ -54,12 +63,21 @@ def test_a_provider_applies_and_an_official_approves(browser_page, live_server, 
         actor=official,
     )
     use = PermittedUse.objects.filter(agreement=grant.agreement).order_by("position").first()
+    english(browser_page, live_server)
+    return World(grant, call, use, official)
 
-    page = browser_page
-    # The labels are read in English, the language of the source; amounts look the same.
+
+def english(page, live_server) -> None:
     page.context.add_cookies(
         [{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": live_server.url}]
     )
+
+
+def test_a_provider_applies_and_an_official_approves(world, browser_page, live_server):
+    grant, call, use, official = world.grant, world.call, world.use, world.official
+    nara = Organisation.objects.get(slug="nara-omsorg-ab")
+    home = GrantUnit.objects.get(grant=grant, unit__slug="vob-074")  # in no application yet
+    page = browser_page
 
     # ------------------------------------------------------------ the provider
     sign_in(page, "nara")
@@ -96,9 +114,7 @@ def test_a_provider_applies_and_an_official_approves(browser_page, live_server, 
 
     # ------------------------------------------------------------ the official
     page.context.clear_cookies()
-    page.context.add_cookies(
-        [{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": live_server.url}]
-    )
+    english(page, live_server)
     sign_in(page, "handlaggare")
     assert page.url.endswith("/handlaggning/")
     page.goto(f"/handlaggning/utlysningar/{call.pk}/")  # the call's review list
@@ -116,29 +132,13 @@ def test_a_provider_applies_and_an_official_approves(browser_page, live_server, 
 
 
 def test_a_new_care_home_is_registered_applied_for_and_its_location_confirmed(
-    browser_page, live_server, import_seed
+    world, browser_page, live_server
 ):
     """The provider registers a home the grant does not know, applies with it; it is screened
     out until the official confirms where it is, and then it counts."""
-    grant = import_seed(SEED_000)
-    pot = Pot.objects.get(grant=grant, slug="sarskilda-boenden")
+    grant, call, use = world.grant, world.call, world.use
     nara = Organisation.objects.get(slug="nara-omsorg-ab")
-    official = User.objects.create_user("handlaggare", "h@example.invalid", PASSWORD)
-    official.user_permissions.add(*Permission.objects.filter(codename__in=OFFICIAL_CODENAMES))
-    provider = User.objects.create_user("nara", "nara@example.invalid", PASSWORD)
-    Membership.objects.create(user=provider, organisation=nara)
-    today = timezone.localdate()
-    call = services.open_call(
-        pot=pot,
-        title="Intresseanmälan särskilda boenden",
-        opens_on=today,
-        closes_on=today + timedelta(days=30),
-        actor=official,
-    )
-    use = PermittedUse.objects.filter(agreement=grant.agreement).order_by("position").first()
     page = browser_page
-    english = [{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": live_server.url}]
-    page.context.add_cookies(english)
 
     # ------------------------------------------------------------ the provider
     sign_in(page, "nara")
@@ -167,7 +167,7 @@ def test_a_new_care_home_is_registered_applied_for_and_its_location_confirmed(
 
     # ------------------------------------------------------------ the official
     page.context.clear_cookies()
-    page.context.add_cookies(english)
+    english(page, live_server)
     sign_in(page, "handlaggare")
     page.goto(f"/handlaggning/utlysningar/{call.pk}/")
     row = page.locator("tr", has=page.get_by_role("link", name=app.slug))

@@ -30,7 +30,9 @@ from applications.models import (
     Requisition,
 )
 
-from .conftest import OFFICIAL_CODENAMES, SEED_000, SEED_002, SEED_003
+from .conftest import SEED_000, SEED_002, SEED_003
+from .factories import official_user
+from .factories import provider_user as provider
 
 pytestmark = pytest.mark.django_db
 
@@ -46,9 +48,7 @@ def english():
 
 @pytest.fixture
 def official(db):
-    user = User.objects.create_user("handlaggare", "h@example.invalid", "x")
-    user.user_permissions.add(*Permission.objects.filter(codename__in=OFFICIAL_CODENAMES))
-    return User.objects.get(pk=user.pk)
+    return official_user()
 
 
 @pytest.fixture
@@ -56,12 +56,6 @@ def office(client, official):
     client.force_login(official)
     client.defaults.update(EN)
     return client
-
-
-def provider(org: Organisation, name="utforare") -> User:
-    user = User.objects.create_user(name, f"{name}@example.invalid", "x")
-    Membership.objects.create(user=user, organisation=org)
-    return user
 
 
 @pytest.fixture

@@ -4,10 +4,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core import mail
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -39,6 +38,9 @@ from applications.models import (
 )
 
 from .conftest import SEED_000, SEED_003
+from .factories import official_user
+from .factories import provider_user as provider
+from .factories import signed_in as browser
 
 pytestmark = pytest.mark.django_db
 
@@ -56,22 +58,7 @@ def today():
 
 @pytest.fixture
 def official(db):
-    user = User.objects.create_user("handlaggare", "h@example.invalid", "x")
-    user.user_permissions.add(Permission.objects.get(codename="handle_cases"))
-    return User.objects.get(pk=user.pk)
-
-
-def provider(org: Organisation, name: str) -> User:
-    user = User.objects.create_user(name, f"{name}@example.invalid", "x")
-    Membership.objects.create(user=user, organisation=org)
-    return user
-
-
-def browser(user: User | None = None) -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    if user is not None:
-        client.force_login(user)
-    return client
+    return official_user()
 
 
 @pytest.fixture

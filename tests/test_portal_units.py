@@ -4,9 +4,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Permission
 from django.core import mail
-from django.test import Client, override_settings
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,10 +21,13 @@ from allocations.models import (
 )
 from allocations.services import compute_grant
 from applications import services
-from applications.models import ApplicationUnit, ClaimDisposition, Membership
+from applications.models import ApplicationUnit, ClaimDisposition
 from applications.reminders import send_report_reminders
 
 from .conftest import SEED_000
+from .factories import official_user
+from .factories import provider_user as provider
+from .factories import signed_in as browser
 from .test_settings import settings_outcome
 
 pytestmark = pytest.mark.django_db
@@ -37,24 +40,9 @@ def today():
     return timezone.localdate()
 
 
-def provider(org: Organisation, name: str) -> User:
-    user = User.objects.create_user(name, f"{name}@example.invalid", "x")
-    Membership.objects.create(user=user, organisation=org)
-    return user
-
-
-def browser(user: User | None = None) -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    if user is not None:
-        client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def official(db):
-    user = User.objects.create_user("handlaggare", "h@example.invalid", "x")
-    user.user_permissions.add(Permission.objects.get(codename="handle_cases"))
-    return User.objects.get(pk=user.pk)
+    return official_user()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ and for the grant.
 from datetime import date
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -22,6 +21,7 @@ from applications.models import ClaimDisposition, Payment, RepaymentClaim, Usage
 from reporting import dashboard
 
 from .conftest import SEED_003
+from .factories import official_user
 
 pytestmark = pytest.mark.django_db
 
@@ -40,9 +40,7 @@ def english():
 
 @pytest.fixture
 def official(db):
-    user = User.objects.create_user("handlaggare", password="x")
-    user.user_permissions.add(Permission.objects.get(codename="handle_cases"))
-    return User.objects.get(pk=user.pk)
+    return official_user()
 
 
 def decide(run, official, requisition_by=DUE):

@@ -3,7 +3,6 @@
 from datetime import date, timedelta
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.core import mail
 
 from allocations.models import AuditEntry, GrantUnit, Organisation, PermittedUse, Pot, Unit
@@ -14,7 +13,6 @@ from applications.models import (
     ApplicationStatus,
     ClaimDisposition,
     ClaimReason,
-    Membership,
     ReportStatus,
     RequisitionStatus,
     mod10_ok,
@@ -24,6 +22,7 @@ from applications.reminders import send_report_reminders
 from applications.services import UnitChoice, WorkflowError
 
 from .conftest import SEED_000, SEED_002
+from .factories import official_user, provider_user
 
 pytestmark = pytest.mark.django_db
 
@@ -41,15 +40,7 @@ def english():
 
 @pytest.fixture
 def official(db):
-    user = User.objects.create_user("handlaggare", "h@example.invalid", "x")
-    user.user_permissions.add(Permission.objects.get(codename="handle_cases"))
-    return User.objects.get(pk=user.pk)
-
-
-def provider_user(org: Organisation, name="utforare") -> User:
-    user = User.objects.create_user(name, f"{name}@example.invalid", "x")
-    Membership.objects.create(user=user, organisation=org)
-    return user
+    return official_user()
 
 
 @pytest.fixture
