@@ -14,7 +14,7 @@ from django.db import connection
 from allocations import grantfile
 from allocations.importing import import_grant
 
-from .factories import OFFICIAL_CODENAMES  # noqa: F401 (the tests import it from here)
+from .factories import OFFICIAL_CODENAMES, official_user  # noqa: F401 (tests import the first)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -67,6 +67,12 @@ def no_session_left_behind(django_db_setup, django_db_blocker):
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
+
+
+@pytest.fixture
+def official(db):
+    """An official (handläggare) who may also record decisions."""
+    return official_user()
 
 
 @pytest.fixture(autouse=True)

@@ -31,7 +31,6 @@ from applications.models import (
 )
 
 from .conftest import SEED_000, SEED_002, SEED_003
-from .factories import official_user
 from .factories import provider_user as provider
 
 pytestmark = pytest.mark.django_db
@@ -44,11 +43,6 @@ def english():
     # Service messages are asserted in their source language; the site is Swedish first.
     with translation.override("en"):
         yield
-
-
-@pytest.fixture
-def official(db):
-    return official_user()
 
 
 @pytest.fixture

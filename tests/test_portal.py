@@ -38,7 +38,6 @@ from applications.models import (
 )
 
 from .conftest import SEED_000, SEED_003
-from .factories import official_user
 from .factories import provider_user as provider
 from .factories import signed_in as browser
 
@@ -54,11 +53,6 @@ def kr(amount: int) -> str:
 
 def today():
     return timezone.localdate()
-
-
-@pytest.fixture
-def official(db):
-    return official_user()
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from applications.models import ApplicationUnit, ClaimDisposition
 from applications.reminders import send_report_reminders
 
 from .conftest import SEED_000
-from .factories import official_user
 from .factories import provider_user as provider
 from .factories import signed_in as browser
 from .test_settings import settings_outcome
@@ -38,11 +37,6 @@ BASE = "https://stimulans.example.se"
 
 def today():
     return timezone.localdate()
-
-
-@pytest.fixture
-def official(db):
-    return official_user()
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from applications.models import ClaimDisposition, Payment, RepaymentClaim, Usage
 from reporting import dashboard
 
 from .conftest import SEED_003
-from .factories import official_user
 
 pytestmark = pytest.mark.django_db
 
@@ -36,11 +35,6 @@ def english():
 
     with translation.override("en"):
         yield
-
-
-@pytest.fixture
-def official(db):
-    return official_user()
 
 
 def decide(run, official, requisition_by=DUE):

@@ -22,7 +22,7 @@ from applications.reminders import send_report_reminders
 from applications.services import UnitChoice, WorkflowError
 
 from .conftest import SEED_000, SEED_002
-from .factories import official_user, provider_user
+from .factories import provider_user
 
 pytestmark = pytest.mark.django_db
 
@@ -36,11 +36,6 @@ def english():
 
     with translation.override("en"):
         yield
-
-
-@pytest.fixture
-def official(db):
-    return official_user()
 
 
 @pytest.fixture
