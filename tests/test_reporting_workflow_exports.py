@@ -18,7 +18,7 @@ from reporting.forms import ExportForm
 from reporting.models import Job, JobStatus
 from reporting.workflow_exports import PaymentsExporter, UsageExporter
 
-from .test_reporting_workflow import english, followed, official  # noqa: F401 - fixtures
+from .test_reporting_workflow import english, followed  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 
