@@ -217,7 +217,7 @@ def test_an_undecided_grant_has_nothing_to_follow(import_seed, tmp_path):
 
 def test_the_documents_page_offers_them_and_runs_them_as_jobs(
     followed,  # noqa: F811
-    official,  # noqa: F811
+    official,
     client,
     django_capture_on_commit_callbacks,
 ):
