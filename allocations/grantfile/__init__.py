@@ -28,11 +28,11 @@ from .base import (  # noqa: F401
     SLUG,
     UNIT_BASED,
     Context,
+    FloatText,
     GrantFileError,
-    _Float,
     luhn_ok,
 )
-from .checking import _Checker, describe_type  # noqa: F401
+from .checking import Checker, describe_type  # noqa: F401
 
 
 def _no_duplicate_keys(pairs):
@@ -62,7 +62,7 @@ def load(raw: bytes | str) -> object:
         return json.loads(
             text,
             object_pairs_hook=_no_duplicate_keys,
-            parse_float=_Float,
+            parse_float=FloatText,
             parse_constant=_refuse_constant,
         )
     except json.JSONDecodeError as exc:
@@ -82,7 +82,7 @@ def _refuse_constant(name: str):
 def parse(raw: bytes | str) -> dict:
     """Read and check a whole grant file; return its data or raise GrantFileError."""
     data = load(raw)
-    checker = _Checker()
+    checker = Checker()
     checker.grant_file(data)
     checker.raise_if_any()
     return data
@@ -90,7 +90,7 @@ def parse(raw: bytes | str) -> dict:
 
 def check(data: object) -> dict:
     """Check already-parsed grant file data (e.g. built in code)."""
-    checker = _Checker()
+    checker = Checker()
     checker.grant_file(data)
     checker.raise_if_any()
     return data
@@ -98,7 +98,7 @@ def check(data: object) -> dict:
 
 def check_model(model: object, context: Context, path: str = "model") -> list[tuple[str, str]]:
     """The problems with one pot's model, as (path, problem) pairs; empty when fine."""
-    checker = _Checker()
+    checker = Checker()
     checker.ctx = context
     checker.model(model, path, amount=None)
     return checker.errors

@@ -38,7 +38,7 @@ class GrantFileError(Exception):
         super().__init__("\n".join(f"{p}: {m}" if p else m for p, m in errors))
 
 
-class _Float(str):
+class FloatText(str):
     """A JSON number with a fraction or exponent, kept as text so it can be refused."""
 
 

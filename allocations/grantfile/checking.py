@@ -18,8 +18,8 @@ from .base import (
     SLUG,
     UNIT_BASED,
     Context,
+    FloatText,
     GrantFileError,
-    _Float,
     luhn_ok,
 )
 
@@ -27,7 +27,7 @@ from .base import (
 def describe_type(value: object) -> str:
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, _Float):
+    if isinstance(value, FloatText):
         return f"the number {value}"
     if isinstance(value, int):
         return f"the integer {value}"
@@ -46,7 +46,9 @@ class _Stop(Exception):
     """Too many errors: stop reading."""
 
 
-class _Checker:
+class Checker:
+    """Reads a grant file's data once, collecting every problem with its JSON path."""
+
     def __init__(self):
         self.errors: list[tuple[str, str]] = []
         self.ctx = Context()
@@ -94,7 +96,7 @@ class _Checker:
         return value
 
     def string(self, value, path, allow_empty=False) -> bool:
-        if not isinstance(value, str) or isinstance(value, _Float):
+        if not isinstance(value, str) or isinstance(value, FloatText):
             self.error(path, f"must be a string, not {describe_type(value)}")
             return False
         if not allow_empty and not value.strip():
@@ -111,8 +113,8 @@ class _Checker:
         return True
 
     def integer(self, value, path, minimum=0, money=True) -> bool:
-        if isinstance(value, bool) or not isinstance(value, int) or isinstance(value, _Float):
-            if isinstance(value, _Float) and money:
+        if isinstance(value, bool) or not isinstance(value, int) or isinstance(value, FloatText):
+            if isinstance(value, FloatText) and money:
                 self.error(path, f"money is a whole number of kronor, not {value}")
             else:
                 self.error(path, f"must be a whole number, not {describe_type(value)}")
@@ -132,7 +134,7 @@ class _Checker:
         return True
 
     def decimal(self, value, path, maximum=None) -> bool:
-        if isinstance(value, _Float) or (isinstance(value, int) and not isinstance(value, bool)):
+        if isinstance(value, FloatText) or (isinstance(value, int) and not isinstance(value, bool)):
             self.error(path, f'must be a decimal string such as "0.80", not the number {value}')
             return False
         if not isinstance(value, str) or not DECIMAL.match(value):
