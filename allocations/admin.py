@@ -18,7 +18,6 @@ from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -55,7 +54,7 @@ from .models import (
     Unit,
 )
 from .tasks import compute_grant
-from .wording import NBSP, format_kronor, format_rate
+from .wording import NBSP, computation_text, format_kronor, format_rate
 
 admin.site.site_header = _("Stimulans – grant ledger")
 admin.site.site_title = _("Stimulans")
@@ -326,18 +325,8 @@ def compute_now_or_queue(request, grant: Grant) -> None:
             )
             return
         outcome = result.get()  # embedded: the task has already run in this process
-        if outcome["ok"]:
-            messages.success(
-                request,
-                _("“%(grant)s” is computed: run %(number)s.")
-                % {"grant": grant, "number": outcome["number"]},
-            )
-        else:
-            messages.error(
-                request,
-                _("“%(grant)s” could not be computed: pot %(pot)s: %(error)s")
-                % {"grant": grant, "pot": outcome["pot"], "error": outcome["error"]},
-            )
+        ok, text = computation_text(grant, outcome)
+        (messages.success if ok else messages.error)(request, text)
 
     transaction.on_commit(compute)
 
@@ -743,14 +732,7 @@ class AllocationRunAdmin(AuditedAdmin):
                     messages.success(request, _("The decision on %s is recorded.") % run)
                     return redirect("admin:allocations_allocationrun_change", run.pk)
         else:
-            form = DecideForm(
-                initial={
-                    "decided_on": timezone.localdate(),
-                    "decided_by": grant.decision_body,
-                    "delegation": grant.delegated_to,
-                    "reference": grant.reference,
-                }
-            )
+            form = DecideForm(initial=DecideForm.defaults(grant))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import grantfile
@@ -623,3 +624,14 @@ class DecideForm(forms.Form):
     reference = forms.CharField(
         label=_("reference number (diarienummer)"), max_length=100, required=False
     )
+
+    @staticmethod
+    def defaults(grant) -> dict:
+        """What the form starts from: today, and the grant's decision body, delegation and
+        reference number."""
+        return {
+            "decided_on": timezone.localdate(),
+            "decided_by": grant.decision_body,
+            "delegation": grant.delegated_to,
+            "reference": grant.reference,
+        }

@@ -118,3 +118,17 @@ def reason_text(code: str, details: dict) -> str:
             "volumes": volumes or _("no registered volume"),
         }
     return code
+
+
+def computation_text(grant, outcome: dict) -> tuple[bool, str]:
+    """(succeeded, what to tell the official) for the result of the compute task."""
+    if outcome.get("ok"):
+        return True, _("“%(grant)s” is computed: run %(number)s.") % {
+            "grant": grant,
+            "number": outcome["number"],
+        }
+    return False, _("“%(grant)s” could not be computed: pot %(pot)s: %(error)s") % {
+        "grant": grant,
+        "pot": outcome.get("pot"),
+        "error": outcome.get("error"),
+    }

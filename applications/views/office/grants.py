@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from allocations.forms import grant_problems
 from allocations.models import Grant
 from allocations.tasks import compute_grant
+from allocations.wording import computation_text
 
 from ... import permissions, services
 from ...forms.office import (
@@ -115,18 +116,8 @@ def _task_key(grant: Grant) -> str:
 
 
 def _report_outcome(request, grant: Grant, outcome: dict) -> None:
-    if outcome.get("ok"):
-        messages.success(
-            request,
-            _("“%(grant)s” is computed: run %(number)s.")
-            % {"grant": grant, "number": outcome["number"]},
-        )
-    else:
-        messages.error(
-            request,
-            _("“%(grant)s” could not be computed: pot %(pot)s: %(error)s")
-            % {"grant": grant, "pot": outcome.get("pot"), "error": outcome.get("error")},
-        )
+    ok, text = computation_text(grant, outcome)
+    (messages.success if ok else messages.error)(request, text)
 
 
 def _report_queued_computation(request, grant: Grant) -> None:

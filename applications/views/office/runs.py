@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Sum
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -39,14 +38,7 @@ def _run_page(request, run: AllocationRun, form: DecisionForm | None = None):
     grant = run.grant
     may_decide = permissions.can_decide_runs(request.user)
     if form is None and _can_decide(run) and may_decide:
-        form = DecisionForm(
-            initial={
-                "decided_on": timezone.localdate(),
-                "decided_by": grant.decision_body,
-                "delegation": grant.delegated_to,
-                "reference": grant.reference,
-            }
-        )
+        form = DecisionForm(initial=DecisionForm.defaults(grant))
     organisations = (
         run.rows.values("organisation__name")
         .annotate(total=Sum("amount"), units=Count("unit"))
