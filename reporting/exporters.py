@@ -359,6 +359,9 @@ class AllocationsExporter(Exporter):
             pot=Max(Length("pot__slug")),
         )
 
+    # An allocation row as the sheets show it, after its organisation's number.
+    ROW_FIELDS = ("unit__slug", "unit__name", "quantity", "amount")
+
     def _rows(self, rows) -> Iterator[tuple]:
         for org, name, number, *rest in (
             rows.order_by("id")
@@ -366,10 +369,7 @@ class AllocationsExporter(Exporter):
                 "organisation__slug",
                 "organisation__name",
                 "organisation__org_number",
-                "unit__slug",
-                "unit__name",
-                "quantity",
-                "amount",
+                *self.ROW_FIELDS,
             )
             .iterator(chunk_size=5000)
         ):
@@ -406,10 +406,7 @@ class AllocationsExporter(Exporter):
                     "organisation__slug",
                     "organisation__name",
                     "organisation__org_number",
-                    "unit__slug",
-                    "unit__name",
-                    "quantity",
-                    "amount",
+                    *self.ROW_FIELDS,
                 )
                 .iterator(chunk_size=5000)
             ),

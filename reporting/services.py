@@ -197,10 +197,8 @@ def _export(job: Job) -> None:
 # ---------------------------------------------------------------- letters, in parallel
 
 
-def _start_letters(job: Job) -> None:
-    from . import tasks
-
-    run = _run_of(job)
+def letter_recipients(run: AllocationRun) -> list:
+    """The organisations a decided run writes to; refused, saying why, when there are none."""
     if not run.is_decided:
         raise RenderError(
             _("Run %(number)s is not decided: letters go out after the decision.")
@@ -209,6 +207,14 @@ def _start_letters(job: Job) -> None:
     orgs = recipients(run)
     if not orgs:
         raise RenderError(_("Run %(number)s gives nothing to anyone.") % {"number": run.number})
+    return orgs
+
+
+def _start_letters(job: Job) -> None:
+    from . import tasks
+
+    run = _run_of(job)
+    orgs = letter_recipients(run)
     pdf.font_css()  # a missing font fails the batch here, before any subtask starts
     with transaction.atomic():
         parts = JobPart.objects.bulk_create(
@@ -301,14 +307,7 @@ def _zip_date(run: AllocationRun) -> tuple:
 
 def letters_zip(run: AllocationRun, out, *, progress: Callable[[int], None] | None = None) -> int:
     """Every letter of a decided run into one ZIP, in this process (the command's way)."""
-    if not run.is_decided:
-        raise RenderError(
-            _("Run %(number)s is not decided: letters go out after the decision.")
-            % {"number": run.number}
-        )
-    orgs = recipients(run)
-    if not orgs:
-        raise RenderError(_("Run %(number)s gives nothing to anyone.") % {"number": run.number})
+    orgs = letter_recipients(run)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
         for start in range(0, len(orgs), LETTERS_PER_TASK):
             chunk = orgs[start : start + LETTERS_PER_TASK]
