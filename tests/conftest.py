@@ -14,7 +14,7 @@ from django.db import connection
 from allocations import grantfile
 from allocations.importing import import_grant
 
-from .factories import OFFICIAL_CODENAMES, official_user  # noqa: F401 (tests import the first)
+from .factories import official_user
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"

@@ -16,7 +16,6 @@ from datetime import timedelta
 from fractions import Fraction
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
@@ -31,7 +30,6 @@ from applications.models import (
     Call,
     ClaimDisposition,
     ClaimReason,
-    Membership,
     Payment,
     RepaymentClaim,
     ReportStatus,
@@ -40,7 +38,8 @@ from applications.models import (
     UsageReport,
 )
 
-from .conftest import OFFICIAL_CODENAMES, SEED_000
+from .conftest import SEED_000
+from .factories import official_user, provider_user
 
 pytestmark = pytest.mark.django_db
 
@@ -77,10 +76,8 @@ def test_seed_000_from_call_to_redistribution(import_seed, django_capture_on_com
     assert (home.organisation, home.places) == (nara, 57)
     assert not home.applications.exists()
 
-    official = User.objects.create_user("handlaggare", "h@example.invalid", PASSWORD)
-    official.user_permissions.add(*Permission.objects.filter(codename__in=OFFICIAL_CODENAMES))
-    provider = User.objects.create_user("nara", "nara@example.invalid", PASSWORD)
-    Membership.objects.create(user=provider, organisation=nara)
+    official = official_user(password=PASSWORD)
+    provider = provider_user(nara, "nara", password=PASSWORD)
     office, portal = signed_in("handlaggare"), signed_in("nara")
     today = timezone.localdate()
 

@@ -26,7 +26,7 @@ from decimal import Decimal
 from urllib.parse import quote, urlencode
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
 from django.db.models import F, Q, Sum
@@ -75,7 +75,8 @@ from applications.models import (
 )
 from applications.services import UnitChoice
 
-from .conftest import OFFICIAL_CODENAMES, SEED_000
+from .conftest import SEED_000
+from .factories import official_user
 
 pytestmark = pytest.mark.django_db
 
@@ -371,11 +372,7 @@ class World:
         org = Organisation.objects.get
         self.a, self.b = org(slug="omsorg-norr-ab"), org(slug="vardhem-syd-ab")
         self.c = org(slug="trygg-aldrevard-ab")
-        self.official = User.objects.create_user("handlaggare", "h@example.invalid", "x")
-        self.official.user_permissions.add(
-            *Permission.objects.filter(codename__in=OFFICIAL_CODENAMES)
-        )
-        self.official = User.objects.get(pk=self.official.pk)
+        self.official = official_user()
         self.owner = User.objects.create_user("norr", "norr@example.invalid", "x")
         Membership.objects.create(user=self.owner, organisation=self.a)
         Membership.objects.create(user=self.owner, organisation=self.c)

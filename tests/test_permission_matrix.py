@@ -47,7 +47,8 @@ from applications.models import (
     UsageReport,
 )
 
-from .conftest import OFFICIAL_CODENAMES, SEED_000
+from .conftest import SEED_000
+from .factories import OFFICIAL_CODENAMES
 
 pytestmark = pytest.mark.django_db
 
