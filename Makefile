@@ -9,6 +9,7 @@ test:
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
 
 migrations-check:
 	.venv/bin/python manage.py makemigrations --check --dry-run

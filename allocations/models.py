@@ -521,9 +521,9 @@ class Ineligibility(models.Model):
     organisation = models.ForeignKey(
         Organisation, models.PROTECT, related_name="+", verbose_name=_("organisation")
     )
-    application = models.ForeignKey(
-        "applications.Application", models.PROTECT, null=True, blank=True, related_name="ineligible"
-    )
+    # The application (by its id in the grant) the unit was named in, for pots that count
+    # applicants; a slug, not a key: the ledger does not point into the workflow.
+    application_slug = models.CharField(_("application"), max_length=100, blank=True)
     code = models.CharField(max_length=32, verbose_name=_("code"))
     details = models.JSONField(default=dict, verbose_name=_("details"))
 

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
 
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
-
-from applications.models import Application, ApplicationStatus, ApplicationUnit
 
 from . import audit, engine, grantfile
 from .models import (
@@ -43,7 +42,41 @@ class LoadedGrant:
     pot_ids: dict[str, int]
     org_ids: dict[str, int]
     unit_ids: dict[str, int]
-    app_ids: dict[str, int]
+
+
+@dataclass
+class Applicants:
+    """The applications that take part in computing a grant, in the engine's terms."""
+
+    applications: tuple[engine.Application, ...] = ()
+    # organisation slug -> id for every applicant (an applicant may be named nowhere else)
+    org_ids: dict[str, int] = field(default_factory=dict)
+
+
+# Applications are the workflow's records, and the ledger does not import the workflow:
+# the workflow registers the one function that reads them (applications/apps.py). It
+# gets the grant and each of its grant units' unit slug by `GrantUnit` id.
+ApplicantSource = Callable[[Grant, Mapping[int, str]], Applicants]
+_applicant_source: ApplicantSource | None = None
+
+
+def register_applicant_source(source: ApplicantSource) -> None:
+    global _applicant_source
+    _applicant_source = source
+
+
+def engine_unit(gu: GrantUnit) -> engine.Unit:
+    """A grant's unit in the engine's terms (select the unit and organisation with it)."""
+    return engine.Unit(
+        id=gu.unit.slug,
+        organisation=gu.organisation.slug,
+        type=gu.type,
+        places=gu.places,
+        customers=gu.customers,
+        in_city=gu.in_city,
+        city_placed_share=gu.city_placed_share,
+        name=gu.unit.name,
+    )
 
 
 def load_grant(grant: Grant) -> LoadedGrant:
@@ -104,32 +137,8 @@ def load_grant(grant: Grant) -> LoadedGrant:
     for ds in grant.datasets.values_list("slug", flat=True):
         datasets.setdefault(ds, {})
 
-    app_units: dict[int, list[str]] = {}
-    for app_id, grant_unit_id in (
-        ApplicationUnit.objects.filter(application__grant=grant)
-        .order_by("application_id", "position")
-        .values_list("application_id", "grant_unit_id")
-        .iterator(chunk_size=10000)
-    ):
-        app_units.setdefault(app_id, []).append(slug_of_grant_unit[grant_unit_id])
-    applications = []
-    app_ids = {}
-    for pk, slug, pot, org_id, org, status, granted in Application.objects.filter(
-        grant=grant
-    ).values_list(
-        "pk",
-        "slug",
-        "pot__slug",
-        "organisation_id",
-        "organisation__slug",
-        "status",
-        "granted_amount",
-    ):
-        applications.append(
-            engine.Application(slug, pot, org, tuple(app_units.get(pk, ())), status, granted)
-        )
-        app_ids[slug] = pk
-        org_ids[org] = org_id
+    applicants = _applicant_source(grant, slug_of_grant_unit) if _applicant_source else Applicants()
+    org_ids.update(applicants.org_ids)
 
     for go_slug, go_id in grant.organisations.values_list("slug", "pk"):
         org_ids[go_slug] = go_id
@@ -139,9 +148,9 @@ def load_grant(grant: Grant) -> LoadedGrant:
         pots=tuple(build(p) for p in by_parent.get(None, [])),
         units=units,
         datasets=datasets,
-        applications=tuple(applications),
+        applications=applicants.applications,
     )
-    return LoadedGrant(grant_input, pot_ids, org_ids, unit_ids, app_ids)
+    return LoadedGrant(grant_input, pot_ids, org_ids, unit_ids)
 
 
 def result_digest(result: engine.Result) -> str:
@@ -294,7 +303,7 @@ def _store_result(run: AllocationRun, result: engine.Result, loaded: LoadedGrant
                 pot_id=loaded.pot_ids[i.pot],
                 unit_id=loaded.unit_ids[i.unit],
                 organisation_id=loaded.org_ids[i.organisation],
-                application_id=loaded.app_ids.get(i.application),
+                application_slug=i.application or "",
                 code=i.code,
                 details=i.details,
             )
@@ -427,25 +436,3 @@ def decimal_string(value, places: int = 10) -> str:
     digits = (rest * 10**places) // value.denominator
     text = f"{whole}.{digits:0{places}d}".rstrip("0")
     return text[:-1] if text.endswith(".") else text
-
-
-def set_application_status(
-    *, application: Application, status: str, reason: str = "", actor=None, actor_label: str = ""
-) -> Application:
-    """Change an application's status, with an audit entry (it decides who takes part)."""
-    if status not in ApplicationStatus.values:
-        raise ValueError(f"unknown status {status!r}")
-    before = {"status": application.status}
-    application.status = status
-    application.status_reason = reason
-    application.save(update_fields=["status", "status_reason"])
-    audit.log(
-        "application.status",
-        application,
-        grant=application.grant,
-        actor=actor,
-        actor_label=actor_label,
-        before=before,
-        after={"status": status, "reason": reason},
-    )
-    return application

@@ -9,6 +9,11 @@ class ApplicationsConfig(AppConfig):
 
     def ready(self):
         from allocations.models import GrantUnit
+        from allocations.services import register_applicant_source
+
+        from .computing import applicants
+
+        register_applicant_source(applicants)
 
         post_save.connect(
             stale_screening, sender=GrantUnit, dispatch_uid="applications.stale_screening"

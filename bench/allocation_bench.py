@@ -218,7 +218,7 @@ def setup_database(args) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
-    from allocations.importing import import_grant
+    from applications.grantfiles import import_grant
 
     call_command("migrate", verbosity=0, interactive=False)
     started = time.perf_counter()

@@ -73,10 +73,10 @@ def build(applications: int, providers: int, seed: int) -> dict:
     from django.utils import timezone
 
     from allocations import grantfile
-    from allocations.importing import import_grant
     from allocations.models import GrantOrganisation, GrantUnit, Organisation, PermittedUse, Pot
     from allocations.models import Unit as RegisterUnit
     from applications import services
+    from applications.grantfiles import import_grant
     from applications.models import (
         Application,
         ApplicationStatus,

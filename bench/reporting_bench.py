@@ -78,8 +78,8 @@ def setup_database(args) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
-    from allocations.importing import import_grant
     from allocations.services import compute_grant, decide_run
+    from applications.grantfiles import import_grant
 
     call_command("migrate", verbosity=0, interactive=False)
     out = {}

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 
 from allocations import grantfile
-from allocations.importing import import_grant
+from applications.grantfiles import import_grant
 
 from .factories import official_user
 

@@ -112,7 +112,7 @@ def test_the_task_returns_the_run(import_seed):
 @pytest.mark.django_db(transaction=True)
 def test_two_officials_pressing_compute_at_once_get_one_run():
     """The second waits on the grant's lock, then finds the same result."""
-    from allocations.importing import import_grant
+    from applications.grantfiles import import_grant
 
     assert connection.vendor == "postgresql"
     grant = import_grant(seed_data(SEED_003))
@@ -161,7 +161,7 @@ def test_two_officials_pressing_compute_at_once_get_one_run():
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_many_simultaneous_computations_never_duplicate_rows():
-    from allocations.importing import import_grant
+    from applications.grantfiles import import_grant
 
     grant = import_grant(seed_data(SEED_000))
     barrier = threading.Barrier(4)

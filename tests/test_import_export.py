@@ -7,9 +7,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from allocations import grantfile
-from allocations.importing import ImportRefused, export_grant, import_grant
 from allocations.models import AllocationRow, AuditEntry, Grant, GrantUnit, Unit
 from allocations.services import compute_grant, decide_run, export_allocations
+from applications.grantfiles import ImportRefused, export_grant, import_grant
 
 from .conftest import FIXTURES, SEED_000, SEED_002, SEED_003, SEEDS, seed_data, seed_json
 
@@ -108,7 +108,7 @@ def test_a_source_chain_that_comes_back_is_refused(import_seed):
 
 def test_a_failure_half_way_leaves_nothing_behind(import_seed, monkeypatch):
     """The import is one transaction: an error after the first writes undoes them."""
-    from allocations import importing
+    from applications import grantfiles as importing
 
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")

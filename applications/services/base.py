@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from allocations import engine, grantfile
-from allocations.importing import engine_unit
 from allocations.models import Pot
+from allocations.services import engine_unit
 
 from ..models import (
     ApplicationUnit,

@@ -1,4 +1,9 @@
-"""Grant files in and out of the ledger: `import_grant`, `export_grant`."""
+"""Grant files in and out: `import_grant`, `export_grant`.
+
+A grant file (`stimulans-grant/1`) carries the ledger's records (agreement, grant,
+units, datasets, the budget tree) and the workflow's (applications), so reading
+and writing one lives here, in the workflow layer, above the ledger it fills.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,8 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from applications.models import Application, ApplicationStatus, ApplicationUnit, ApplicationUse
-
-from . import audit, engine, grantfile
-from .models import (
+from allocations import audit, engine, grantfile
+from allocations.models import (
     Agreement,
     Dataset,
     DatasetValue,
@@ -22,6 +25,9 @@ from .models import (
     Pot,
     Unit,
 )
+from allocations.services import engine_unit
+
+from .models import Application, ApplicationStatus, ApplicationUnit, ApplicationUse
 
 
 class ImportRefused(Exception):
@@ -337,19 +343,6 @@ def _review(app: Application, units: list[GrantUnit]) -> None:
     app.unit_reasons = reasons
     app.status = (
         ApplicationStatus.REJECTED if len(reasons) == len(units) else ApplicationStatus.APPROVED
-    )
-
-
-def engine_unit(gu: GrantUnit) -> engine.Unit:
-    return engine.Unit(
-        id=gu.unit.slug,
-        organisation=gu.organisation.slug,
-        type=gu.type,
-        places=gu.places,
-        customers=gu.customers,
-        in_city=gu.in_city,
-        city_placed_share=gu.city_placed_share,
-        name=gu.unit.name,
     )
 
 

@@ -5,9 +5,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from allocations import grantfile
-from allocations.importing import import_grant
 from allocations.models import Grant
 from allocations.services import compute_grant
+from applications.grantfiles import import_grant
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures"
 

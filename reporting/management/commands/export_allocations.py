@@ -5,9 +5,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from allocations.management.commands._common import get_grant, get_run, write_bytes
 from allocations.services import export_allocations
-
-from ._common import get_grant, get_run, write_bytes
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from allocations import grantfile
-from allocations.importing import ImportRefused, import_grant
+from applications.grantfiles import ImportRefused, import_grant
 
 
 class Command(BaseCommand):

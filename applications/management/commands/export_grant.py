@@ -3,9 +3,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from allocations.importing import export_grant
-
-from ._common import get_grant, write_bytes
+from allocations.management.commands._common import get_grant, write_bytes
+from applications.grantfiles import export_grant
 
 
 class Command(BaseCommand):
