@@ -16,16 +16,16 @@ from django.db import models, transaction
 from django.db.models import Sum
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from . import audit, engine, services
+from stimulans.roles import may_decide
+
+from . import audit, engine
 from .forms import (
     DatasetForm,
     DatasetValueFormSet,
-    DecideForm,
     GrantForm,
     GrantOrganisationForm,
     GrantUnitForm,
@@ -605,7 +605,11 @@ class PotResultInline(ReadOnlyInline):
 
 @admin.register(AllocationRun)
 class AllocationRunAdmin(AuditedAdmin):
-    """Runs are written by `services.compute_grant` only, and frozen once decided."""
+    """Runs are written by `services.compute_grant` only, and frozen once decided.
+
+    The decision is the workflow's (it opens the requisitions): `applications.admin`
+    registers this admin again with its decide page.
+    """
 
     change_form_template = "admin/allocations/allocationrun/change_form.html"
     list_display = [
@@ -656,7 +660,7 @@ class AllocationRunAdmin(AuditedAdmin):
         return super().has_delete_permission(request, obj)
 
     def has_decide_permission(self, request) -> bool:
-        return request.user.has_perm("allocations.decide_allocationrun")
+        return may_decide(request.user)
 
     def get_deleted_objects(self, objs, request):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
@@ -700,48 +704,9 @@ class AllocationRunAdmin(AuditedAdmin):
         count = obj.ineligible.count()
         return format_html('<a href="{}?run__id__exact={}">{}</a>', url, obj.pk, count)
 
-    def get_urls(self):
-        urls = [
-            path(
-                "<path:object_id>/decide/",
-                self.admin_site.admin_view(self.decide_view),
-                name="allocations_allocationrun_decide",
-            )
-        ]
-        return urls + super().get_urls()
-
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "can_decide": self.has_decide_permission(request)}
         return super().change_view(request, object_id, form_url, extra_context)
-
-    def decide_view(self, request, object_id):
-        run = self.get_object(request, unquote(object_id))
-        if run is None:
-            raise Http404
-        if not self.has_decide_permission(request):
-            raise PermissionDenied
-        grant = run.grant
-        if request.method == "POST":
-            form = DecideForm(request.POST)
-            if form.is_valid():
-                try:
-                    services.decide_run(run_id=run.pk, actor=request.user, **form.cleaned_data)
-                except (services.RunFrozen, ValueError) as exc:
-                    form.add_error(None, str(exc))
-                else:
-                    messages.success(request, _("The decision on %s is recorded.") % run)
-                    return redirect("admin:allocations_allocationrun_change", run.pk)
-        else:
-            form = DecideForm(initial=DecideForm.defaults(grant))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Decide %s") % run,
-            "run": run,
-            "allocated": kr(run.allocated()),
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/allocations/allocationrun/decide.html", context)
 
 
 @admin.register(AllocationRow)

@@ -1,7 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
 
-from applications.permissions import is_administrator, is_official, is_provider
+from stimulans.roles import is_administrator, is_official, is_provider
 
 
 @login_required
@@ -12,6 +12,6 @@ def home(request):
         return redirect("office:start")
     if is_provider(user):
         return redirect("portal:start")
-    if is_administrator(user) or user.is_staff:
+    if is_administrator(user):
         return redirect("admin:index")
     return redirect("portal:start")

@@ -7,21 +7,23 @@ admin actions below. Provider users are invited through "Invite provider user".
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from allocations import services
-from allocations.admin import AuditedAdmin, ReadOnlyAdmin, ReadOnlyInline, kr, stored
+from allocations.admin import AllocationRunAdmin, ReadOnlyAdmin, ReadOnlyInline, kr
+from allocations.models import AllocationRun
 
 from . import invitations
 from . import services as workflow
+from .forms.office import DecisionForm
 from .models import (
     Application,
-    ApplicationStatus,
     ApplicationUnit,
     ApplicationUse,
     Call,
@@ -36,160 +38,87 @@ from .models import (
 )
 from .permissions import can_handle_cases
 
-# What decides money: the pot, the recipient, the granted amount (the status goes through
-# `services.set_application_status`, which writes its own entry).
-APPLICATION_FIELDS = ("pot", "organisation", "granted_amount")
 
-
-class ApplicationForm(forms.ModelForm):
-    class Meta:
-        model = Application
-        fields = [
-            "grant",
-            "pot",
-            "slug",
-            "organisation",
-            "intended_use",
-            "requested_amount",
-            "granted_amount",
-            "status",
-            "status_reason",
-            "position",
-        ]
-
-    def clean(self):
-        data = super().clean()
-        grant = data.get("grant") if "grant" in self.fields else self.instance.grant
-        pot, organisation = data.get("pot"), data.get("organisation")
-        if grant is None:
-            return data
-        if pot is not None:
-            if pot.grant_id != grant.pk:
-                self.add_error("pot", _("“%s” is a pot of another grant.") % pot)
-            elif pot.children.exists():
-                self.add_error(
-                    "pot",
-                    _("“%s” is divided into other pots: apply to one of them.") % pot,
-                )
-        if organisation and not grant.organisations.filter(pk=organisation.pk).exists():
-            self.add_error(
-                "organisation", _("“%s” is not one of the grant's organisations.") % organisation
-            )
-        needs_amount = pot is not None and pot.model_type == "approved_amounts"
-        if (
-            needs_amount
-            and data.get("status") == ApplicationStatus.APPROVED
-            and data.get("granted_amount") is None
-        ):
-            self.add_error(
-                "granted_amount",
-                _("An approved application to a pot open for application needs a granted amount."),
-            )
-        return data
-
-
-class ApplicationUnitFormSet(forms.BaseInlineFormSet):
-    """The units an application names: the grant's, run by the applicant, in one approval."""
-
-    def clean(self):
-        super().clean()
-        app = self.instance
-        if app.grant_id is None or any(form.errors for form in self.forms):
-            return
-        problems = []
-        for form in self.forms:
-            unit = form.cleaned_data.get("grant_unit")
-            if unit is None or self._should_delete_form(form):
-                continue
-            if unit.grant_id != app.grant_id:
-                problems.append(_("“%s” is a unit of another grant.") % unit)
-            elif app.organisation_id and unit.organisation_id != app.organisation_id:
-                problems.append(
-                    _("“%(unit)s” is run by %(operator)s, not by the applicant.")
-                    % {"unit": unit, "operator": unit.organisation}
-                )
-            elif app.status == ApplicationStatus.APPROVED and app.pot_id:
-                other = (
-                    Application.objects.filter(
-                        pot_id=app.pot_id, status=ApplicationStatus.APPROVED, units=unit
-                    )
-                    .exclude(pk=app.pk)
-                    .first()
-                )
-                if other is not None:
-                    problems.append(
-                        _("“%(unit)s” is already in approved application %(other)s to this pot.")
-                        % {"unit": unit, "other": other.slug}
-                    )
-        if problems:
-            raise ValidationError(problems)
-
-
-class ApplicationUseFormSet(forms.BaseInlineFormSet):
-    def clean(self):
-        super().clean()
-        app = self.instance
-        if app.grant_id is None:
-            return
-        agreement_id = app.grant.agreement_id
-        for form in self.forms:
-            use = form.cleaned_data.get("use")
-            if use is not None and use.agreement_id != agreement_id:
-                form.add_error("use", _("“%s” is a heading of another agreement.") % use)
-
-
-class ApplicationUnitInline(admin.TabularInline):
+class ApplicationUnitInline(ReadOnlyInline):
     model = ApplicationUnit
-    formset = ApplicationUnitFormSet
-    fields = ["grant_unit", "position"]
-    autocomplete_fields = ["grant_unit"]
-    extra = 0
+    fields = ["grant_unit", "places", "customers", "position"]
     verbose_name = _("unit")
     verbose_name_plural = _("units")
 
 
-class ApplicationUseInline(admin.TabularInline):
+class ApplicationUseInline(ReadOnlyInline):
     model = ApplicationUse
-    formset = ApplicationUseFormSet
     fields = ["use", "position"]
-    extra = 0
     verbose_name = _("intended permitted use")
     verbose_name_plural = _("intended permitted uses")
 
-    def get_formset(self, request, obj=None, **kwargs):
-        formset = super().get_formset(request, obj, **kwargs)
-        if obj is not None:
-            # The headings of this grant's agreement only.
-            field = formset.form.base_fields["use"]
-            field.queryset = field.queryset.filter(agreement_id=obj.grant.agreement_id)
-        return formset
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        label=_("reason"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Told to the provider with each rejected application."),
+    )
 
 
 @admin.register(Application)
-class ApplicationAdmin(AuditedAdmin):
-    form = ApplicationForm
+class ApplicationAdmin(ReadOnlyAdmin):
+    """Applications are shown here; they change through the workflow's services only.
+
+    Providers apply and withdraw in the portal; officials review on their pages or with
+    the actions below, which call the same `services.review_application`.
+    """
+
     inlines = [ApplicationUnitInline, ApplicationUseInline]
     list_display = ["slug", "organisation", "grant", "pot", "status", "granted_amount"]
     list_filter = ["status", "grant"]
     search_fields = ["slug", "organisation__name", "organisation__slug", "pot__slug"]
-    autocomplete_fields = ["organisation"]
     list_select_related = ["organisation", "grant", "pot"]
-    audited_fields = APPLICATION_FIELDS
-    audited_inlines = {ApplicationUnit: ("grant_unit",)}
+    actions = ["approve_applications", "reject_applications"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return ["grant", "unit_reasons"] if obj else ["unit_reasons"]
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or workflow_allowed(request)
 
-    def save_model(self, request, obj, form, change):
-        status = obj.status
-        if change:
-            # The status changes through the service below, which writes its own entry.
-            obj.status = stored(obj).status
-        super().save_model(request, obj, form, change)
-        if change and status != obj.status:
-            services.set_application_status(
-                application=obj, status=status, reason=obj.status_reason, actor=request.user
-            )
+    def _review(self, request, queryset, *, approve: bool, reason: str = "") -> None:
+        if not workflow_allowed(request):
+            raise PermissionDenied
+        done, refused = 0, []
+        for app in queryset.order_by("pk"):
+            try:
+                workflow.review_application(
+                    app=app, approve=approve, reason=reason, actor=request.user
+                )
+            except workflow.WorkflowError as exc:
+                refused.append(f"{app.slug}: {exc}")
+            else:
+                done += 1
+        text = _("%d applications approved.") if approve else _("%d applications rejected.")
+        messages.success(request, text % done)
+        for problem in refused:
+            messages.error(request, problem)
+
+    @admin.action(description=_("Approve the selected applications"))
+    def approve_applications(self, request, queryset):
+        self._review(request, queryset, approve=True)
+
+    @admin.action(description=_("Reject the selected applications, giving the reason"))
+    def reject_applications(self, request, queryset):
+        if not workflow_allowed(request):
+            raise PermissionDenied
+        form = RejectForm(request.POST if "reason" in request.POST else None)
+        if form.is_valid():
+            self._review(request, queryset, approve=False, reason=form.cleaned_data["reason"])
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Reject applications"),
+            "form": form,
+            "queryset": queryset,
+            "action": "reject_applications",
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/applications/application/reject.html", context)
 
 
 # ---------------------------------------------------------------- members and invitations
@@ -243,6 +172,8 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 class CallForm(forms.ModelForm):
+    """A new call, opened through `services.open_call`; later only its texts change here."""
+
     class Meta:
         model = Call
         fields = ["pot", "title", "instructions", "opens_on", "closes_on"]
@@ -255,7 +186,7 @@ class CallForm(forms.ModelForm):
 
 
 @admin.register(Call)
-class CallAdmin(AuditedAdmin):
+class CallAdmin(admin.ModelAdmin):
     form = CallForm
     list_display = ["title", "pot", "grant", "opens_on", "closes_on"]
     list_filter = ["pot__grant"]
@@ -263,19 +194,90 @@ class CallAdmin(AuditedAdmin):
     autocomplete_fields = ["pot"]
     list_select_related = ["pot__grant"]
     date_hierarchy = "opens_on"
-    audited_fields = ("pot", "opens_on", "closes_on")
+    actions = ["close_calls"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A call's pot and dates change through the services: it is opened, then closed.
+        return ["pot", "opens_on", "closes_on"] if obj else []
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     @admin.display(description=_("grant"), ordering="pot__grant")
     def grant(self, obj):
         return obj.pot.grant
 
-    def audit_grant(self, obj):
-        return obj.pot.grant
-
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        if not workflow_allowed(request):
+            raise PermissionDenied
+        call = workflow.open_call(
+            actor=request.user, **{f: form.cleaned_data[f] for f in CallForm.Meta.fields}
+        )
+        obj.pk = call.pk
+        obj.created_by = call.created_by
+
+    @admin.action(description=_("Close the selected calls today"))
+    def close_calls(self, request, queryset):
+        if not workflow_allowed(request):
+            raise PermissionDenied
+        today = timezone.localdate()
+        closed = 0
+        for call in queryset.filter(closes_on__gte=today).select_related("pot__grant"):
+            workflow.close_call(call=call, today=today, actor=request.user)
+            closed += 1
+        messages.success(request, _("%d calls closed.") % closed)
+
+
+# ---------------------------------------------------------------- runs: the decision
+
+
+admin.site.unregister(AllocationRun)
+
+
+@admin.register(AllocationRun)
+class RunAdmin(AllocationRunAdmin):
+    """The ledger's run admin, with the decision taken through the workflow's door."""
+
+    def get_urls(self):
+        urls = [
+            path(
+                "<path:object_id>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name="allocations_allocationrun_decide",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def decide_view(self, request, object_id):
+        run = self.get_object(request, unquote(object_id))
+        if run is None:
+            raise Http404
+        if not self.has_decide_permission(request) or not workflow_allowed(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = DecisionForm(request.POST)
+            if form.is_valid():
+                try:
+                    workflow.decide(run=run, actor=request.user, **form.cleaned_data)
+                except workflow.WorkflowError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    messages.success(request, _("The decision on %s is recorded.") % run)
+                    return redirect("admin:allocations_allocationrun_change", run.pk)
+        else:
+            form = DecisionForm(initial=DecisionForm.defaults(run.grant))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Decide %s") % run,
+            "run": run,
+            "allocated": kr(run.allocated()),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/allocations/allocationrun/decide.html", context)
 
 
 # ---------------------------------------------------------------- money after the decision

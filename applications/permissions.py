@@ -1,8 +1,6 @@
 """Who may do what: every rule is named, lives here, and says why when it says no.
 
-Roles: an *administrator* is a superuser (the Django admin); an *official*
-(handläggare) holds the permission `applications.handle_cases`; a *provider
-user* belongs to one or more organisations through `Membership`. Objects are
+The roles themselves are defined once, in `stimulans.roles`. Objects are
 fetched only through the `get_…_for` helpers, which raise 404 for anything the
 user may not see — also through a guessed URL or a tampered form field.
 """
@@ -17,6 +15,16 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 from allocations.models import AllocationRun, Grant, Organisation, Pot, Unit
+from stimulans.roles import (  # noqa: F401  (the roles, for this app's modules)
+    DECIDE_PERMISSION,
+    OFFICIAL_PERMISSION,
+    acts_for,
+    is_administrator,
+    is_official,
+    is_provider,
+    may_decide,
+    organisation_ids,
+)
 
 from .models import (
     Application,
@@ -28,9 +36,6 @@ from .models import (
     RequisitionStatus,
     UsageReport,
 )
-
-OFFICIAL_PERMISSION = "applications.handle_cases"
-DECIDE_PERMISSION = "allocations.decide_allocationrun"
 
 
 @dataclass(frozen=True)
@@ -52,41 +57,14 @@ def deny(reason) -> Decision:
 # ---------------------------------------------------------------- roles
 
 
-def is_administrator(user) -> bool:
-    return user.is_authenticated and user.is_active and user.is_superuser
-
-
-def is_official(user) -> bool:
-    return user.is_authenticated and user.is_active and user.has_perm(OFFICIAL_PERMISSION)
-
-
 def can_decide_runs(user) -> Decision:
     """Recording a decision is its own permission, here as in the admin: a decided run is a
     public decision that never changes again."""
     if not is_official(user):
         return deny(_("Only officials of the administration handle cases."))
-    if not user.has_perm(DECIDE_PERMISSION):
+    if not may_decide(user):
         return deny(_("Recording a decision needs the permission to decide allocation runs."))
     return ALLOWED
-
-
-def organisation_ids(user) -> set[int]:
-    """The organisations a provider user acts for (cached on the user object)."""
-    if not user.is_authenticated or not user.is_active:
-        return set()
-    cached = getattr(user, "_stimulans_orgs", None)
-    if cached is None:
-        cached = set(user.memberships.values_list("organisation_id", flat=True))
-        user._stimulans_orgs = cached
-    return cached
-
-
-def is_provider(user) -> bool:
-    return bool(organisation_ids(user))
-
-
-def acts_for(user, organisation_id: int) -> bool:
-    return organisation_id in organisation_ids(user)
 
 
 # ---------------------------------------------------------------- rules

@@ -1,7 +1,7 @@
 """Who may see reports, documents and exports: every rule here, every object fetched here.
 
-Officials see everything: users with `applications.handle_cases` (the portal's
-rule, `applications.permissions.is_official`) and staff users. A provider user
+Officials see everything (`stimulans.roles.is_official`; being staff is not
+enough). A provider user
 sees only what belongs to the organisations it acts for — its own decision
 letters and figures — fetched through `get_letter_for` and `get_organisation_for`,
 which answer 404 for anything else, so a guessed URL tells nothing.
@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
 from allocations.models import AllocationRun, Grant, Organisation
-from applications.permissions import is_official, organisation_ids
+from stimulans.roles import is_official, organisation_ids
 
 from .models import Job
 
@@ -27,13 +27,9 @@ def may_report(user) -> tuple[bool, str]:
     """(allowed, why not) for the reporting pages."""
     if not user.is_authenticated:
         return False, _("Sign in first.")
-    if not is_reporting_official(user):
+    if not is_official(user):
         return False, _("Only officials of the administration may see reports and documents.")
     return True, ""
-
-
-def is_reporting_official(user) -> bool:
-    return user.is_authenticated and user.is_active and (user.is_staff or is_official(user))
 
 
 def official_required(view):
@@ -68,7 +64,7 @@ def get_job_for(user, pk: int) -> Job:
 def get_organisation_for(user, slug: str) -> Organisation:
     """An organisation the user acts for (an official: any); 404 for any other."""
     qs = Organisation.objects.all()
-    if not is_reporting_official(user):
+    if not is_official(user):
         qs = qs.filter(pk__in=organisation_ids(user))
     return get_object_or_404(qs, slug=slug)
 

@@ -14,7 +14,6 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from allocations import grantfile, services
-from allocations.importing import import_grant
 from allocations.models import (
     AllocationRun,
     AuditEntry,
@@ -25,7 +24,9 @@ from allocations.models import (
     Organisation,
     Pot,
 )
+from applications.grantfiles import import_grant
 from applications.models import Application, ApplicationStatus
+from applications.services import review_application
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SEED_003 = "aldrenamnden-2023-god-och-nara-vard"
@@ -730,31 +731,57 @@ def test_a_dataset_a_key_uses_cannot_be_deleted(client, grant):
 
 
 @pytest.mark.django_db
-def test_an_application_status_change_goes_through_the_service(client, grant):
+def test_the_admin_shows_an_application_but_never_writes_it(client, grant):
     application = Application.objects.filter(grant=grant, pot__slug="ssk-ansokan").first()
+    url = change_url(application)
+
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"status": "draft", "granted_amount": "1"})
+
+    assert response.status_code == 403
+    application.refresh_from_db()
     assert application.status == ApplicationStatus.APPROVED
 
-    response = post_change(client, application, status="rejected", status_reason="Late")
 
-    assert response.status_code == 302
+@pytest.mark.django_db
+def test_rejecting_in_the_admin_asks_for_the_reason_and_goes_through_the_review(client, grant):
+    application = Application.objects.filter(grant=grant, pot__slug="ssk-ansokan").first()
+    url = reverse("admin:applications_application_changelist")
+    action = {"action": "reject_applications", "_selected_action": [application.pk]}
+
+    asked = client.post(url, action)
+    assert asked.status_code == 200
+    assert "reason" in asked.context["form"].fields
+    without = client.post(url, {**action, "reason": " "})
+    assert without.status_code == 200
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.APPROVED
+
+    done = client.post(url, {**action, "reason": "Late"})
+
+    assert done.status_code == 302
     application.refresh_from_db()
     assert application.status == ApplicationStatus.REJECTED
-    entry = AuditEntry.objects.get(action="application.status")
-    assert entry.before == {"status": "approved"}
-    assert entry.after == {"status": "rejected", "reason": "Late"}
+    assert application.status_reason == "Late"
+    entry = AuditEntry.objects.get(action="application.reviewed", object_id=str(application.pk))
+    assert entry.before["status"] == "approved"
+    assert entry.after["status"] == "rejected"
     assert entry.actor.username == "admin"
 
 
 @pytest.mark.django_db
-def test_an_approved_application_to_an_application_pot_needs_a_granted_amount(client, grant):
+def test_approving_in_the_admin_an_application_pot_still_needs_a_granted_amount(client, grant):
     application = Application.objects.filter(grant=grant, pot__slug="ssk-ansokan").first()
+    review_application(app=application, approve=False, reason="Late", actor=None)
+    url = reverse("admin:applications_application_changelist")
 
-    response = post_change(client, application, granted_amount=None)
+    response = client.post(
+        url, {"action": "approve_applications", "_selected_action": [application.pk]}, follow=True
+    )
 
-    assert response.status_code == 200
-    assert "needs a granted amount" in page(response)
+    assert "Set the granted amount." in page(response)
     application.refresh_from_db()
-    assert application.granted_amount is not None
+    assert application.status == ApplicationStatus.REJECTED
 
 
 @pytest.mark.django_db

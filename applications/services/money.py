@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from allocations import audit
 from allocations.models import AllocationRun, PermittedUse, Pot
-from allocations.services import decide_run
+from allocations.services import RunFrozen, decide_run
 from allocations.wording import format_kronor
 
 from ..models import (
@@ -36,16 +36,33 @@ def decide(
     reference: str,
     requisition_by: date | None,
     actor,
+    actor_label: str = "",
 ) -> AllocationRun:
-    """Record the decision and open a requisition for each recipient."""
-    run = decide_run(
-        run_id=run.pk,
-        decided_on=decided_on,
-        decided_by=decided_by,
-        delegation=delegation,
-        reference=reference,
-        actor=actor,
-    )
+    """Record the decision and open a requisition for each recipient.
+
+    The one door to a decision: the officials' page, the admin and `decide_run`
+    all come here, so a decided run always has its requisitions and notices.
+    """
+    try:
+        run = decide_run(
+            run_id=run.pk,
+            decided_on=decided_on,
+            decided_by=decided_by,
+            delegation=delegation,
+            reference=reference,
+            actor=actor,
+            actor_label=actor_label,
+        )
+    except RunFrozen:
+        run.refresh_from_db()
+        if run.is_decided:
+            raise WorkflowError(
+                _("This run was decided on %s; a decision is not changed.")
+                % run.decided_on.isoformat()
+            ) from None
+        raise WorkflowError(_("A later run of this grant exists: decide that one.")) from None
+    except ValueError as exc:
+        raise WorkflowError(str(exc)) from None
     totals = run.rows.values("organisation_id", "pot_id").annotate(total=Sum("amount")).order_by()
     requisitions = Requisition.objects.bulk_create(
         Requisition(

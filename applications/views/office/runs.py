@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from allocations.models import AllocationRun, Organisation
-from allocations.services import RunFrozen, published_differences
+from allocations.services import published_differences
 
 from ... import permissions, services
 from ...forms.office import (
@@ -101,17 +101,7 @@ def decide(request, pk):
     if form.is_valid():
         try:
             services.decide(run=run, actor=request.user, **form.cleaned_data)
-        except RunFrozen:
-            run.refresh_from_db()
-            if run.is_decided:
-                form.add_error(
-                    None,
-                    _("This run was decided on %s; a decision is not changed.")
-                    % run.decided_on.isoformat(),
-                )
-            else:
-                form.add_error(None, _("A later run of this grant exists: decide that one."))
-        except (WorkflowError, ValueError) as exc:
+        except WorkflowError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("The decision on run %s is recorded.") % run.number)

@@ -1,0 +1,222 @@
+"""One door per change: the officials' page, the admin and the command give the same outcome.
+
+Each change of state is one service; these tests take it through every door that offers it
+and read back the same records, audit entries, requisitions and notices.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.db.models import Sum
+from django.urls import reverse
+
+from allocations.models import AllocationRun, AuditEntry, Pot
+from allocations.services import compute_grant
+from applications.models import Application, ApplicationStatus, Call
+
+from .conftest import SEED_000
+from .factories import provider_user, signed_in
+
+pytestmark = pytest.mark.django_db
+
+DECISION = {
+    "decided_on": "2020-02-20",
+    "decided_by": "Äldrenämnden",
+    "delegation": "Förvaltningschef",
+    "reference": "ÄN 2020/42",
+    "requisition_by": "2020-03-31",
+}
+
+
+def decide_on_the_page(run, official, admin_client):
+    return signed_in(official).post(reverse("office:decide", args=[run.pk]), DECISION)
+
+
+def decide_in_the_admin(run, official, admin_client):
+    url = reverse("admin:allocations_allocationrun_decide", args=[run.pk])
+    return admin_client.post(url, DECISION)
+
+
+def decide_with_the_command(run, official, admin_client):
+    call_command(
+        "decide_run",
+        run.grant.slug,
+        "--date",
+        DECISION["decided_on"],
+        "--by",
+        DECISION["decided_by"],
+        "--delegation",
+        DECISION["delegation"],
+        "--reference",
+        DECISION["reference"],
+        "--requisition-by",
+        DECISION["requisition_by"],
+    )
+
+
+@pytest.mark.parametrize(
+    "door",
+    [decide_on_the_page, decide_in_the_admin, decide_with_the_command],
+    ids=lambda d: d.__name__,
+)
+def test_a_decision_opens_the_same_requisitions_and_notices_through_every_door(
+    door, import_seed, official, admin_client, django_capture_on_commit_callbacks
+):
+    grant = import_seed(SEED_000)
+    run = compute_grant(grant_id=grant.pk)
+    recipient = run.rows.filter(unit__isnull=False).select_related("organisation").first()
+    provider_user(recipient.organisation, "mottagare")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        door(run, official, admin_client)
+
+    run = AllocationRun.objects.get(pk=run.pk)
+    assert (run.decided_on, run.decided_by, run.delegation, run.decision_reference) == (
+        date(2020, 2, 20),
+        "Äldrenämnden",
+        "Förvaltningschef",
+        "ÄN 2020/42",
+    )
+    given = {
+        (t["organisation_id"], t["pot_id"]): t["total"]
+        for t in run.rows.values("organisation_id", "pot_id").annotate(total=Sum("amount"))
+        if t["total"] > 0
+    }
+    opened = {(r.organisation_id, r.pot_id): r.amount for r in run.requisitions.all()}
+    assert opened == given
+    assert set(run.requisitions.values_list("due_on", flat=True)) == {date(2020, 3, 31)}
+    decided = AuditEntry.objects.filter(action="run.decided", object_id=str(run.pk))
+    assert decided.count() == 1
+    to_recipient = run.requisitions.filter(organisation=recipient.organisation).count()
+    assert to_recipient >= 1
+    assert [m.to for m in mail.outbox] == [["mottagare@example.invalid"]] * to_recipient
+
+
+@pytest.mark.parametrize("door", ["page", "admin"])
+def test_a_second_decision_is_refused_the_same_way_through_every_door(
+    door, import_seed, official, admin_client
+):
+    grant = import_seed(SEED_000)
+    run = compute_grant(grant_id=grant.pk)
+    decide_on_the_page(run, official, admin_client)
+    count = run.requisitions.count()
+
+    again = {**DECISION, "decided_on": "2020-04-01", "requisition_by": "2020-04-30"}
+    if door == "page":
+        response = signed_in(official).post(reverse("office:decide", args=[run.pk]), again)
+    else:
+        url = reverse("admin:allocations_allocationrun_decide", args=[run.pk])
+        response = admin_client.post(url, again, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 200
+    assert "was decided on 2020-02-20" in str(response.context["form"].non_field_errors())
+    assert run.requisitions.count() == count
+    assert AuditEntry.objects.filter(action="run.decided").count() == 1
+
+
+def test_the_command_refuses_a_second_decision_in_words(import_seed, official, admin_client):
+    grant = import_seed(SEED_000)
+    run = compute_grant(grant_id=grant.pk)
+    decide_with_the_command(run, official, admin_client)
+
+    with pytest.raises(Exception, match="fattades 2020-02-20"):
+        decide_with_the_command(run, official, admin_client)
+    assert AuditEntry.objects.filter(action="run.decided").count() == 1
+
+
+# ---------------------------------------------------------------- review
+
+
+def reject_on_the_page(app, official, admin_client):
+    url = reverse("office:review_application", args=[app.pk])
+    return signed_in(official).post(url, {"decision": "reject", "reason": "Late"})
+
+
+def reject_in_the_admin(app, official, admin_client):
+    url = reverse("admin:applications_application_changelist")
+    return admin_client.post(
+        url, {"action": "reject_applications", "_selected_action": [app.pk], "reason": "Late"}
+    )
+
+
+@pytest.mark.parametrize(
+    "door", [reject_on_the_page, reject_in_the_admin], ids=lambda d: d.__name__
+)
+def test_a_rejection_is_the_same_review_through_every_door(
+    door, import_seed, official, admin_client
+):
+    grant = import_seed(SEED_000)
+    app = Application.objects.filter(grant=grant, status=ApplicationStatus.APPROVED).first()
+
+    response = door(app, official, admin_client)
+
+    assert response.status_code == 302
+    app.refresh_from_db()
+    assert (app.status, app.status_reason) == (ApplicationStatus.REJECTED, "Late")
+    assert app.reviewed_at is not None
+    entry = AuditEntry.objects.get(action="application.reviewed", object_id=str(app.pk))
+    assert (entry.before["status"], entry.after["status"]) == ("approved", "rejected")
+    assert entry.after["reason"] == "Late"
+
+
+# ---------------------------------------------------------------- calls
+
+CALL = {"title": "Ansökan 2020", "opens_on": "2020-01-07", "closes_on": "2020-01-31"}
+
+
+def open_on_the_page(pot, official, admin_client):
+    return signed_in(official).post(reverse("office:call_new"), {**CALL, "pot": pot.pk})
+
+
+def open_in_the_admin(pot, official, admin_client):
+    return admin_client.post(
+        reverse("admin:applications_call_add"), {**CALL, "pot": pot.pk, "instructions": ""}
+    )
+
+
+@pytest.mark.parametrize("door", [open_on_the_page, open_in_the_admin], ids=lambda d: d.__name__)
+def test_a_call_is_opened_the_same_way_through_every_door(
+    door, import_seed, official, admin_client
+):
+    grant = import_seed(SEED_000)
+    pot = Pot.objects.get(grant=grant, slug="sarskilda-boenden")
+
+    response = door(pot, official, admin_client)
+
+    assert response.status_code == 302
+    call = Call.objects.get(pot=pot)
+    assert (call.title, call.opens_on, call.closes_on) == (
+        "Ansökan 2020",
+        date(2020, 1, 7),
+        date(2020, 1, 31),
+    )
+    assert call.created_by is not None
+    entry = AuditEntry.objects.get(action="call.opened", object_id=str(call.pk))
+    assert entry.after == {"opens_on": "2020-01-07", "closes_on": "2020-01-31"}
+
+
+def test_the_admin_closes_a_call_through_the_service_and_never_edits_its_dates(
+    import_seed, official, admin_client
+):
+    grant = import_seed(SEED_000)
+    pot = Pot.objects.get(grant=grant, slug="sarskilda-boenden")
+    open_on_the_page(pot, official, admin_client)
+    call = Call.objects.get(pot=pot)
+    call.closes_on = date(2999, 12, 31)  # still open: the admin action closes it today
+    call.save()
+
+    response = admin_client.post(
+        reverse("admin:applications_call_changelist"),
+        {"action": "close_calls", "_selected_action": [call.pk]},
+    )
+
+    assert response.status_code == 302
+    call.refresh_from_db()
+    assert call.closes_on <= date.today()
+    assert AuditEntry.objects.filter(action="call.closed", object_id=str(call.pk)).count() == 1
+    change = admin_client.get(reverse("admin:applications_call_change", args=[call.pk]))
+    assert "closes_on" not in change.context["adminform"].form.fields
