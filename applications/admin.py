@@ -16,8 +16,15 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from allocations.admin import AllocationRunAdmin, ReadOnlyAdmin, ReadOnlyInline, kr
-from allocations.models import AllocationRun
+from allocations.admin import (
+    AllocationRunAdmin,
+    GrantUnitAdmin,
+    PotAdmin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    kr,
+)
+from allocations.models import AllocationRun, GrantUnit, Pot
 
 from . import invitations
 from . import services as workflow
@@ -229,6 +236,31 @@ class CallAdmin(admin.ModelAdmin):
             workflow.close_call(call=call, today=today, actor=request.user)
             closed += 1
         messages.success(request, _("%d calls closed.") % closed)
+
+
+# ---------------------------------------------------------------- what a verdict depends on
+
+admin.site.unregister(GrantUnit)
+admin.site.unregister(Pot)
+
+
+@admin.register(GrantUnit)
+class ScreenedGrantUnitAdmin(GrantUnitAdmin):
+    """A unit's figures for a grant: the applications naming it are screened again at once."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        workflow.rescreen_grant_units([obj.pk])
+
+
+@admin.register(Pot)
+class ScreenedPotAdmin(PotAdmin):
+    """A pot's model (and its children's): the applications to them are screened again."""
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        for pot in form.instance.grant.pots.order_by("pk"):
+            workflow.refresh_screening(pot)
 
 
 # ---------------------------------------------------------------- runs: the decision

@@ -28,6 +28,7 @@ from allocations.models import (
 from allocations.services import engine_unit
 
 from .models import Application, ApplicationStatus, ApplicationUnit, ApplicationUse
+from .services.screening import refresh_screening
 
 
 class ImportRefused(Exception):
@@ -97,6 +98,8 @@ def import_grant(
     _datasets(grant, data.get("datasets", []), orgs)
     pots = _pots(grant, data["pots"])
     _applications(grant, data, orgs, pots, grant_units, review)
+    for pot in pots.values():
+        refresh_screening(pot)  # the stored verdicts the review lists sum
     audit.log(
         "grant.replaced" if before else "grant.imported",
         grant,

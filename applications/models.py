@@ -223,8 +223,9 @@ class ApplicationUnit(models.Model):
     customers = models.PositiveIntegerField(_("customers"), null=True, blank=True)
     # The pot's verdict on the unit with those figures, kept so that a list of a thousand
     # applications is summed in SQL instead of screened again on every request.
-    # `screened_with` is the digest of the pot's model it was made with; empty: to be made
-    # (a changed pot model or unit figure empties it, and the next reader screens again).
+    # `screened_with` is the digest of the pot's model it was made with; empty: to be made.
+    # The services that change a pot's model or a unit's figures screen again at once
+    # (`services.screening`), so a page only reads them.
     measure = models.PositiveIntegerField(_("measure counted"), default=0, editable=False)
     eligible = models.BooleanField(_("eligible"), null=True, editable=False)
     reason = models.JSONField(_("why not eligible"), null=True, blank=True, editable=False)
@@ -240,16 +241,6 @@ class ApplicationUnit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id}: {self.grant_unit_id}"
-
-    def save(self, *args, **kwargs):
-        # Saved one by one (the admin's inline, a correction): the figures may have changed,
-        # so the stored verdict is stale until the services screen the unit again.
-        update_fields = kwargs.get("update_fields")
-        if update_fields is None or not set(update_fields) & SCREENING_FIELDS:
-            self.screened_with = ""
-            if update_fields is not None:
-                kwargs["update_fields"] = {*update_fields, "screened_with"}
-        super().save(*args, **kwargs)
 
 
 SCREENING_FIELDS = {"measure", "eligible", "reason", "screened_with"}

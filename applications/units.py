@@ -229,7 +229,7 @@ def confirm_location(
     before = _snapshot(grant_unit, fields)
     grant_unit.in_city = in_city
     grant_unit.city_placed_share = city_placed_share
-    grant_unit.save(update_fields=list(fields))  # the stored verdicts go stale with it
+    grant_unit.save(update_fields=list(fields))
     audit.log(
         "grantunit.changed",
         grant_unit,
@@ -238,5 +238,5 @@ def confirm_location(
         before=before,
         after={**_snapshot(grant_unit, fields), "application": app.slug},
     )
-    services.refresh_screening(app.pot, Application.objects.filter(pk=app.pk))
+    services.rescreen_grant_units([grant_unit.pk])
     return grant_unit

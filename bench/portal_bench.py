@@ -171,6 +171,7 @@ def build(applications: int, providers: int, seed: int) -> dict:
         ApplicationUse.objects.bulk_create(
             ApplicationUse(application=app, use=uses[i % len(uses)]) for i, app in enumerate(apps)
         )
+    services.refresh_screening(pot)  # as an import does: the pages only read the verdicts
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return {"call": call.pk, "pot": pot.pk, "applications": Application.objects.count()}

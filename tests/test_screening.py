@@ -5,11 +5,14 @@ every request, so they must never go stale: a new draft is screened when saved, 
 to the pot's model, to a unit's figures for the grant or to a confirmed figure is noticed.
 """
 
+import json
 from datetime import date
 from fractions import Fraction
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.test import Client
+from django.urls import reverse
 
 from allocations import engine, grantfile
 from allocations.models import GrantUnit, Organisation, PermittedUse, Pot
@@ -18,6 +21,7 @@ from applications.models import Application, ApplicationStatus, ApplicationUnit
 from applications.services import UnitChoice
 
 from .conftest import SEED_000
+from .test_admin import post_change
 
 pytestmark = pytest.mark.django_db
 
@@ -101,45 +105,54 @@ def test_a_saved_draft_is_screened_at_once(seed000):
     assert link.measure == gu.places + 3
 
 
-def test_a_changed_pot_model_screens_again(seed000):
+def test_a_pot_model_changed_in_the_admin_screens_again_at_once(seed000, admin_client):
     _grant, pot, _call, _official = seed000
     before = stored(pot)
     # Every care home is now ineligible: the pot takes home-care offices only.
     model = dict(pot.model)
     model["eligible"] = {**model.get("eligible", {}), "unit_types": ["home_care"]}
-    pot.model = model
-    pot.save()
+
+    response = post_change(admin_client, pot, model=json.dumps(model))
+
+    assert response.status_code == 302
+    pot.refresh_from_db()
+    key = services.screening_key(pot)
+    assert not ApplicationUnit.objects.filter(application__pot=pot).exclude(screened_with=key)
     after = stored(pot)
     assert after == live(pot)
     assert after != before
     assert all(reason and reason[0] == "unit_type" for _m, reason in after.values())
 
 
-def test_a_changed_unit_figure_for_the_grant_screens_again(seed000):
+def test_a_unit_figure_changed_in_the_admin_screens_again_at_once(seed000, admin_client):
     _grant, pot, _call, _official = seed000
-    stored(pot)
     eligible = ApplicationUnit.objects.filter(application__pot=pot, eligible=True).first()
     gu = eligible.grant_unit
-    gu.in_city = False
-    gu.city_placed_share = 0
-    gu.save()  # as the admin does
+
+    response = post_change(admin_client, gu, in_city="", city_placed_share="0")
+
+    assert response.status_code == 302
     eligible.refresh_from_db()
-    assert eligible.screened_with == ""
+    assert eligible.screened_with == services.screening_key(pot)
     verdicts = stored(pot)
     assert verdicts == live(pot)
     assert verdicts[eligible.application_id, gu.unit.slug][1] is not None
 
 
-def test_a_corrected_confirmed_figure_screens_again(seed000):
-    _grant, pot, _call, _official = seed000
-    stored(pot)
-    link = ApplicationUnit.objects.filter(application__pot=pot, eligible=True).first()
-    link.places = 7
-    link.save()  # as the admin's inline does
+def test_the_review_list_only_reads_the_verdicts(seed000):
+    _grant, pot, call, official = seed000
+    link = ApplicationUnit.objects.filter(application__pot=pot).first()
+    ApplicationUnit.objects.filter(pk=link.pk).update(screened_with="")
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(official)
+
+    for url in (
+        reverse("office:pot_review", args=[pot.pk]),
+        reverse("office:call", args=[call.pk]),
+    ):
+        assert client.get(url).status_code == 200
+
     assert ApplicationUnit.objects.get(pk=link.pk).screened_with == ""
-    verdicts = stored(pot)
-    assert verdicts == live(pot)
-    assert verdicts[link.application_id, link.grant_unit.unit.slug][0] == 7
 
 
 def test_the_live_rate_counts_only_eligible_places_of_sent_applications(seed000):

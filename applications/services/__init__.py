@@ -65,6 +65,7 @@ from .reports import (  # noqa: F401
 from .screening import (  # noqa: F401
     UnitScreening,
     refresh_screening,
+    rescreen_grant_units,
     screen_applications,
     screening_key,
 )

@@ -21,7 +21,7 @@ from ..models import (
     payment_account_problem,
 )
 from .base import UNIT_BASED, WorkflowError, confirmed_unit
-from .screening import refresh_screening
+from .screening import refresh_screening, rescreen_grant_units
 
 
 @dataclass
@@ -301,6 +301,7 @@ def _carry_confirmed_figures(app: Application, actor) -> None:
             for field, (_old, new) in changes.items():
                 setattr(gu, field, new)
             gu.save(update_fields=list(changes))
+            rescreen_grant_units([gu.pk])
             audit.log(
                 "unit.figures_confirmed",
                 gu,

@@ -18,7 +18,6 @@ from ..models import (
     Call,
 )
 from .base import WorkflowError, pot_amount, pot_measure
-from .screening import refresh_screening
 
 
 @transaction.atomic
@@ -74,7 +73,6 @@ def indicative_rate(call: Call) -> tuple[Fraction | None, int]:
     pot = call.pot
     if pot_measure(pot) is None:
         return None, 0
-    refresh_screening(pot)
     total = (
         ApplicationUnit.objects.filter(
             application__pot=pot,

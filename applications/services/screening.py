@@ -40,9 +40,9 @@ def screening_key(pot: Pot) -> str:
 def refresh_screening(pot: Pot, applications: QuerySet[Application] | None = None) -> int:
     """Screen again the pot's application units whose stored verdict is missing or stale.
 
-    One query when nothing is stale — the usual case: units are screened when an application
-    is saved, and again only after the pot's model or a unit's figures change. Returns how
-    many units were screened.
+    One query when nothing is stale. Called by the services that change what a verdict depends
+    on — an application's units, a pot's model, a unit's figures, an import — never by a page
+    that only reads. Returns how many units were screened.
     """
     if pot.model_type not in UNIT_BASED:
         return 0
@@ -71,19 +71,25 @@ def refresh_screening(pot: Pot, applications: QuerySet[Application] | None = Non
     return len(links)
 
 
+def rescreen_grant_units(grant_unit_ids) -> int:
+    """A unit's figures for a grant changed: make the verdict of every application unit naming
+    it again, in every pot. Whoever changes the figures calls this (or `refresh_screening`)."""
+    links = ApplicationUnit.objects.filter(grant_unit_id__in=grant_unit_ids)
+    links.update(screened_with="")
+    pots = Pot.objects.filter(pk__in=links.values("application__pot")).order_by("pk")
+    return sum(refresh_screening(pot) for pot in pots)
+
+
 def screen_applications(
-    pot: Pot, applications: QuerySet[Application], *, refresh: bool = True
+    pot: Pot, applications: QuerySet[Application]
 ) -> dict[int, list[UnitScreening]]:
     """Each application's units, with its confirmed figures and the pot's verdict.
 
     What `eligibility_preview` says for one application, for a list of them, read from the
-    stored verdicts (screened again first where stale, unless the caller just did): two
-    queries however many.
+    stored verdicts: two queries however many.
     """
     if pot.model_type not in UNIT_BASED:
         return {}
-    if refresh:
-        refresh_screening(pot, applications)
     links = (
         ApplicationUnit.objects.filter(application__in=applications.order_by().values("pk"))
         .order_by("application_id", "position")

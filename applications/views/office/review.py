@@ -49,7 +49,7 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
     """Every application in one list, with the same number of queries for 10 or 10 000.
 
     The counts and sums are made in SQL from the stored verdicts on each application's units
-    (`services.refresh_screening`); only the page's own rows are read into Python.
+    (made by the services that change them, never here); only the page's own rows are read.
     """
     form = ReviewFilterForm(
         request.GET, organisations=Organisation.objects.filter(pk__in=apps.values("organisation"))
@@ -58,8 +58,6 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
     if "organisation" in data:
         apps = apps.filter(organisation=data["organisation"])
     unit_based = pot.model_type in services.UNIT_BASED
-    if unit_based:
-        services.refresh_screening(pot)
     flagged = Exists(ApplicationUnit.objects.filter(application=OuterRef("pk"), eligible=False))
     if data.get("eligibility") == ReviewFilterForm.INELIGIBLE:
         apps = apps.filter(flagged)
@@ -104,7 +102,7 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
         request, apps.select_related("organisation").order_by("organisation__name", "slug", "pk")
     )
     on_page = Application.objects.filter(pk__in=[app.pk for app in page])
-    screened = services.screen_applications(pot, on_page, refresh=False) if unit_based else {}
+    screened = services.screen_applications(pot, on_page) if unit_based else {}
     unconfirmed = unconfirmed_grant_units(
         [u.grant_unit_id for found in screened.values() for u in found]
     )
