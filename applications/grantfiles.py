@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from allocations import audit, engine, grantfile
 from allocations.models import (
@@ -26,8 +27,10 @@ from allocations.models import (
     Unit,
 )
 from allocations.services import engine_unit
+from allocations.wording import reason_text
 
 from .models import Application, ApplicationStatus, ApplicationUnit, ApplicationUse
+from .services.applying import review_application
 from .services.screening import refresh_screening
 
 
@@ -97,7 +100,7 @@ def import_grant(
     grant_units = _units(grant, data.get("units", []), orgs)
     _datasets(grant, data.get("datasets", []), orgs)
     pots = _pots(grant, data["pots"])
-    _applications(grant, data, orgs, pots, grant_units, review)
+    _applications(grant, data, orgs, pots, grant_units, review, actor_label)
     for pot in pots.values():
         refresh_screening(pot)  # the stored verdicts the review lists sum
     audit.log(
@@ -296,7 +299,7 @@ def _pots(grant: Grant, items: list[dict]) -> dict[str, Pot]:
     return pots
 
 
-def _applications(grant, data, orgs, pots, grant_units, review) -> None:
+def _applications(grant, data, orgs, pots, grant_units, review, actor_label) -> None:
     uses = {u.code: u for u in grant.agreement.permitted_uses.all()}
     units_by_grant = grant_units
     apps = []
@@ -312,8 +315,10 @@ def _applications(grant, data, orgs, pots, grant_units, review) -> None:
             status=item["status"],
             position=i,
         )
-        if review and app.status == ApplicationStatus.SUBMITTED:
-            _review(app, [units_by_grant[u] for u in item.get("units", [])])
+        if app.status == ApplicationStatus.SUBMITTED:
+            app.unit_reasons = _unit_reasons(
+                app, [units_by_grant[u] for u in item.get("units", [])]
+            )
         apps.append(app)
     Application.objects.bulk_create(apps, batch_size=BATCH)
     if apps and apps[0].pk is None:
@@ -330,23 +335,38 @@ def _applications(grant, data, orgs, pots, grant_units, review) -> None:
         )
     ApplicationUnit.objects.bulk_create(unit_links, batch_size=BATCH)
     ApplicationUse.objects.bulk_create(use_links, batch_size=BATCH)
+    if review:
+        _review(apps, actor_label)
 
 
-def _review(app: Application, units: list[GrantUnit]) -> None:
-    """Approve or reject a submitted application by its pot's rule, recording why."""
+def _unit_reasons(app: Application, units: list[GrantUnit]) -> dict:
+    """Why each unit of a submitted application fails its pot's rule (none: every unit passes)."""
     model_data = app.pot.model or {}
     if model_data.get("type") not in grantfile.UNIT_BASED:
-        return
+        return {}
     model = grantfile.to_model(model_data)
     reasons = {}
     for gu in units:
         reason = engine.screen_unit(model, engine_unit(gu))
         if reason:
             reasons[gu.unit.slug] = {"code": reason[0], "details": reason[1]}
-    app.unit_reasons = reasons
-    app.status = (
-        ApplicationStatus.REJECTED if len(reasons) == len(units) else ApplicationStatus.APPROVED
-    )
+    return reasons
+
+
+def _review(apps: list[Application], actor_label: str) -> None:
+    """Approve or reject the submitted applications to unit-based pots by the pot's rule,
+    through the same review as an official's: rejected when no unit passes, with why."""
+    for app in apps:
+        if app.status != ApplicationStatus.SUBMITTED:
+            continue
+        if (app.pot.model or {}).get("type") not in grantfile.UNIT_BASED:
+            continue
+        rejected = len(app.unit_reasons) == app.applicationunit_set.count()
+        reason = " ".join(reason_text(r["code"], r["details"]) for r in app.unit_reasons.values())
+        reason = reason or gettext("The application names no unit.")
+        review_application(
+            app=app, approve=not rejected, reason=reason, actor=None, actor_label=actor_label
+        )
 
 
 # ---------------------------------------------------------------- export

@@ -247,7 +247,13 @@ def withdraw_application(*, app: Application, actor) -> Application:
 
 @transaction.atomic
 def review_application(
-    *, app: Application, approve: bool, reason: str = "", granted_amount: int | None = None, actor
+    *,
+    app: Application,
+    approve: bool,
+    reason: str = "",
+    granted_amount: int | None = None,
+    actor,
+    actor_label: str = "",
 ) -> Application:
     """Approve or reject; an approval carries the provider's confirmed figures into the grant."""
     app = Application.objects.select_for_update().select_related("pot", "grant").get(pk=app.pk)
@@ -279,6 +285,7 @@ def review_application(
         app,
         grant=app.grant,
         actor=actor,
+        actor_label=actor_label,
         before=before,
         after={
             "status": app.status,
