@@ -10,7 +10,6 @@ import hashlib
 import io
 from dataclasses import dataclass
 from datetime import date
-from fractions import Fraction
 
 from django.db import connection, transaction
 from django.db.models import Max
@@ -29,6 +28,7 @@ from .models import (
     Pot,
     PotResult,
 )
+from .rates import rate_digits
 
 
 class RunFrozen(Exception):
@@ -48,20 +48,16 @@ class LoadedGrant:
 
 def load_grant(grant: Grant) -> LoadedGrant:
     """Read a grant from the ledger into the engine's terms, in a few queries."""
-    pots = list(grant.pots.order_by("position", "id"))
-    pot_ids = {p.slug: p.pk for p in pots}
-    by_parent: dict[int | None, list[Pot]] = {}
-    for pot in pots:
-        by_parent.setdefault(pot.parent_id, []).append(pot)
+    tree = grant.pot_tree()
+    pot_ids = {p.slug: p.pk for p in tree.items}
 
-    def build(pot: Pot) -> engine.Pot:
-        kids = by_parent.get(pot.pk, [])
+    def build(pot: Pot, kids: list[engine.Pot]) -> engine.Pot:
         return engine.Pot(
             id=pot.slug,
             name=pot.name,
             amount=engine.REST if pot.takes_rest else pot.amount,
             model=grantfile.to_model(pot.model) if pot.model and not kids else None,
-            children=tuple(build(k) for k in kids),
+            children=tuple(kids),
         )
 
     org_ids: dict[str, int] = {}
@@ -136,7 +132,7 @@ def load_grant(grant: Grant) -> LoadedGrant:
 
     grant_input = engine.GrantInput(
         amount=grant.amount,
-        pots=tuple(build(p) for p in by_parent.get(None, [])),
+        pots=tuple(tree.fold(build)),
         units=units,
         datasets=datasets,
         applications=tuple(applications),
@@ -381,7 +377,7 @@ def export_allocations(run: AllocationRun) -> dict:
             "amount": pr.amount,
             "allocated": pr.allocated,
             "unallocated": pr.unallocated,
-            "rate": decimal_string(pr.rate) if pr.rate is not None else None,
+            "rate": rate_digits(pr.rate) if pr.rate is not None else None,
         }
         for pr in run.pot_results.select_related("pot")
     ]
@@ -418,15 +414,6 @@ def published_differences(run: AllocationRun) -> list[tuple[str, int, int]]:
         for org, amount in published["amounts"].items()
         if computed.get(org, 0) != amount
     ]
-
-
-def decimal_string(value, places: int = 10) -> str:
-    """An exact fraction as a decimal string, truncated after `places` decimals."""
-    value = Fraction(value)
-    whole, rest = divmod(value.numerator, value.denominator)
-    digits = (rest * 10**places) // value.denominator
-    text = f"{whole}.{digits:0{places}d}".rstrip("0")
-    return text[:-1] if text.endswith(".") else text
 
 
 def set_application_status(
