@@ -54,7 +54,7 @@ from .models import (
     Unit,
 )
 from .tasks import compute_grant
-from .wording import NBSP, computation_text, format_kronor, format_rate
+from .wording import computation_text, format_kronor, format_rate
 
 admin.site.site_header = _("Stimulans – grant ledger")
 admin.site.site_title = _("Stimulans")
@@ -234,24 +234,18 @@ def budget_context(grant: Grant) -> dict:
     """The budget tree with amounts, and the grant's runs, for the grant's page."""
     run = grant.latest_run()
     results = {r.pot_id: r for r in run.pot_results.all()} if run else {}
-    pots = list(grant.pots.order_by("position", "id"))
-    by_parent: dict[int | None, list[Pot]] = {}
-    for pot in pots:
-        by_parent.setdefault(pot.parent_id, []).append(pot)
+    tree = grant.pot_tree()
 
-    def engine_pot(pot: Pot) -> engine.Pot:
+    def engine_pot(pot: Pot, children: list[engine.Pot]) -> engine.Pot:
         amount = engine.REST if pot.takes_rest else pot.amount
-        children = tuple(engine_pot(k) for k in by_parent.get(pot.pk, []))
-        return engine.Pot(id=pot.slug, name=pot.name, amount=amount, children=children)
+        return engine.Pot(id=pot.slug, name=pot.name, amount=amount, children=tuple(children))
 
     problem = ""
     try:
-        amounts = engine.resolve_amounts(
-            grant.amount, [engine_pot(p) for p in by_parent.get(None, [])]
-        )
+        amounts = engine.resolve_amounts(grant.amount, tree.fold(engine_pot))
     except engine.AllocationError as exc:
         problem = exc.message
-        amounts = {p.slug: p.amount for p in pots if not p.takes_rest}
+        amounts = {p.slug: p.amount for p in tree.items if not p.takes_rest}
 
     allocated = run.allocated() if run else None
     rows = [
@@ -265,12 +259,8 @@ def budget_context(grant: Grant) -> dict:
         }
     ]
 
-    def walk(parent_id: int | None, depth: int) -> None:
-        for pot in by_parent.get(parent_id, []):
-            rows.append(_tree_row(pot, depth, amounts.get(pot.slug), results.get(pot.pk), run))
-            walk(pot.pk, depth + 1)
-
-    walk(None, 1)
+    for pot, depth in tree.walk():
+        rows.append(_tree_row(pot, depth + 1, amounts.get(pot.slug), results.get(pot.pk), run))
     runs = grant.runs.annotate(total=Sum("rows__amount")).select_related("computed_by")
     return {
         "budget_rows": rows,
@@ -286,7 +276,7 @@ def budget_context(grant: Grant) -> dict:
 def _tree_row(pot: Pot, depth: int, amount: int | None, result: PotResult | None, run) -> dict:
     rate = ""
     if result is not None and pot.model_type == "per_unit":
-        rate = format_rate(result.rate).replace(" ", NBSP)
+        rate = format_rate(result.rate, nbsp=True)
     return {
         "name": pot.name,
         "slug": pot.slug,
@@ -600,7 +590,7 @@ class PotResultInline(ReadOnlyInline):
 
     @admin.display(description=_("rate"))
     def rate_display(self, obj):
-        return format_rate(obj.rate).replace(" ", NBSP)
+        return format_rate(obj.rate, nbsp=True)
 
 
 @admin.register(AllocationRun)

@@ -12,7 +12,7 @@ The semantics are those of the grant file format (`stimulans-grant/1`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -22,6 +22,11 @@ UNIT_TYPES = ("care_home", "service_house", "home_care", "lss_home", "psychiatri
 UNIT_FIELDS = ("type", "places", "customers", "in_city", "city_placed_share")
 OPERATORS = ("eq", "ne", "gte", "gt", "lte", "lt")
 MODEL_TYPES = ("fixed", "equal", "remainder", "key", "per_unit", "tiered", "approved_amounts")
+# What a model type does, asked by every layer (`allocations.models.ModelType` matches
+# MODEL_TYPES). Unit-based models give a row per unit, and an application to one names its
+# units; applied-for models divide their pot among approved applications, so calls open for them.
+UNIT_BASED = frozenset({"per_unit", "tiered"})
+APPLIED_FOR = frozenset({"per_unit", "tiered", "approved_amounts"})
 
 
 class AllocationError(Exception):
@@ -315,26 +320,133 @@ def eligibility_failure(rule: Rule, unit: Unit) -> Reason | None:
 # ---------------------------------------------------------------- the tree
 
 
-def resolve_amounts(total: int, pots: Sequence[Pot]) -> dict[str, int]:
-    """Each pot's amount in kronor, with `rest` pots resolved against their parent."""
-    resolved: dict[str, int] = {}
+@dataclass(frozen=True)
+class BudgetPot:
+    """A pot as the budget rule reads it, whether from the engine, a grant file or the admin.
 
-    def walk(parent_amount: int, siblings: Sequence[Pot], parent: str) -> None:
-        fixed = sum(p.amount for p in siblings if p.amount != REST)
-        rests = [p for p in siblings if p.amount == REST]
+    `key` names it to whoever asks (a pot id, a JSON path, a form). `amount` is whole kronor,
+    REST, or None when it is not known (its reader has said already what is wrong with it).
+    `divided` says the pot is divided into other pots, by default when it has children (a grant
+    file can say so with an empty list). `fixed_total` is what a fixed model hands out.
+    """
+
+    key: Hashable
+    amount: int | str | None
+    has_model: bool = False
+    fixed_total: int | None = None
+    children: tuple[BudgetPot, ...] = ()
+    divided: bool | None = None
+
+    @property
+    def is_divided(self) -> bool:
+        return bool(self.children) if self.divided is None else self.divided
+
+
+@dataclass(frozen=True)
+class BudgetProblem:
+    """What breaks the budget rule, for its reader to put into words.
+
+    `pot` is the key of the parent (None: the grant) for `rests` and `exceeds`, else of the pot
+    itself. `total` is what the parts add up to and `amount` what they must fit in; `rests`
+    names the pots that take the rest under one parent, in order.
+    """
+
+    code: str  # rests | exceeds | divided_with_model | no_model | fixed_exceeds
+    pot: Hashable | None
+    total: int = 0
+    amount: int = 0
+    rests: tuple[Hashable, ...] = ()
+
+    @property
+    def over(self) -> int:
+        return self.total - self.amount
+
+
+# The problems that leave a pot's amount, or a fixed model's rows, impossible to compute.
+AMOUNT_PROBLEMS = frozenset({"rests", "exceeds", "fixed_exceeds"})
+
+
+def check_budget(
+    total: int | None, pots: Sequence[BudgetPot]
+) -> tuple[dict[Hashable, int | None], list[BudgetProblem]]:
+    """The rule of the budget tree: each pot's amount, and every problem, in tree order.
+
+    Under each parent (at the top, the grant): at most one pot takes the rest (`rests`); the
+    other pots' amounts add up to no more than the parent's (`exceeds`); the pot that takes
+    the rest gets what they leave. A pot is divided into other pots or has a model, never both
+    (`divided_with_model`) nor neither (`no_model`), and a fixed model hands out no more than
+    its pot (`fixed_exceeds`). Where a parent's amount is not known (None, or its parts exceed
+    it, or two pots take its rest) what hangs on it is not judged: one mistake, one problem.
+    The engine, the grant file checker and the admin's pot forms all apply this one rule.
+    """
+    amounts: dict[Hashable, int | None] = {}
+    problems: list[BudgetProblem] = []
+
+    def walk(parent: Hashable | None, available: int | None, siblings: Sequence[BudgetPot]):
+        rests = tuple(p.key for p in siblings if p.amount == REST)
+        fixed = sum(p.amount for p in siblings if isinstance(p.amount, int))
         if len(rests) > 1:
-            raise AllocationError(parent, "more than one pot takes the rest")
-        if fixed > parent_amount:
-            raise AllocationError(
-                parent, f"the parts ({fixed} kr) exceed the amount ({parent_amount} kr)"
-            )
+            problems.append(BudgetProblem("rests", parent, rests=rests))
+        rest = None
+        if available is not None:
+            if fixed > available:
+                problems.append(BudgetProblem("exceeds", parent, total=fixed, amount=available))
+            elif len(rests) <= 1:
+                rest = available - fixed
         for pot in siblings:
-            amount = parent_amount - fixed if pot.amount == REST else pot.amount
-            resolved[pot.id] = amount
-            walk(amount, pot.children, pot.id)
+            amount = rest if pot.amount == REST else pot.amount
+            amounts[pot.key] = amount
+            if pot.is_divided:
+                if pot.has_model:
+                    problems.append(BudgetProblem("divided_with_model", pot.key))
+                walk(pot.key, amount, pot.children)
+            elif not pot.has_model:
+                problems.append(BudgetProblem("no_model", pot.key))
+            elif pot.fixed_total is not None and amount is not None and pot.fixed_total > amount:
+                problems.append(
+                    BudgetProblem("fixed_exceeds", pot.key, total=pot.fixed_total, amount=amount)
+                )
 
-    walk(total, pots, "grant")
-    return resolved
+    walk(None, total, pots)
+    return amounts, problems
+
+
+def budget_pot(pot: Pot) -> BudgetPot:
+    """An engine pot as the budget rule reads it."""
+    model = pot.model
+    return BudgetPot(
+        key=pot.id,
+        amount=pot.amount,
+        has_model=model is not None,
+        fixed_total=sum(a for _, a in model.amounts) if isinstance(model, Fixed) else None,
+        children=tuple(budget_pot(child) for child in pot.children),
+    )
+
+
+def resolve_amounts(total: int, pots: Sequence[Pot]) -> dict[str, int]:
+    """Each pot's amount in kronor, with `rest` pots resolved against their parent.
+
+    Raises the first problem of the budget rule that leaves an amount unknown (a pot with
+    neither a model nor children is `compute`'s to refuse: a budget may be read before then).
+    """
+    amounts, problems = check_budget(total, [budget_pot(p) for p in pots])
+    for problem in problems:
+        if problem.code == "rests":
+            raise AllocationError(
+                "grant" if problem.pot is None else problem.pot, "more than one pot takes the rest"
+            )
+        if problem.code == "exceeds":
+            raise AllocationError(
+                "grant" if problem.pot is None else problem.pot,
+                f"the parts ({problem.total} kr) exceed the amount ({problem.amount} kr)",
+            )
+        if problem.code == "fixed_exceeds":
+            raise AllocationError(
+                problem.pot,
+                f"the fixed amounts ({problem.total} kr) exceed the pot ({problem.amount} kr) "
+                f"by {problem.over} kr",
+            )
+    return amounts
 
 
 def compute(grant: GrantInput) -> Result:
@@ -387,12 +499,7 @@ def _compute_leaf(pot: Pot, amount: int, grant: GrantInput, approved: list[Appli
 
 
 def _fixed(pot: str, amount: int, model: Fixed, grant: GrantInput, approved) -> _Leaf:
-    total = sum(a for _, a in model.amounts)
-    if total > amount:
-        raise AllocationError(
-            pot,
-            f"the fixed amounts ({total} kr) exceed the pot ({amount} kr) by {total - amount} kr",
-        )
+    # `resolve_amounts` has refused fixed amounts that exceed their pot (the budget rule).
     return _Leaf([Row(pot, org, None, None, a) for org, a in model.amounts])
 
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import grantfile
+from . import engine, grantfile
 from .models import Dataset, DatasetValue, Grant, GrantOrganisation, GrantUnit, Pot
+from .tree import Tree
 from .wording import format_kronor
 
 
@@ -95,18 +97,6 @@ class Problem:
         return self.code != "fixed_exceeds"
 
 
-def fixed_total(model) -> int | None:
-    if not isinstance(model, dict) or model.get("type") != "fixed":
-        return None
-    amounts = model.get("amounts")
-    if not isinstance(amounts, dict):
-        return None
-    values = list(amounts.values())
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return None
-    return sum(values)
-
-
 def draft_of(pot: Pot, key=None, parent=None) -> Draft:
     return Draft(
         key=pot.pk if key is None else key,
@@ -114,7 +104,7 @@ def draft_of(pot: Pot, key=None, parent=None) -> Draft:
         parent=pot.parent_id if parent is None else parent,
         amount=None if pot.takes_rest else pot.amount,
         has_model=bool(pot.model),
-        fixed_total=fixed_total(pot.model),
+        fixed_total=grantfile.fixed_total(pot.model),
     )
 
 
@@ -122,94 +112,79 @@ def grant_drafts(grant_id: int) -> dict[object, Draft]:
     return {pot.pk: draft_of(pot) for pot in Pot.objects.filter(grant_id=grant_id)}
 
 
+def draft_tree(drafts: Iterable[Draft]) -> Tree[Draft]:
+    return Tree(drafts, key=attrgetter("key"), parent=attrgetter("parent"))
+
+
 def below(key, drafts: Iterable[Draft]) -> set:
     """The keys of every pot below `key` (not `key` itself)."""
-    children: dict[object, list[object]] = {}
-    for draft in drafts:
-        children.setdefault(draft.parent, []).append(draft.key)
-    found, todo = set(), list(children.get(key, ()))
-    while todo:
-        current = todo.pop()
-        if current not in found:
-            found.add(current)
-            todo.extend(children.get(current, ()))
-    return found
+    return draft_tree(drafts).below(key)
 
 
 def budget_problems(grant_amount: int, drafts: Iterable[Draft]) -> list[Problem]:
-    """What breaks the rules of the budget tree, in words (grant-file rules for `pots`).
+    """What breaks the rule of the budget tree (`engine.check_budget`), in words.
 
     A pot has either pots below it or a model; at most one pot per parent takes the rest;
     the pots under a parent (or at the top, under the grant) do not add up to more than it.
     """
-    drafts = list(drafts)
-    children: dict[object, list[Draft]] = {}
-    for draft in drafts:
-        children.setdefault(draft.parent, []).append(draft)
-    problems: list[Problem] = []
+    tree = draft_tree(drafts)
 
-    def walk(parent: Draft | None, available: int) -> None:
-        key = parent.key if parent else None
-        kids = children.get(key, [])
-        rests = [k for k in kids if k.amount is None]
-        if len(rests) > 1:
-            names = ", ".join(f"“{k.name}”" for k in rests)
-            if parent is None:
-                message = _("Only one top-level pot may take the rest; %(pots)s do.")
-            else:
-                message = _("Only one pot under “%(parent)s” may take the rest; %(pots)s do.")
-            params = {"pots": names, "parent": parent.name if parent else ""}
-            problems.append(Problem(key, "rests", message % params))
-        fixed = sum(k.amount for k in kids if k.amount is not None)
-        if fixed > available:
-            params = {
-                "parent": parent.name if parent else "",
-                "total": format_kronor(fixed),
-                "over": format_kronor(fixed - available),
-                "amount": format_kronor(available),
-            }
-            if parent is None:
-                message = _(
-                    "The top-level pots add up to %(total)s, %(over)s more than the grant's "
-                    "%(amount)s."
-                )
-            else:
-                message = _(
-                    "The pots under “%(parent)s” add up to %(total)s, %(over)s more than its "
-                    "%(amount)s."
-                )
-            problems.append(Problem(key, "exceeds", message % params))
-        for kid in kids:
-            amount = kid.amount if kid.amount is not None else max(available - fixed, 0)
-            if kid.key in children:
-                if kid.has_model:
-                    message = _(
-                        "“%(pot)s” is divided into other pots and also has an allocation model; "
-                        "a pot has one or the other. To divide a pot, empty its model and add "
-                        "the pots below it on its own page."
-                    )
-                    problems.append(
-                        Problem(kid.key, "divided_with_model", message % {"pot": kid.name})
-                    )
-                walk(kid, amount)
-            elif not kid.has_model:
-                message = _("“%(pot)s” needs an allocation model (or pots below it).")
-                problems.append(Problem(kid.key, "no_model", message % {"pot": kid.name}))
-            elif kid.fixed_total is not None and kid.fixed_total > amount:
-                message = _(
-                    "The fixed amounts of “%(pot)s” add up to %(total)s, %(over)s more than "
-                    "the pot's %(amount)s."
-                )
-                params = {
-                    "pot": kid.name,
-                    "total": format_kronor(kid.fixed_total),
-                    "over": format_kronor(kid.fixed_total - amount),
-                    "amount": format_kronor(amount),
-                }
-                problems.append(Problem(kid.key, "fixed_exceeds", message % params))
+    def budget_pot(draft: Draft, children: list[engine.BudgetPot]) -> engine.BudgetPot:
+        return engine.BudgetPot(
+            key=draft.key,
+            amount=engine.REST if draft.amount is None else draft.amount,
+            has_model=draft.has_model,
+            fixed_total=draft.fixed_total,
+            children=tuple(children),
+        )
 
-    walk(None, grant_amount)
-    return problems
+    _amounts, problems = engine.check_budget(grant_amount, tree.fold(budget_pot))
+    return [Problem(p.pot, p.code, _problem_text(p, tree.by_key)) for p in problems]
+
+
+def _problem_text(problem: engine.BudgetProblem, drafts: dict[object, Draft]) -> str:
+    pot = drafts[problem.pot] if problem.pot is not None else None
+    params = {
+        "pot": pot.name if pot else "",
+        "parent": pot.name if pot else "",
+        "total": format_kronor(problem.total),
+        "over": format_kronor(problem.over),
+        "amount": format_kronor(problem.amount),
+        "pots": ", ".join(f"“{drafts[key].name}”" for key in problem.rests),
+    }
+    if problem.code == "rests":
+        if pot is None:
+            return _("Only one top-level pot may take the rest; %(pots)s do.") % params
+        return _("Only one pot under “%(parent)s” may take the rest; %(pots)s do.") % params
+    if problem.code == "exceeds":
+        if pot is None:
+            message = _(
+                "The top-level pots add up to %(total)s, %(over)s more than the grant's %(amount)s."
+            )
+        else:
+            message = _(
+                "The pots under “%(parent)s” add up to %(total)s, %(over)s more than its "
+                "%(amount)s."
+            )
+        return message % params
+    if problem.code == "divided_with_model":
+        return (
+            _(
+                "“%(pot)s” is divided into other pots and also has an allocation model; "
+                "a pot has one or the other. To divide a pot, empty its model and add "
+                "the pots below it on its own page."
+            )
+            % params
+        )
+    if problem.code == "no_model":
+        return _("“%(pot)s” needs an allocation model (or pots below it).") % params
+    return (
+        _(
+            "The fixed amounts of “%(pot)s” add up to %(total)s, %(over)s more than "
+            "the pot's %(amount)s."
+        )
+        % params
+    )
 
 
 def grant_problems(grant: Grant) -> list[str]:
@@ -342,7 +317,7 @@ class PotForm(forms.ModelForm):
             parent=parent.pk if parent else None,
             amount=data.get("amount"),
             has_model=bool(data.get("model")),
-            fixed_total=fixed_total(data.get("model")),
+            fixed_total=grantfile.fixed_total(data.get("model")),
         )
         mine = below(me, drafts.values())
         parent_key = parent.pk if parent else None
@@ -419,7 +394,7 @@ class PotChildFormSet(forms.BaseInlineFormSet):
                 parent=me,
                 amount=data.get("amount"),
                 has_model=bool(data.get("model")),
-                fixed_total=fixed_total(data.get("model")),
+                fixed_total=grantfile.fixed_total(data.get("model")),
             )
         mine = below(me, drafts.values())
         problems = [

@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from . import grantfile
+from .tree import Tree, pot_tree
 
 slug_validator = RegexValidator(
     grantfile.SLUG, _("Use lower-case letters, digits and hyphens only.")
@@ -193,6 +194,10 @@ class Grant(models.Model):
 
     def latest_run(self):
         return self.runs.order_by("-number").first()
+
+    def pot_tree(self) -> Tree["Pot"]:
+        """The grant's budget tree (see `allocations.tree`), read in one query."""
+        return pot_tree(self.pots.all())
 
 
 class GrantOrganisation(models.Model):

@@ -11,7 +11,6 @@ import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from fractions import Fraction
 
 from django.db import connection, transaction
 from django.db.models import Max
@@ -28,6 +27,7 @@ from .models import (
     Pot,
     PotResult,
 )
+from .rates import rate_digits
 
 
 class RunFrozen(Exception):
@@ -81,20 +81,16 @@ def engine_unit(gu: GrantUnit) -> engine.Unit:
 
 def load_grant(grant: Grant) -> LoadedGrant:
     """Read a grant from the ledger into the engine's terms, in a few queries."""
-    pots = list(grant.pots.order_by("position", "id"))
-    pot_ids = {p.slug: p.pk for p in pots}
-    by_parent: dict[int | None, list[Pot]] = {}
-    for pot in pots:
-        by_parent.setdefault(pot.parent_id, []).append(pot)
+    tree = grant.pot_tree()
+    pot_ids = {p.slug: p.pk for p in tree.items}
 
-    def build(pot: Pot) -> engine.Pot:
-        kids = by_parent.get(pot.pk, [])
+    def build(pot: Pot, kids: list[engine.Pot]) -> engine.Pot:
         return engine.Pot(
             id=pot.slug,
             name=pot.name,
             amount=engine.REST if pot.takes_rest else pot.amount,
             model=grantfile.to_model(pot.model) if pot.model and not kids else None,
-            children=tuple(build(k) for k in kids),
+            children=tuple(kids),
         )
 
     org_ids: dict[str, int] = {}
@@ -145,7 +141,7 @@ def load_grant(grant: Grant) -> LoadedGrant:
 
     grant_input = engine.GrantInput(
         amount=grant.amount,
-        pots=tuple(build(p) for p in by_parent.get(None, [])),
+        pots=tuple(tree.fold(build)),
         units=units,
         datasets=datasets,
         applications=applicants.applications,
@@ -390,7 +386,7 @@ def export_allocations(run: AllocationRun) -> dict:
             "amount": pr.amount,
             "allocated": pr.allocated,
             "unallocated": pr.unallocated,
-            "rate": decimal_string(pr.rate) if pr.rate is not None else None,
+            "rate": rate_digits(pr.rate) if pr.rate is not None else None,
         }
         for pr in run.pot_results.select_related("pot")
     ]
@@ -427,12 +423,3 @@ def published_differences(run: AllocationRun) -> list[tuple[str, int, int]]:
         for org, amount in published["amounts"].items()
         if computed.get(org, 0) != amount
     ]
-
-
-def decimal_string(value, places: int = 10) -> str:
-    """An exact fraction as a decimal string, truncated after `places` decimals."""
-    value = Fraction(value)
-    whole, rest = divmod(value.numerator, value.denominator)
-    digits = (rest * 10**places) // value.denominator
-    text = f"{whole}.{digits:0{places}d}".rstrip("0")
-    return text[:-1] if text.endswith(".") else text

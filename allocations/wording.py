@@ -4,9 +4,11 @@ from decimal import Decimal
 from fractions import Fraction
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
+from . import engine
 from .models import UnitType
+from .rates import round_rate
 
 FIELD_LABELS = {
     "type": gettext_lazy("type of unit"),
@@ -38,14 +40,15 @@ def format_kronor(amount: int, *, nbsp: bool = False) -> str:
     return f"{sign}{digits}{sep}kr"
 
 
-def format_rate(rate: Fraction | None, places: int = 2) -> str:
-    """A rate in kronor with a decimal comma, e.g. `1 200,05 kr`."""
+def format_rate(rate: Fraction | None, *, nbsp: bool = False) -> str:
+    """A rate in kronor with a decimal comma, e.g. `1 200,05 kr`, rounded by `round_rate`."""
     if rate is None:
         return ""
-    scaled = rate * 10**places
-    rounded = int(scaled.numerator * 2 + scaled.denominator) // (2 * scaled.denominator)
-    whole, frac = divmod(rounded, 10**places)
-    return f"{whole:,}".replace(",", " ") + f",{frac:0{places}d} kr"
+    rounded = round_rate(rate)
+    sep = NBSP if nbsp else " "
+    whole, _point, frac = f"{abs(rounded):f}".partition(".")
+    sign = "−" if rounded < 0 else ""
+    return f"{sign}{int(whole):,}".replace(",", sep) + f",{frac}{sep}kr"
 
 
 def _upper_first(text: str) -> str:
@@ -55,6 +58,36 @@ def _upper_first(text: str) -> str:
 
 def unit_type_label(value: str) -> str:
     return str(UnitType(value).label) if value in UnitType.values else value
+
+
+def format_count(value: int | None) -> str:
+    """A whole number with a (non-breaking) space between thousands: `5 174`."""
+    if value is None:
+        return ""
+    return f"{value:,}".replace(",", NBSP)
+
+
+def measure_word(measure: str, count: int) -> str:
+    """`place` or `places` (`customer`, `customers`) as `count` asks."""
+    if measure == "places":
+        return ngettext("place", "places", count)
+    if measure == "customers":
+        return ngettext("customer", "customers", count)
+    return measure
+
+
+def tier_text(tier: engine.Tier) -> str:
+    """A tier of a tiered model: `Hemtjänst, 10–50 kunder: 20 000 kr`."""
+    params = {
+        "kind": unit_type_label(tier.unit_type),
+        "min": format_count(tier.min),
+        "max": format_count(tier.max),
+        "measure": measure_word(tier.measure, 2),
+        "amount": format_kronor(tier.amount, nbsp=True),
+    }
+    if tier.max is None:
+        return _("%(kind)s, at least %(min)s %(measure)s: %(amount)s") % params
+    return _("%(kind)s, %(min)s–%(max)s %(measure)s: %(amount)s") % params
 
 
 def _value_words(field_name: str, value) -> str:

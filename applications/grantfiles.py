@@ -472,26 +472,20 @@ def _share(value: Decimal) -> str:
 
 
 def _export_pots(grant: Grant) -> list[dict]:
-    pots = list(grant.pots.order_by("position", "id"))
-    children: dict[int | None, list[Pot]] = {}
-    for pot in pots:
-        children.setdefault(pot.parent_id, []).append(pot)
-
-    def item(pot: Pot) -> dict:
+    def item(pot: Pot, kids: list[dict]) -> dict:
         out = {"id": pot.slug, "name": pot.name}
         out["amount"] = engine.REST if pot.takes_rest else pot.amount
         if pot.description:
             out["description"] = pot.description
         if pot.roadmap_needs:
             out["roadmap_needs"] = pot.roadmap_needs
-        kids = children.get(pot.pk, [])
         if kids:
-            out["children"] = [item(k) for k in kids]
+            out["children"] = kids
         else:
             out["model"] = pot.model
         return out
 
-    return [item(p) for p in children.get(None, [])]
+    return grant.pot_tree().fold(item)
 
 
 def _export_applications(grant: Grant) -> list[dict]:

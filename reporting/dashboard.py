@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from django.db.models import Sum
@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from allocations.models import AllocationRun, Grant, Organisation, Pot
+from allocations.tree import Tree
 from allocations.wording import format_kronor
 
 from . import charts
@@ -33,20 +34,19 @@ class GrantFigures:
     """What the columns read from: the grant, its pots, its latest and latest decided runs."""
 
     grant: Grant
-    pots: list[Pot]
+    tree: Tree[Pot]
     run: AllocationRun | None
     decided_run: AllocationRun | None
-    children: dict[int | None, list[Pot]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, grant: Grant) -> GrantFigures:
-        pots = list(grant.pots.order_by("position", "id"))
-        children: dict[int | None, list[Pot]] = defaultdict(list)
-        for pot in pots:
-            children[pot.parent_id].append(pot)
         run = runs_of(grant).order_by("-number").first()
         decided = runs_of(grant).exclude(decided_on=None).order_by("-number").first()
-        return cls(grant, pots, run, decided, children)
+        return cls(grant, grant.pot_tree(), run, decided)
+
+    @property
+    def pots(self) -> list[Pot]:
+        return self.tree.items
 
     def allocated_by_pot(self, run: AllocationRun | None) -> dict[int, int]:
         if run is None:
@@ -58,7 +58,7 @@ class GrantFigures:
         """Each pot's money after the decision, its sub-pots' included; empty before one."""
         if self.decided_run is None:
             return {}
-        return rolled_up(pot_money(self.grant, self.decided_run), self.pots)
+        return rolled_up(pot_money(self.grant, self.decided_run), self.tree)
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def _amounts(f: GrantFigures) -> dict[int, int]:
 
 
 def _top_sum(f: GrantFigures, values: dict[int, int]) -> int:
-    return sum(values.get(p.pk, 0) for p in f.children.get(None, []))
+    return sum(values.get(p.pk, 0) for p in f.tree.roots)
 
 
 AMOUNT = MoneyColumn(
@@ -179,8 +179,9 @@ def _children_sum(f, rows, totals) -> list[str]:
     problems = []
     by_pot = {r.pot.pk: r for r in rows if r.pot is not None}
     for column in COLUMNS:
-        for parent, kids in f.children.items():
-            if parent is None or parent not in by_pot:
+        for pot, _depth in f.tree.walk():
+            parent, kids = pot.pk, f.tree.children(pot.pk)
+            if not kids or parent not in by_pot:
                 continue
             mine = by_pot[parent].values.get(column.key)
             theirs = [by_pot[k.pk].values.get(column.key) for k in kids if k.pk in by_pot]
@@ -419,12 +420,8 @@ def budget_table(grant: Grant) -> dict:
     values = {c.key: c.values(f) for c in COLUMNS}
     rows: list[Row] = []
 
-    def walk(parent: int | None, depth: int) -> None:
-        for pot in f.children.get(parent, []):
-            rows.append(Row(pot, pot.name, depth, {k: values[k].get(pot.pk) for k in values}))
-            walk(pot.pk, depth + 1)
-
-    walk(None, 0)
+    for pot, depth in f.tree.walk():
+        rows.append(Row(pot, pot.name, depth, {k: values[k].get(pot.pk) for k in values}))
     totals = {c.key: c.grant_total(f, values[c.key]) if c.grant_total else None for c in COLUMNS}
     if totals.get("amount") is not None and totals.get("allocated") is not None:
         totals["unallocated"] = totals["amount"] - totals["allocated"]
@@ -513,14 +510,9 @@ def _pot_flow(grant, run, nodes, links, base: int) -> None:
     ordered = list(run.pot_results.select_related("pot").order_by("position"))
     results = {pr.pot_id: pr for pr in ordered}
     pots = [pr.pot for pr in ordered]  # the tree in order: parents before their children
-    parents = {p.parent_id for p in pots}
-    parent_of = {p.pk: p.parent_id for p in pots}
-    depth: dict[int, int] = {}
-    for pot in pots:
-        d, parent = 0, pot.parent_id
-        while parent is not None:
-            d, parent = d + 1, parent_of[parent]
-        depth[pot.pk] = d
+    tree = Tree(pots)
+    parents = tree.parents
+    depth = tree.depths()
     deepest = max(depth.values(), default=0)
     recipient_column = base + deepest + 2
     for pot in pots:
@@ -611,7 +603,7 @@ def pot_charts(table: dict) -> dict:
     )
     per_pot = []
     if f.run is not None:
-        parents = {p.parent_id for p in f.pots}
+        parents = f.tree.parents
         amounts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for pot_id, name, amount in f.run.rows.values_list(
             "pot_id", "organisation__name", "amount"

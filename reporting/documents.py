@@ -15,8 +15,8 @@ from fractions import Fraction
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
+from allocations import engine, grantfile
 from allocations.models import (
     AllocationRun,
     DatasetValue,
@@ -26,22 +26,21 @@ from allocations.models import (
     Pot,
     PotResult,
 )
-from allocations.wording import NBSP, format_kronor, format_rate, rule_text, unit_type_label
+from allocations.wording import (
+    NBSP,
+    format_count,
+    format_kronor,
+    format_rate,
+    measure_word,
+    rule_text,
+    tier_text,
+)
 
 from .models import DecisionText
-
-UNIT_MODELS = ("per_unit", "tiered")
 
 
 class RenderError(Exception):
     """A document cannot be produced; the message is for the official who asked."""
-
-
-def format_count(value: int | None) -> str:
-    """A whole number with a (non-breaking) space between thousands: `5 174`."""
-    if value is None:
-        return ""
-    return f"{value:,}".replace(",", NBSP)
 
 
 def kr(amount: int) -> str:
@@ -112,7 +111,7 @@ class PotSection:
 
     @property
     def unit_based(self) -> bool:
-        return self.model_type in UNIT_MODELS
+        return self.model_type in engine.UNIT_BASED
 
 
 class RunData:
@@ -124,7 +123,8 @@ class RunData:
     def __init__(self, run: AllocationRun, organisation_ids: list[int] | None = None):
         self.run = run
         self.grant = run.grant
-        self.pots = {p.pk: p for p in self.grant.pots.order_by("position", "id")}
+        self.tree = self.grant.pot_tree()
+        self.pots = self.tree.by_key
         self.results = list(run.pot_results.order_by("position"))
         rows = run.rows.order_by("id")
         if organisation_ids is not None:
@@ -154,13 +154,8 @@ class RunData:
                 "dataset__slug", "organisation_id", "value"
             ):
                 self.key_values[slug][org_id] = value
-        self.depths = {}
-        for pot in self.pots.values():
-            depth, parent = 0, pot.parent_id
-            while parent is not None:
-                depth, parent = depth + 1, self.pots[parent].parent_id
-            self.depths[pot.pk] = depth
-        self.parents = {p.parent_id for p in self.pots.values() if p.parent_id is not None}
+        self.depths = self.tree.depths()
+        self.parents = self.tree.parents
 
     @staticmethod
     def _model(pot: Pot) -> dict:
@@ -256,7 +251,7 @@ class RunData:
             lines.append(
                 _("At most %(rate)s per %(measure)s; what is not divided stays unallocated.")
                 % {
-                    "rate": format_rate(Fraction(model["max_rate"])).replace(" ", NBSP),
+                    "rate": format_rate(Fraction(model["max_rate"]), nbsp=True),
                     "measure": measure_word(measure, 1),
                 }
             )
@@ -268,7 +263,7 @@ class RunData:
                 % {
                     "count": format_count(total),
                     "measure": measure_word(measure, total),
-                    "rate": format_rate(rate).replace(" ", NBSP),
+                    "rate": format_rate(rate, nbsp=True),
                     "one": measure_word(measure, 1),
                 }
             )
@@ -276,7 +271,7 @@ class RunData:
 
     def _tiered_text(self, model: dict) -> list[str]:
         lines = [_("Fixed amounts by activity and volume:")]
-        for tier in model["tiers"]:
+        for tier in grantfile.to_model(model).tiers:
             lines.append(tier_text(tier))
         if model.get("eligible"):
             lines.append(_("Eligibility: %(rule)s.") % {"rule": rule_text(model["eligible"])})
@@ -292,11 +287,15 @@ class RunData:
             return _("%(count)s %(measure)s × %(rate)s") % {
                 "count": format_count(quantity),
                 "measure": measure_word(model["measure"], quantity or 0),
-                "rate": format_rate(result.rate).replace(" ", NBSP),
+                "rate": format_rate(result.rate, nbsp=True),
             }
-        if kind == "tiered" and unit_id is not None:
-            unit = self.units.get(unit_id)
-            tier = matching_tier(model, unit, quantity)
+        if kind == "tiered" and unit_id in self.units:
+            unit = self.units[unit_id]
+            # The figures the run used are the grant's, as stored with the unit.
+            tier = engine.tier_for(
+                grantfile.to_model(model).tiers,
+                engine.Unit(str(unit_id), "", unit.type, unit.places, unit.customers),
+            )
             if tier is not None:
                 return tier_text(tier)
         if kind == "key":
@@ -390,39 +389,6 @@ class RunData:
 def format_percent(value: Decimal) -> str:
     text = f"{value.normalize():f}".replace(".", ",")
     return f"{text}{NBSP}%"
-
-
-def measure_word(measure: str, count: int) -> str:
-    if measure == "places":
-        return ngettext("place", "places", count)
-    if measure == "customers":
-        return ngettext("customer", "customers", count)
-    return measure
-
-
-def matching_tier(model: dict, unit: GrantUnit | None, quantity: int | None) -> dict | None:
-    if unit is None:
-        return None
-    for tier in model["tiers"]:
-        if tier["unit_type"] != unit.type:
-            continue
-        value = getattr(unit, tier["measure"]) or 0
-        if value >= tier["min"] and (tier.get("max") is None or value <= tier["max"]):
-            return tier
-    return None
-
-
-def tier_text(tier: dict) -> str:
-    params = {
-        "kind": unit_type_label(tier["unit_type"]),
-        "min": format_count(tier["min"]),
-        "max": format_count(tier.get("max")),
-        "measure": measure_word(tier["measure"], 2),
-        "amount": kr(tier["amount"]),
-    }
-    if tier.get("max") is None:
-        return _("%(kind)s, at least %(min)s %(measure)s: %(amount)s") % params
-    return _("%(kind)s, %(min)s–%(max)s %(measure)s: %(amount)s") % params
 
 
 # ---------------------------------------------------------------- the documents

@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from typing import IO, ClassVar
 
 from django import forms
@@ -24,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from allocations.models import AllocationRun, Grant, Pot
+from allocations.rates import round_rate
 from applications.models import Application, ApplicationUnit, ApplicationUse
 
 from .documents import RenderError, latest_run
@@ -37,13 +37,6 @@ MAX_WIDTH = 60
 PROGRESS_EVERY = 5000
 
 Progress = Callable[[int], None]
-
-
-def rate_decimal(rate) -> Decimal | None:
-    """A pot's exact rate as a Decimal to the öre (never a float) for a spreadsheet cell."""
-    if rate is None:
-        return None
-    return (Decimal(rate.numerator) / Decimal(rate.denominator)).quantize(Decimal("0.01"))
 
 
 class ExportError(RenderError):
@@ -312,7 +305,7 @@ class AllocationsExporter(Exporter):
                 pr.amount,
                 pr.allocated,
                 pr.unallocated,
-                rate_decimal(pr.rate),
+                round_rate(pr.rate) if pr.rate is not None else None,
             )
             for pr in results
         ]

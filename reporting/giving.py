@@ -18,12 +18,12 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from allocations import engine
 from allocations.models import AllocationRun, Grant, Organisation
 
 from .documents import RunData, latest_run
 from .exporters import Column, Exporter, ExportError, Sheet, _Counter, register
 
-OPEN_CALL_MODELS = ("per_unit", "tiered", "approved_amounts")
 FLAT_COLUMNS = (
     "Identifier",
     "Title",
@@ -102,7 +102,7 @@ def grants(run: AllocationRun) -> Iterator[dict]:
             "recipientOrganization": [{"id": organisation_id(org), "name": org.name}],
             "fundingOrganization": funding,
             "grantProgramme": programme,
-            "fromOpenCall": "Yes" if data._model(pot).get("type") in OPEN_CALL_MODELS else "No",
+            "fromOpenCall": "Yes" if data._model(pot).get("type") in engine.APPLIED_FOR else "No",
         }
         if agreement.spend_by:
             item["plannedDates"] = [

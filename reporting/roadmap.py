@@ -62,14 +62,6 @@ class AreaLine:
         return [self.values.get(c.key, 0) for c in FOLLOWUP_COLUMNS]
 
 
-def _ancestors(pot: Pot, by_id: dict[int, Pot]) -> list[Pot]:
-    out, parent = [], pot.parent_id
-    while parent is not None and parent in by_id:
-        out.append(by_id[parent])
-        parent = by_id[parent].parent_id
-    return out
-
-
 def followup(roadmap: Roadmap, *, year: int | None = None) -> dict:
     """Allocated, decided, paid and used money per area and need, with what it went to."""
     areas = list(
@@ -88,19 +80,18 @@ def followup(roadmap: Roadmap, *, year: int | None = None) -> dict:
     tagged: dict[str, list[tuple[Grant, Pot, dict]]] = defaultdict(list)
     unresolved: list[tuple[Grant, Pot, str]] = []
     for grant in grants:
-        pots = list(grant.pots.all())
-        if not any(p.roadmap_needs for p in pots):
-            continue
         figures = GrantFigures.load(grant)
+        tree = figures.tree
+        if not any(p.roadmap_needs for p in tree.items):
+            continue
         values = {c.key: c.values(figures) for c in FOLLOWUP_COLUMNS}
-        by_id = {p.pk: p for p in pots}
-        for pot in pots:
+        for pot in tree.items:
             for code in pot.roadmap_needs or []:
                 if code not in needs:
                     if not Need.objects.filter(code=code).exists():
                         unresolved.append((grant, pot, code))
                     continue
-                if any(code in (a.roadmap_needs or []) for a in _ancestors(pot, by_id)):
+                if any(code in (a.roadmap_needs or []) for a in tree.ancestors(pot.pk)):
                     continue  # counted in its parent
                 tagged[code].append((grant, pot, {k: values[k].get(pot.pk) for k in keys}))
     lines, seen_total = [], set()

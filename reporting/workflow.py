@@ -29,6 +29,7 @@ from dataclasses import dataclass, fields
 from django.db.models import F, Q, QuerySet, Sum
 
 from allocations.models import AllocationRun, Grant, Pot, PotResult
+from allocations.tree import Tree
 from applications import services
 from applications.models import (
     ClaimReason,
@@ -179,16 +180,15 @@ def pot_money(grant: Grant, decided_run: AllocationRun | None) -> dict[int, PotM
     return money
 
 
-def rolled_up(money: dict[int, PotMoney], pots: list[Pot]) -> dict[int, PotMoney]:
+def rolled_up(money: dict[int, PotMoney], tree: Tree[Pot]) -> dict[int, PotMoney]:
     """Every pot's money with its sub-pots' added: a parent holds what its parts hold."""
-    totals = {pot.pk: money.get(pot.pk, PotMoney()) for pot in pots}
-    parent_of = {pot.pk: pot.parent_id for pot in pots}
-    for pot in pots:
+    totals = {pot.pk: money.get(pot.pk, PotMoney()) for pot in tree.items}
+    for pot in tree.items:
         own = money.get(pot.pk)
-        parent = parent_of[pot.pk]
-        while own is not None and parent is not None and parent in totals:
-            totals[parent] = totals[parent] + own
-            parent = parent_of[parent]
+        if own is None:
+            continue
+        for parent in tree.ancestors(pot.pk):
+            totals[parent.pk] = totals[parent.pk] + own
     return totals
 
 

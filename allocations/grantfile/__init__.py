@@ -30,6 +30,7 @@ from .base import (  # noqa: F401
     Context,
     FloatText,
     GrantFileError,
+    fixed_total,
     luhn_ok,
 )
 from .checking import Checker, describe_type  # noqa: F401
@@ -100,7 +101,7 @@ def check_model(model: object, context: Context, path: str = "model") -> list[tu
     """The problems with one pot's model, as (path, problem) pairs; empty when fine."""
     checker = Checker()
     checker.ctx = context
-    checker.model(model, path, amount=None)
+    checker.model(model, path)
     return checker.errors
 
 

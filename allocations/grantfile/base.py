@@ -27,7 +27,7 @@ ORG_KINDS = (
 )
 OWNERSHIPS = ("public", "private")
 APPLICATION_STATUSES = ("draft", "submitted", "approved", "rejected", "withdrawn")
-UNIT_BASED = ("per_unit", "tiered")
+UNIT_BASED = engine.UNIT_BASED  # what the file's readers have always imported from here
 
 
 class GrantFileError(Exception):
@@ -55,6 +55,19 @@ def luhn_ok(org_number: str) -> bool:
                 d -= 9
         total += d
     return total % 10 == 0
+
+
+def fixed_total(model: object) -> int | None:
+    """What a fixed model (as in the file) hands out; None for another model or bad amounts."""
+    if not isinstance(model, dict) or model.get("type") != "fixed":
+        return None
+    amounts = model.get("amounts")
+    if not isinstance(amounts, dict):
+        return None
+    values = list(amounts.values())
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return None
+    return sum(values)
 
 
 @dataclass

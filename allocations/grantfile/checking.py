@@ -20,6 +20,7 @@ from .base import (
     Context,
     FloatText,
     GrantFileError,
+    fixed_total,
     luhn_ok,
 )
 
@@ -55,6 +56,7 @@ class Checker:
         self.units: dict[str, dict] = {}
         self.pots: dict[str, dict] = {}
         self.leaf_models: dict[str, str] = {}
+        self.pot_ids: dict[str, object] = {}  # a pot's id by its JSON path, for messages
         self.uses: set[str] = set()
 
     # -- plumbing
@@ -209,10 +211,8 @@ class Checker:
         grant_amount = (
             data.get("grant", {}).get("amount") if isinstance(data.get("grant"), dict) else None
         )
-        pots = self.array(data.get("pots", []), "pots")
-        self.pot_list(
-            pots, "pots", grant_amount if isinstance(grant_amount, int) else None, "grant"
-        )
+        pots = self.pot_list(self.array(data.get("pots", []), "pots"), "pots")
+        self.budget(grant_amount if isinstance(grant_amount, int) else None, pots)
         self.application_list(self.array(data.get("applications", []), "applications"))
         if "published" in data:
             self.published(data["published"])
@@ -346,9 +346,9 @@ class Checker:
             if isinstance(ds["id"], str):
                 self.ctx.datasets[ds["id"]] = good
 
-    def pot_list(self, items, path, parent_amount, parent_id) -> None:
-        rests = 0
-        fixed_sum = 0
+    def pot_list(self, items, path) -> list[engine.BudgetPot]:
+        """Each pot's own keys; the tree they make is the budget rule's (`budget`)."""
+        pots = []
         for i, pot in enumerate(items):
             ppath = f"{path}[{i}]"
             if not self.obj(
@@ -362,6 +362,7 @@ class Checker:
                 if pot["id"] in self.pots:
                     self.error(f"{ppath}.id", f"duplicate pot id '{pot['id']}'")
                 self.pots[pot["id"]] = pot
+            self.pot_ids[ppath] = pot["id"]
             self.string(pot["name"], f"{ppath}.name")
             if "description" in pot:
                 self.string(pot["description"], f"{ppath}.description", allow_empty=True)
@@ -371,42 +372,60 @@ class Checker:
                 ):
                     self.string(need, f"{ppath}.roadmap_needs[{j}]")
             amount = pot["amount"]
-            if amount == engine.REST:
-                rests += 1
-                if rests > 1:
-                    self.error(
-                        f"{ppath}.amount",
-                        f'a second "rest" pot under {parent_id}: only one may take the rest',
-                    )
-            elif self.integer(amount, f"{ppath}.amount"):
-                fixed_sum += amount
-            else:
+            if amount != engine.REST and not self.integer(amount, f"{ppath}.amount"):
                 amount = None
-            has_children = "children" in pot
-            has_model = "model" in pot
-            if has_children == has_model:
-                self.error(ppath, "a pot has either 'children' or a 'model', never both or neither")
-                continue
-            if has_children:
-                children = self.array(pot["children"], f"{ppath}.children")
-                if not children:
+            has_children, has_model = "children" in pot, "model" in pot
+            children = []
+            # A pot with both or neither is the budget rule's to refuse; it is read no further.
+            if has_children and not has_model:
+                kids = self.array(pot["children"], f"{ppath}.children")
+                if not kids:
                     self.error(f"{ppath}.children", "must not be empty")
-                own = amount if isinstance(amount, int) else None
-                self.pot_list(children, f"{ppath}.children", own, pot["id"])
-            else:
-                self.model(
-                    pot["model"], f"{ppath}.model", amount if isinstance(amount, int) else None
-                )
+                children = self.pot_list(kids, f"{ppath}.children")
+            elif has_model and not has_children:
+                self.model(pot["model"], f"{ppath}.model")
                 if isinstance(pot.get("id"), str) and isinstance(pot["model"], dict):
                     self.leaf_models[pot["id"]] = pot["model"].get("type")
-        if parent_amount is not None and fixed_sum > parent_amount:
-            self.error(
-                path,
-                f"the pots' amounts ({fixed_sum} kr) exceed {parent_id}'s amount "
-                f"({parent_amount} kr) by {fixed_sum - parent_amount} kr",
+            pots.append(
+                engine.BudgetPot(
+                    key=ppath,
+                    amount=amount,
+                    has_model=has_model,
+                    fixed_total=fixed_total(pot.get("model")),
+                    children=tuple(children),
+                    divided=has_children,
+                )
             )
+        return pots
 
-    def model(self, value, path, amount) -> None:
+    def budget(self, grant_amount, pots: list[engine.BudgetPot]) -> None:
+        """The budget rule (`engine.check_budget`) over the file's pots, with JSON paths."""
+        _amounts, problems = engine.check_budget(grant_amount, pots)
+        for problem in problems:
+            where = problem.pot
+            parent = "grant" if where is None else self.pot_ids[where]
+            if problem.code == "rests":
+                for key in problem.rests[1:]:
+                    self.error(
+                        f"{key}.amount",
+                        f'a second "rest" pot under {parent}: only one may take the rest',
+                    )
+            elif problem.code == "exceeds":
+                self.error(
+                    "pots" if where is None else f"{where}.children",
+                    f"the pots' amounts ({problem.total} kr) exceed {parent}'s amount "
+                    f"({problem.amount} kr) by {problem.over} kr",
+                )
+            elif problem.code == "fixed_exceeds":
+                self.error(
+                    f"{where}.model.amounts",
+                    f"the amounts ({problem.total} kr) exceed the pot ({problem.amount} kr) "
+                    f"by {problem.over} kr",
+                )
+            else:  # divided_with_model, no_model
+                self.error(where, "a pot has either 'children' or a 'model', never both or neither")
+
+    def model(self, value, path) -> None:
         if not isinstance(value, dict):
             self.error(path, f"must be an object, not {describe_type(value)}")
             return
@@ -424,25 +443,18 @@ class Checker:
         }[kind]
         if not self.obj(value, path, *spec):
             return
-        getattr(self, f"model_{kind}")(value, path, amount)
+        getattr(self, f"model_{kind}")(value, path)
 
-    def model_fixed(self, value, path, amount) -> None:
+    def model_fixed(self, value, path) -> None:
+        # Whether the amounts fit in the pot is the budget rule's (`budget`).
         amounts = value["amounts"]
         if not self.obj(
             amounts, f"{path}.amounts", (), tuple(amounts) if isinstance(amounts, dict) else ()
         ):
             return
-        total = 0
         for org, n in amounts.items():
-            if self.organisation(org, f"{path}.amounts.{org}") and self.integer(
-                n, f"{path}.amounts.{org}"
-            ):
-                total += n
-        if amount is not None and total > amount:
-            self.error(
-                f"{path}.amounts",
-                f"the amounts ({total} kr) exceed the pot ({amount} kr) by {total - amount} kr",
-            )
+            if self.organisation(org, f"{path}.amounts.{org}"):
+                self.integer(n, f"{path}.amounts.{org}")
 
     def recipients(self, value, path) -> None:
         items = self.array(value, path)
@@ -455,13 +467,13 @@ class Checker:
                     self.error(f"{path}[{i}]", f"'{org}' is named twice")
                 seen.add(org)
 
-    def model_equal(self, value, path, amount) -> None:
+    def model_equal(self, value, path) -> None:
         self.recipients(value["recipients"], f"{path}.recipients")
 
-    def model_remainder(self, value, path, amount) -> None:
+    def model_remainder(self, value, path) -> None:
         self.organisation(value["recipient"], f"{path}.recipient")
 
-    def model_key(self, value, path, amount) -> None:
+    def model_key(self, value, path) -> None:
         factors = self.array(value["factors"], f"{path}.factors")
         if not factors:
             self.error(f"{path}.factors", "must have at least one factor")
@@ -530,7 +542,7 @@ class Checker:
             if ordered and ok_op:
                 self.error(f"{path}.op", "a unit type can only be compared with eq or ne")
 
-    def model_per_unit(self, value, path, amount) -> None:
+    def model_per_unit(self, value, path) -> None:
         self.choice(value["measure"], f"{path}.measure", engine.MEASURES)
         if "eligible" in value:
             self.rule(value["eligible"], f"{path}.eligible")
@@ -539,7 +551,7 @@ class Checker:
         if "max_rate" in value:
             self.decimal(value["max_rate"], f"{path}.max_rate")
 
-    def model_tiered(self, value, path, amount) -> None:
+    def model_tiered(self, value, path) -> None:
         tiers = self.array(value["tiers"], f"{path}.tiers")
         if not tiers:
             self.error(f"{path}.tiers", "must have at least one tier")
@@ -576,7 +588,7 @@ class Checker:
         if "overflow" in value:
             self.choice(value["overflow"], f"{path}.overflow", ("error", "scale"))
 
-    def model_approved_amounts(self, value, path, amount) -> None:
+    def model_approved_amounts(self, value, path) -> None:
         pass
 
     def application_list(self, items) -> None:

@@ -16,4 +16,4 @@ def kronor(amount) -> str:
 
 @register.filter
 def rate(value) -> str:
-    return format_rate(value).replace(" ", "\u00a0")
+    return format_rate(value, nbsp=True)

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext_lazy as _
 
+from allocations.engine import APPLIED_FOR
 from allocations.forms import DecideForm
 from allocations.grantfile import MAX_KRONOR
 from allocations.models import AllocationRun, Grant, Organisation, Pot
@@ -21,9 +22,6 @@ from ..models import (
     RequisitionStatus,
 )
 from .filters import FilterControls
-
-# The allocation models that divide a pot among applications.
-APPLIED_FOR = ("per_unit", "tiered", "approved_amounts")
 
 
 def date_field(label, **kwargs) -> forms.DateField:
@@ -86,7 +84,7 @@ class PotChoiceField(forms.ModelChoiceField):
 class CallForm(Labelled, forms.Form):
     pot = PotChoiceField(
         label=_("pot"),
-        queryset=Pot.objects.filter(children__isnull=True, model__type__in=APPLIED_FOR)
+        queryset=Pot.objects.filter(children__isnull=True, model__type__in=sorted(APPLIED_FOR))
         .select_related("grant")
         .order_by("grant__slug", "position", "id"),
         help_text=_("A pot whose allocation model divides the money among those who apply."),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from allocations import engine, grantfile
+from allocations import engine
 from allocations.models import Pot
 from allocations.services import engine_unit
 
@@ -15,7 +15,7 @@ class WorkflowError(Exception):
     """A state change that is not allowed now; the message says why, for the user."""
 
 
-UNIT_BASED = grantfile.UNIT_BASED
+UNIT_BASED = engine.UNIT_BASED
 
 
 def pot_measure(pot: Pot) -> str | None:

@@ -4,7 +4,7 @@ from django import template
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from reporting.documents import format_count
+from allocations.wording import format_count
 
 register = template.Library()
 

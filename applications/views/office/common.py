@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 
-from allocations.models import AuditEntry, Pot
+from allocations.models import AuditEntry
 
 from ... import permissions
 
@@ -31,22 +31,6 @@ def official_required(view):
 
 def paginate(request, items, per_page: int = PAGE_SIZE, param: str = "page"):
     return Paginator(items, per_page).get_page(request.GET.get(param))
-
-
-def pot_tree(pots) -> list[tuple[Pot, int]]:
-    """Pots in tree order with their depth (0 at the top)."""
-    by_parent: dict[int | None, list[Pot]] = {}
-    for pot in sorted(pots, key=lambda p: (p.position, p.pk)):
-        by_parent.setdefault(pot.parent_id, []).append(pot)
-    ordered: list[tuple[Pot, int]] = []
-
-    def walk(parent_id, depth):
-        for pot in by_parent.get(parent_id, []):
-            ordered.append((pot, depth))
-            walk(pot.pk, depth + 1)
-
-    walk(None, 0)
-    return ordered
 
 
 def audit_history(*objects: tuple[str, list[int]]) -> list[AuditEntry]:

@@ -11,15 +11,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from allocations.engine import APPLIED_FOR
 from allocations.forms import grant_problems
 from allocations.models import Grant
 from allocations.tasks import compute_grant
+from allocations.tree import pot_tree
 from allocations.wording import computation_text
 
 from ... import permissions, services
-from ...forms.office import (
-    APPLIED_FOR,
-)
 from ...models import (
     Application,
     ApplicationStatus,
@@ -30,7 +29,7 @@ from ...models import (
     RequisitionStatus,
     UsageReport,
 )
-from .common import official_required, paginate, pot_tree
+from .common import official_required, paginate
 
 
 @official_required
@@ -52,7 +51,7 @@ def start(request):
     }
     context = {
         "page": grants,
-        "grants": [(grant, pot_tree(grant.pots.all())) for grant in grants],
+        "grants": [(grant, list(pot_tree(grant.pots.all()).walk())) for grant in grants],
         "applied_for": APPLIED_FOR,
         "open_calls": open_calls.select_related("pot__grant")
         .annotate(waiting=Count("applications", filter=Q(applications__status="submitted")))
@@ -88,8 +87,8 @@ def grant(request, pk):
         .annotate(n=Count("pk"))
         .order_by()
     )
-    pots = list(grant.pots.all())
-    parents = {p.parent_id for p in pots}
+    pots = grant.pot_tree()
+    parents = pots.parents
     tree = [
         {
             "pot": pot,
@@ -100,7 +99,7 @@ def grant(request, pk):
             "calls": calls.get(pot.pk, 0),
             "applied_for": pot.pk not in parents and pot.model_type in APPLIED_FOR,
         }
-        for pot, depth in pot_tree(pots)
+        for pot, depth in pots.walk()
     ]
     runs = (
         grant.runs.annotate(total=Sum("rows__amount"))
