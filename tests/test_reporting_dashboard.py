@@ -3,7 +3,6 @@
 from datetime import date
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from allocations.models import PotResult
@@ -12,6 +11,7 @@ from allocations.wording import format_kronor
 from reporting import dashboard
 
 from .conftest import SEED_000, SEED_002, SEED_003, SEEDS
+from .factories import official_user
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +82,7 @@ def test_the_money_flow_follows_the_money_up_the_chain(import_seed):
 def test_the_dashboard_page_shows_the_tree_and_charts(import_seed, client):
     grant = import_seed(SEED_003)
     compute_grant(grant_id=grant.pk)
-    client.force_login(get_user_model().objects.create_user("o", password="x", is_staff=True))
+    client.force_login(official_user("o"))
     page = client.get(reverse("reporting:dashboard", args=[grant.slug])).content.decode()
     assert "51\u00a0810\u00a0636\u00a0kr" in page
     assert page.count("<svg") >= 3  # the flow, the overview and the pots' bars

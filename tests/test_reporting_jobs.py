@@ -18,6 +18,7 @@ from reporting.documents import RenderError, recipients
 from reporting.models import Job, JobKind, JobStatus
 
 from .conftest import SEED_000, SEED_001, SEED_002
+from .factories import official_user
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +31,7 @@ def media(settings, tmp_path):
 
 @pytest.fixture
 def official(db):
-    return get_user_model().objects.create_user("handlaggare", password="x", is_staff=True)
+    return official_user("handlaggare")
 
 
 def decided(import_seed, slug):

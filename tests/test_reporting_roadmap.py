@@ -3,7 +3,6 @@
 from datetime import date
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -13,6 +12,7 @@ from reporting import roadmap, services
 from reporting.models import Need, NeedItem, NeedItemKind, Roadmap, horizon_terms
 
 from .conftest import SEED_001, SEED_003
+from .factories import official_user
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +67,7 @@ def test_follow_up_sums_money_per_area_and_need_counting_each_pot_once(seed_road
     grant = import_seed(SEED_003, review=True)
     run = compute_grant(grant_id=grant.pk)
     decide_run(run_id=run.pk, decided_on=date(2023, 5, 25), decided_by="Äldrenämnden")
-    official = get_user_model().objects.create_user("o", password="x", is_staff=True)
+    official = official_user("o")
     nara = Pot.objects.get(grant=grant, slug="nara-vard")
     services.tag_pot(pot=nara, codes=["god-och-nara-vard", "nara-samverkan-med-regionerna"])
     # A child tagged with the same need is already in its parent.
@@ -102,7 +102,7 @@ def test_follow_up_sums_money_per_area_and_need_counting_each_pot_once(seed_road
 def test_the_tagging_page_ties_pots_and_uses_to_needs(seed_roadmap, import_seed, client):
     grant = import_seed(SEED_001, review=True)
     compute_grant(grant_id=grant.pk)
-    client.force_login(get_user_model().objects.create_user("o", password="x", is_staff=True))
+    client.force_login(official_user("o"))
     pot = Pot.objects.get(grant=grant, slug="smarta-las")
     use = PermittedUse.objects.filter(agreement=grant.agreement).first()
     url = reverse("reporting:needs", args=[grant.slug])
