@@ -22,6 +22,7 @@ def send_report_reminders() -> int:
 @shared_task(
     bind=True,
     name="applications.send_notice",
+    ignore_result=True,
     autoretry_for=(OSError, OperationalError, InterfaceError),
     retry_backoff=settings.STIMULANS_NOTICE_RETRY_BACKOFF,
     retry_backoff_max=10 * 60,
