@@ -35,6 +35,8 @@ from .models import (
     ApplicationUse,
     Call,
     Membership,
+    Notice,
+    NoticeStatus,
     Payment,
     RepaymentClaim,
     ReportStatus,
@@ -409,6 +411,51 @@ class RepaymentClaimAdmin(ReadOnlyAdmin):
             workflow.mark_claim_repaid(claim=claim, paid_on=today, actor=request.user)
             settled += 1
         messages.success(request, _("%d claims marked as repaid.") % settled)
+
+
+@admin.register(Notice)
+class NoticeAdmin(ReadOnlyAdmin):
+    """Every e-mail the workflow sent or means to send; failed ones can be sent again."""
+
+    list_display = ["created_at", "kind", "subject", "recipient_list", "status", "attempts"]
+    list_filter = ["status", "kind"]
+    search_fields = ["subject", "recipients"]
+    date_hierarchy = "created_at"
+    fields = [
+        "kind",
+        "subject",
+        "recipient_list",
+        "body",
+        "concerns_display",
+        "step",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "queued_at",
+        "sent_at",
+    ]
+    readonly_fields = fields
+    actions = ["send_again"]
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or workflow_allowed(request)
+
+    @admin.display(description=_("recipients"))
+    def recipient_list(self, obj):
+        return ", ".join(obj.recipients)
+
+    @admin.display(description=_("concerns"))
+    def concerns_display(self, obj):
+        return f"{obj.content_type.name}: {obj.concerns or obj.object_id}"
+
+    @admin.action(description=_("Send the selected unsent e-mails again"))
+    def send_again(self, request, queryset):
+        if not workflow_allowed(request):
+            raise PermissionDenied
+        ids = queryset.exclude(status=NoticeStatus.SENT).values_list("pk", flat=True)
+        queued = workflow.requeue_notices(notice_ids=ids)
+        messages.success(request, _("%d e-mails queued to be sent again.") % queued)
 
 
 def workflow_allowed(request) -> bool:

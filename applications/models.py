@@ -4,8 +4,10 @@ import re
 from datetime import date
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from allocations.models import slug_validator
@@ -464,3 +466,67 @@ class RepaymentClaim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.requisition.organisation}: {self.amount} kr ({self.get_reason_display()})"
+
+
+class NoticeKind(models.TextChoices):
+    """What a notice says; each kind is the e-mail template of the same name."""
+
+    SUBMITTED = "submitted", _("application received")
+    DECISION = "decision", _("decision made")
+    CLAIM = "claim", _("repayment claimed")
+    REPORT_DUE = "report_due", _("usage report due")
+
+
+class NoticeStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    SENT = "sent", _("sent")
+    FAILED = "failed", _("failed")
+
+
+class Notice(models.Model):
+    """An e-mail the workflow sends (avisering), rendered when recorded and sent by the worker.
+
+    Recorded in the transaction of the step it tells about, so a step rolled back sends
+    nothing; queued for `applications.send_notice` once that transaction commits.
+    """
+
+    kind = models.CharField(_("kind"), max_length=20, choices=NoticeKind.choices)
+    recipients = models.JSONField(_("recipients"), default=list)
+    subject = models.CharField(_("subject"), max_length=300)
+    body = models.TextField(_("body"))
+    # What the notice is about: an application, a requisition, a repayment claim.
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType", models.PROTECT, related_name="+", verbose_name=_("concerns")
+    )
+    object_id = models.PositiveBigIntegerField(_("object id"))
+    concerns = GenericForeignKey("content_type", "object_id")
+    # For a reminder: which reminder of the object it is. At most one notice per step.
+    step = models.CharField(_("reminder step"), max_length=40, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=NoticeStatus.choices, default=NoticeStatus.QUEUED
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # When it was last queued or tried: the sweep re-queues a queued notice left alone long.
+    queued_at = models.DateTimeField(_("last queued or tried at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["content_type", "object_id"], name="notice_concerns"),
+            models.Index(fields=["status", "queued_at"], name="notice_status_queued"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["content_type", "object_id", "kind", "step"],
+                condition=~models.Q(step=""),
+                name="notice_step_unique",
+            )
+        ]
+        verbose_name = _("e-mail notice")
+        verbose_name_plural = _("e-mail notices")
+
+    def __str__(self) -> str:
+        return self.subject

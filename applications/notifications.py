@@ -1,15 +1,16 @@
-"""E-mail to the people a workflow step concerns. Sent after the transaction commits."""
+"""E-mail to the people a workflow step concerns.
+
+Each function records a notice in the step's transaction; the worker sends it once the
+step is committed (`services.notices`). None is recorded when there is nobody to tell.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
 
-from .models import Membership
+from .models import Membership, Notice, NoticeKind
+from .services.notices import record_notice
 
 
 def _recipients(organisation_id: int, extra: str = "") -> list[str]:
@@ -28,36 +29,50 @@ def portal_url(name: str, pk: int) -> str:
     return settings.STIMULANS_BASE_URL + reverse(f"portal:{name}", args=[pk])
 
 
-def _send(template: str, context: dict, recipients: list[str]) -> None:
-    if not recipients:
-        return
-
-    def send():
-        with translation.override(settings.LANGUAGE_CODE):
-            subject = render_to_string(f"applications/email/{template}_subject.txt", context)
-            body = render_to_string(f"applications/email/{template}.txt", context)
-        send_mail(" ".join(subject.split()), body, None, recipients)
-
-    transaction.on_commit(send)
-
-
-def application_submitted(app) -> None:
+def application_submitted(app) -> Notice | None:
     context = {"app": app, "url": portal_url("application", app.pk)}
-    _send("submitted", context, _recipients(app.organisation_id, app.contact_email))
+    recipients = _recipients(app.organisation_id, app.contact_email)
+    return record_notice(
+        kind=NoticeKind.SUBMITTED, context=context, recipients=recipients, concerns=app
+    )
 
 
-def decision_made(run, requisitions) -> None:
+def decision_made(run, requisitions) -> list[Notice]:
+    notices = []
     for req in requisitions:
         context = {"run": run, "req": req, "url": portal_url("requisition", req.pk)}
-        _send("decision", context, _recipients(req.organisation_id))
+        notice = record_notice(
+            kind=NoticeKind.DECISION,
+            context=context,
+            recipients=_recipients(req.organisation_id),
+            concerns=req,
+        )
+        if notice is not None:
+            notices.append(notice)
+    return notices
 
 
-def repayment_claimed(claim) -> None:
+def repayment_claimed(claim) -> Notice | None:
     req = claim.requisition
     context = {"claim": claim, "req": req, "url": portal_url("requisition", req.pk)}
-    _send("claim", context, _recipients(req.organisation_id))
+    return record_notice(
+        kind=NoticeKind.CLAIM,
+        context=context,
+        recipients=_recipients(req.organisation_id),
+        concerns=claim,
+    )
 
 
-def report_due(req, days_left: int) -> None:
+def report_due(req, days_left: int) -> Notice | None:
+    """The usage report reminder: one per requisition and report-by date.
+
+    None when there is nobody to tell, or this reminder is already queued or sent.
+    """
     context = {"req": req, "days_left": days_left, "url": portal_url("requisition", req.pk)}
-    _send("report_due", context, _recipients(req.organisation_id))
+    return record_notice(
+        kind=NoticeKind.REPORT_DUE,
+        context=context,
+        recipients=_recipients(req.organisation_id),
+        concerns=req,
+        step=f"report-by-{req.run.grant.agreement.report_by.isoformat()}",
+    )

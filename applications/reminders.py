@@ -1,4 +1,4 @@
-"""Reminders that a usage report falls due."""
+"""Reminders that a usage report falls due, sent as notices (`services.notices`)."""
 
 from datetime import date, timedelta
 
@@ -12,7 +12,12 @@ from .models import ReportStatus, Requisition, RequisitionStatus
 
 @transaction.atomic
 def send_report_reminders(*, today: date) -> int:
-    """Remind once each requisitioned recipient whose report is due within the set days."""
+    """Queue a reminder for each requisitioned recipient whose report is due within the set days.
+
+    A requisition counts as reminded (`report_reminder_sent_on`) only once its notice is
+    delivered. Until then a queued reminder is not queued twice, and one that failed is
+    queued again by the next run. Returns how many reminders were queued.
+    """
     horizon = today + timedelta(days=settings.STIMULANS_REPORT_REMINDER_DAYS)
     due = (
         Requisition.objects.select_for_update(of=("self",))
@@ -26,11 +31,9 @@ def send_report_reminders(*, today: date) -> int:
         .exclude(Q(report__status=ReportStatus.SUBMITTED) | Q(report__status=ReportStatus.ACCEPTED))
         .select_related("run__grant__agreement", "organisation", "pot")
     )
-    sent = 0
+    queued = 0
     for req in due:
         days_left = (req.run.grant.agreement.report_by - today).days
-        notifications.report_due(req, days_left)
-        req.report_reminder_sent_on = today
-        req.save(update_fields=["report_reminder_sent_on"])
-        sent += 1
-    return sent
+        if notifications.report_due(req, days_left) is not None:
+            queued += 1
+    return queued

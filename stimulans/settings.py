@@ -172,6 +172,17 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "stimulans@localhost")
+# Used by the SMTP backend (EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend).
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be set")
+# A mail server that does not answer fails the try (and it is retried) instead of hanging.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 
 # Cache: in-process unless CACHE_URL names a Redis shared by every server process. Only a
 # shared cache may hold sessions (a session ended in one process must end in all of them), so
@@ -218,8 +229,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Usage report reminders go out this many days before the agreement's report-by date.
 STIMULANS_REPORT_REMINDER_DAYS = env_int("STIMULANS_REPORT_REMINDER_DAYS", 14)
+# E-mail notices: how often the worker tries again (waiting this many seconds, doubling up to
+# ten minutes between tries), and after how many minutes untouched a queued notice is
+# queued again by the sweep (more than the longest wait between tries).
+STIMULANS_NOTICE_RETRIES = env_int("STIMULANS_NOTICE_RETRIES", 5)
+STIMULANS_NOTICE_RETRY_BACKOFF = env_int("STIMULANS_NOTICE_RETRY_BACKOFF", 60)
+STIMULANS_NOTICE_STALE_MINUTES = env_int("STIMULANS_NOTICE_STALE_MINUTES", 15)
 CELERY_BEAT_SCHEDULE = {
     "report-reminders": {"task": "applications.send_report_reminders", "schedule": 6 * 60 * 60},
+    "notice-sweep": {"task": "applications.requeue_stale_notices", "schedule": 5 * 60},
 }
 # How long `allocate` and other callers wait for a worker's answer.
 STIMULANS_TASK_WAIT_SECONDS = env_int("STIMULANS_TASK_WAIT_SECONDS", 15 * 60)

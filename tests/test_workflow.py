@@ -13,6 +13,9 @@ from applications.models import (
     ApplicationStatus,
     ClaimDisposition,
     ClaimReason,
+    Notice,
+    NoticeKind,
+    NoticeStatus,
     ReportStatus,
     RequisitionStatus,
     mod10_ok,
@@ -125,6 +128,7 @@ def test_the_whole_flow_for_one_provider(seed000, official):
     app.refresh_from_db()
     assert app.status == ApplicationStatus.SUBMITTED
     assert len(mail.outbox) == 0  # sent after commit; the test transaction never commits
+    assert Notice.objects.get(kind=NoticeKind.SUBMITTED).status == NoticeStatus.QUEUED
     with pytest.raises(WorkflowError, match="only withdrawn"):
         fill_in(app, [UnitChoice(new)], user)
     rate_after, places_after = services.indicative_rate(call)

@@ -8,8 +8,8 @@ who and when, which is also the history shown on the application.
 One module a stage, every public function re-exported here (`services.decide(...)`):
 `calls`, `applying` (drafts, submission, review), `screening` (each unit's stored
 verdict in its pot), `money` (decision, requisitions, payments, balances), `reports`
-(usage reports), `claims` (repayment claims and redistribution); `base` holds what they
-share.
+(usage reports), `claims` (repayment claims and redistribution), `notices` (the e-mail
+they send); `base` holds what they share.
 """
 
 from __future__ import annotations
@@ -53,6 +53,12 @@ from .money import (  # noqa: F401
     paid_total,
     pot_balances,
     record_payment,
+)
+from .notices import (  # noqa: F401
+    deliver_notice,
+    record_notice,
+    requeue_notices,
+    requeue_stale_notices,
 )
 from .reports import (  # noqa: F401
     report_for,
