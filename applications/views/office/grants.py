@@ -103,7 +103,8 @@ def grant(request, pk):
         for pot, depth in pot_tree(pots)
     ]
     runs = (
-        grant.runs.annotate(total=Sum("rows__amount"))
+        grant.runs.with_round_numbers()
+        .annotate(total=Sum("rows__amount"))
         .select_related("redistributes", "computed_by")
         .order_by("-number")
     )
