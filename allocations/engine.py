@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 
@@ -686,3 +686,74 @@ _MODELS: dict[type, Callable[..., _Leaf]] = {
     Tiered: _tiered,
     ApprovedAmounts: _approved_amounts,
 }
+
+
+# ---------------------------------------------------------------- redistribution
+
+
+def leaf_recipients(pot: Pot, grant: GrantInput) -> tuple[str, ...]:
+    """The organisations a leaf pot's model can give money to, sorted by id.
+
+    For a unit-based model, those with a unit that takes part and passes the
+    pot's rule; for a key without named recipients, those the first dataset names.
+    """
+    model = pot.model
+    if model is None:
+        raise AllocationError(pot.id, "the pot has neither a model nor children")
+    approved = [a for a in grant.applications if a.status == "approved" and a.pot == pot.id]
+    if isinstance(model, Fixed):
+        orgs = {org for org, _amount in model.amounts}
+    elif isinstance(model, Equal):
+        orgs = set(model.recipients)
+    elif isinstance(model, Remainder):
+        orgs = {model.recipient}
+    elif isinstance(model, Key):
+        if model.recipients is not None:
+            orgs = set(model.recipients)
+        elif model.factors and model.factors[0].dataset in grant.datasets:
+            orgs = set(grant.datasets[model.factors[0].dataset])
+        else:
+            orgs = set()
+    elif isinstance(model, PerUnit | Tiered):
+        candidates = _candidates(pot.id, model.applicants_only, grant, approved)
+        kept = _screen(pot.id, model, candidates, [])
+        orgs = {unit.organisation for unit, _app in kept}
+    else:
+        orgs = {a.organisation for a in approved}
+    return tuple(sorted(orgs))
+
+
+def restrict_to(
+    pot: Pot, grant: GrantInput, organisations: Iterable[str]
+) -> tuple[Pot, GrantInput]:
+    """The pot and the input with only `organisations` left to take part.
+
+    Their units, applications and dataset values stay, everyone else's go; a
+    model that names its recipients keeps only the chosen ones. A redistribution
+    (omfördelning) uses this to leave out, say, those who returned the money.
+    """
+    chosen = set(organisations)
+    model = pot.model
+    if isinstance(model, Fixed):
+        model = Fixed(tuple((o, a) for o, a in model.amounts if o in chosen))
+    elif isinstance(model, Equal):
+        model = Equal(tuple(o for o in model.recipients if o in chosen))
+    elif isinstance(model, Key) and model.recipients is not None:
+        model = Key(model.factors, tuple(o for o in model.recipients if o in chosen))
+    leaf = Pot(pot.id, pot.name, pot.amount, model, pot.children)
+    units = {k: u for k, u in grant.units.items() if u.organisation in chosen}
+    restricted = GrantInput(
+        amount=grant.amount,
+        pots=tuple(leaf if p.id == pot.id else p for p in grant.pots),
+        units=units,
+        datasets={
+            ds: {org: v for org, v in values.items() if org in chosen}
+            for ds, values in grant.datasets.items()
+        },
+        applications=tuple(
+            replace(a, units=tuple(u for u in a.units if u in units))
+            for a in grant.applications
+            if a.organisation in chosen
+        ),
+    )
+    return leaf, restricted

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils.functional import cached_property
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import grantfile
@@ -384,9 +386,39 @@ class Pot(models.Model):
         return ModelType(kind).label if kind in ModelType.values else ""
 
 
+def redistribution_title(round_number: int, pot_name: str) -> str:
+    """`Omfördelning 1 av återbetalda medel från <pot>`: what a redistribution round is called."""
+    return gettext("Redistribution %(round)s of money repaid from %(pot)s") % {
+        "round": round_number,
+        "pot": pot_name,
+    }
+
+
+def round_number_of(prefix: str = "") -> models.Subquery:
+    """A redistribution round's number among its pot's rounds (1, 2, …), to annotate a query.
+
+    `prefix` leads from the query's model to the run, e.g. `"run__"` for requisitions.
+    """
+    rounds = (
+        AllocationRun.objects.filter(
+            redistributes=models.OuterRef(f"{prefix}redistributes"),
+            number__lte=models.OuterRef(f"{prefix}number"),
+        )
+        .order_by()
+        .values("redistributes")
+        .annotate(count=models.Count("pk"))
+        .values("count")
+    )
+    return models.Subquery(rounds, output_field=models.IntegerField())
+
+
 class RunQuerySet(models.QuerySet):
     def decided(self):
         return self.exclude(decided_on=None)
+
+    def with_round_numbers(self):
+        """Each redistribution round knows its `round_number` without a query of its own."""
+        return self.annotate(round_number=round_number_of())
 
 
 class AllocationRun(models.Model):
@@ -407,6 +439,11 @@ class AllocationRun(models.Model):
     )
     redistributed_amount = models.PositiveBigIntegerField(
         _("amount redistributed (kr)"), null=True, blank=True
+    )
+    # The organisations (their ids in the grant file) the official chose to take part
+    # in a redistribution round; a recompute divides among the same ones.
+    redistribution_recipients = models.JSONField(
+        _("recipients taking part"), default=list, blank=True
     )
     grant_amount = models.PositiveBigIntegerField(_("grant amount (kr)"))
     computed_at = models.DateTimeField(_("computed at"))
@@ -448,6 +485,36 @@ class AllocationRun(models.Model):
     @property
     def is_decided(self) -> bool:
         return self.decided_on is not None
+
+    @property
+    def is_redistribution(self) -> bool:
+        return self.redistributes_id is not None
+
+    @cached_property
+    def round_number(self) -> int | None:
+        """Which redistribution (omfördelning) of its pot's money this round is: 1, 2, …"""
+        if self.redistributes_id is None:
+            return None
+        return AllocationRun.objects.filter(
+            redistributes_id=self.redistributes_id, number__lte=self.number
+        ).count()
+
+    def title(self) -> str:
+        """What the run is, in words: an allocation, or which redistribution of which pot."""
+        if self.redistributes_id is None:
+            return gettext("Allocation, run %(number)s") % {"number": self.number}
+        return redistribution_title(self.round_number, self.redistributes.name)
+
+    def title_with_amount(self) -> str:
+        """`Omfördelning 1 av återbetalda medel från <pot>: 123 456 kr` for a round."""
+        from .wording import format_kronor
+
+        if self.redistributes_id is None:
+            return self.title()
+        return gettext("%(title)s: %(amount)s") % {
+            "title": self.title(),
+            "amount": format_kronor(self.redistributed_amount or 0, nbsp=True),
+        }
 
     def allocated(self) -> int:
         return self.rows.aggregate(total=models.Sum("amount"))["total"] or 0

@@ -189,32 +189,81 @@ def compute_grant(*, grant_id: int, actor=None, actor_label: str = "") -> Alloca
         return run
 
 
+def _redistribution_input(
+    pot: Pot, loaded: LoadedGrant, amount: int, organisations: list[str] | None
+) -> engine.GrantInput:
+    """The engine's input for dividing `amount` kr of a pot again, among `organisations`.
+
+    None takes everyone the pot's model can give to; otherwise they must be some of them.
+    """
+    if pot.children.exists() or not pot.model:
+        raise engine.AllocationError(pot.slug, "only a pot with a model can be redistributed")
+    leaf = engine.Pot(pot.slug, pot.name, amount, grantfile.to_model(pot.model))
+    grant_input = engine.GrantInput(
+        amount=amount,
+        pots=(leaf,),
+        units=loaded.input.units,
+        datasets=loaded.input.datasets,
+        applications=loaded.input.applications,
+    )
+    if organisations is None:
+        return grant_input
+    possible = set(engine.leaf_recipients(leaf, grant_input))
+    if not organisations:
+        raise engine.AllocationError(pot.slug, "a redistribution needs at least one recipient")
+    unknown = sorted(set(organisations) - possible)
+    if unknown:
+        raise engine.AllocationError(
+            pot.slug, f"the pot's model cannot give to {', '.join(unknown)}"
+        )
+    return engine.restrict_to(leaf, grant_input, organisations)[1]
+
+
+def redistribution_candidates(pot: Pot) -> list[str]:
+    """The organisations (grant-file ids) a pot's model can give redistributed money to."""
+    loaded = load_grant(pot.grant)
+    grant_input = _redistribution_input(pot, loaded, 0, None)
+    return list(engine.leaf_recipients(grant_input.pots[0], grant_input))
+
+
+def preview_redistribution(*, pot: Pot, amount: int, organisations: list[str]) -> engine.Result:
+    """What a redistribution would give, computed in memory: nothing is stored."""
+    loaded = load_grant(pot.grant)
+    return engine.compute(_redistribution_input(pot, loaded, amount, organisations))
+
+
 def compute_redistribution(
-    *, pot_id: int, amount: int, actor=None, actor_label: str = ""
+    *,
+    pot_id: int,
+    amount: int,
+    organisations: list[str] | None = None,
+    actor=None,
+    actor_label: str = "",
 ) -> AllocationRun:
     """Divide `amount` kr claimed back from a pot again, by the same pot's model.
 
-    The round is a run of its own with its own decision; an undecided round of
-    the same pot is recomputed in place, a decided one never.
+    `organisations` (grant-file ids) are the recipients the official chose to take
+    part; None is everyone the model gives to. They are stored with the round, so
+    a recompute divides among the same ones. The round is a run of its own with
+    its own decision; an undecided round of the same pot is recomputed in place,
+    a decided one never.
     """
     with transaction.atomic():
         pot = Pot.objects.select_related("grant").get(pk=pot_id)
         grant = Grant.objects.select_for_update().get(pk=pot.grant_id)
-        if pot.children.exists() or not pot.model:
-            raise engine.AllocationError(pot.slug, "only a pot with a model can be redistributed")
         loaded = load_grant(grant)
-        leaf = engine.Pot(pot.slug, pot.name, amount, grantfile.to_model(pot.model))
-        result = engine.compute(
-            engine.GrantInput(
-                amount=amount,
-                pots=(leaf,),
-                units=loaded.input.units,
-                datasets=loaded.input.datasets,
-                applications=loaded.input.applications,
-            )
-        )
+        grant_input = _redistribution_input(pot, loaded, amount, organisations)
+        if organisations is None:
+            organisations = list(engine.leaf_recipients(grant_input.pots[0], grant_input))
+        result = engine.compute(grant_input)
         run, _before, changed = _write_run(
-            grant, result, loaded, actor=actor, redistributes=pot, redistributed_amount=amount
+            grant,
+            result,
+            loaded,
+            actor=actor,
+            redistributes=pot,
+            redistributed_amount=amount,
+            recipients=sorted(organisations),
         )
         if changed:
             audit.log(
@@ -223,7 +272,12 @@ def compute_redistribution(
                 grant=grant,
                 actor=actor,
                 actor_label=actor_label,
-                after={"pot": pot.slug, "amount": amount, "allocated": result.allocated},
+                after={
+                    "pot": pot.slug,
+                    "amount": amount,
+                    "allocated": result.allocated,
+                    "recipients": run.redistribution_recipients,
+                },
             )
         return run
 
@@ -236,6 +290,7 @@ def _write_run(
     actor,
     redistributes: Pot | None = None,
     redistributed_amount: int | None = None,
+    recipients: list[str] | None = None,
 ) -> tuple[AllocationRun, dict | None, bool]:
     """Store a result in the latest undecided run of its kind, or in a new run.
 
@@ -245,7 +300,9 @@ def _write_run(
     digest = result_digest(result)
     latest = grant.runs.filter(redistributes=redistributes).order_by("-number").first()
     if latest is not None and not latest.is_decided:
-        if latest.result_digest == digest:
+        if latest.result_digest == digest and latest.redistribution_recipients == (
+            recipients or []
+        ):
             return latest, None, False
         run = latest
         before = {"result_digest": run.result_digest, "allocated": run.allocated()}
@@ -257,6 +314,7 @@ def _write_run(
         run = AllocationRun(grant=grant, number=number, redistributes=redistributes)
         before = None
     run.redistributed_amount = redistributed_amount
+    run.redistribution_recipients = recipients or []
     run.result_digest = digest
     run.grant_amount = grant.amount
     run.computed_at = timezone.now()

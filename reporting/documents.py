@@ -157,9 +157,18 @@ class RunData:
         self.depths = self.tree.depths()
         self.parents = self.tree.parents
 
-    @staticmethod
-    def _model(pot: Pot) -> dict:
-        return pot.model if isinstance(pot.model, dict) else {}
+    def _model(self, pot: Pot) -> dict:
+        """The pot's model as this run used it: a redistribution round's, among its recipients."""
+        model = pot.model if isinstance(pot.model, dict) else {}
+        chosen = self.run.redistribution_recipients
+        if self.run.redistributes_id != pot.pk or not chosen:
+            return model
+        model = dict(model)
+        if "amounts" in model:
+            model["amounts"] = {k: v for k, v in model["amounts"].items() if k in chosen}
+        if model.get("recipients") is not None:
+            model["recipients"] = [o for o in model["recipients"] if o in chosen]
+        return model
 
     def _model_organisations(self) -> set[int]:
         """Organisations a pot's model names (fixed, equal, remainder), for its description."""
@@ -519,6 +528,28 @@ def decision_context(run: AllocationRun) -> dict:
     }
 
 
+def redistribution_context(run: AllocationRun) -> dict:
+    """What a redistribution round's documents say of it: which round, of what money, from where."""
+    if not run.is_redistribution:
+        return {"redistribution": False}
+    sources = (
+        AllocationRun.objects.filter(requisitions__claims__redistribution=run)
+        .distinct()
+        .select_related("redistributes")
+        .order_by("number")
+    )
+    return {
+        "redistribution": True,
+        "round_title": run.title_with_amount(),
+        "round_number": run.round_number,
+        "source_runs": [
+            _("%(title)s, decided on %(date)s")
+            % {"title": source.title(), "date": f"{source.decided_on:%Y-%m-%d}"}
+            for source in sources
+        ],
+    }
+
+
 def recipients(run: AllocationRun) -> list[Organisation]:
     """The organisations a run gives money to, by name: one letter each."""
     ids = run.rows.filter(amount__gt=0).values_list("organisation_id", flat=True).distinct()
@@ -538,6 +569,7 @@ def letter_contexts(run: AllocationRun, organisation_ids: list[int]) -> list[dic
     sections = [s for s in data.sections() if s.leaf]
     agreement = grant.agreement
     common = {
+        **redistribution_context(run),
         "grant": grant,
         "agreement": agreement,
         "run": run,

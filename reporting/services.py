@@ -75,6 +75,11 @@ def job_title(kind: str, grant: Grant, run: AllocationRun | None, params: dict) 
         label = _("Decision report") if run.is_decided else _("Proposed decision")
         return f"{label}: {grant.title} ({_('run')} {run.number})"
     if kind == JobKind.LETTERS:
+        if run.is_redistribution:
+            return (
+                f"{_('Decision letters')}: {run.title_with_amount()} "
+                f"({grant.title}, {_('run')} {run.number})"
+            )
         return f"{_('Decision letters')}: {grant.title} ({_('run')} {run.number})"
     exporter = get_exporter(params.get("exporter", ""))
     return f"{exporter.verbose_name} ({params.get('format', 'xlsx')}): {grant.title}"
@@ -297,7 +302,13 @@ def _assemble(job: Job) -> None:
                     info = zipfile.ZipInfo(part.file.name.rsplit("/", 1)[-1], _zip_date(run))
                     archive.writestr(info, fh.read())
         out.seek(0)
-        _finish(job, f"{run.grant.slug}-run-{run.number}-beslut.zip", File(out))
+        _finish(job, letters_filename(run), File(out))
+
+
+def letters_filename(run: AllocationRun) -> str:
+    """`<grant>-run-4-omfordelning-1-beslut.zip` for a redistribution round's letters."""
+    kind = f"omfordelning-{run.round_number}-" if run.is_redistribution else ""
+    return f"{run.grant.slug}-run-{run.number}-{kind}beslut.zip"
 
 
 def _zip_date(run: AllocationRun) -> tuple:

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from allocations.models import Grant
+from allocations.models import AllocationRun, Grant
 
 from . import dashboard, pdf, roadmap, services
 from .access import (
@@ -61,8 +61,12 @@ def grant_documents(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST":
         action = request.POST.get("action")
         try:
-            if action in (JobKind.DECISION_REPORT, JobKind.LETTERS):
+            if action == JobKind.DECISION_REPORT:
                 job = services.request_job(kind=action, grant=grant, user=request.user)
+                return redirect("reporting:job", pk=job.pk)
+            if action == JobKind.LETTERS:
+                run = letters_run(grant, request.POST.get("run"))
+                job = services.request_job(kind=action, grant=grant, run=run, user=request.user)
                 return redirect("reporting:job", pk=job.pk)
             if action == JobKind.EXPORT:
                 form = ExportForm(grant, request.POST)
@@ -80,11 +84,32 @@ def grant_documents(request: HttpRequest, slug: str) -> HttpResponse:
         if text
         else reverse("admin:reporting_decisiontext_add") + f"?grant={grant.pk}"
     )
+    decided = grant.runs.decided().with_round_numbers().select_related("redistributes")
     return render(
         request,
         "reporting/documents.html",
-        {"grant": grant, "form": form, "jobs": jobs, "texts_url": texts_url},
+        {
+            "grant": grant,
+            "form": form,
+            "jobs": jobs,
+            "texts_url": texts_url,
+            "decided_runs": decided.order_by("-number"),
+            "letters_default": runs_of(grant).decided().order_by("-number").first(),
+        },
     )
+
+
+def letters_run(grant: Grant, value: str | None) -> AllocationRun | None:
+    """The decided run (first decision or redistribution round) whose letters are asked for.
+
+    None without a choice: the latest decided allocation of the whole grant.
+    """
+    if not value:
+        return None
+    run = grant.runs.decided().filter(pk=value).first() if value.isdigit() else None
+    if run is None:
+        raise RenderError(_("Choose one of the grant's decided runs."))
+    return run
 
 
 @official_required

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from allocations.models import Grant, Organisation
+from allocations.models import Grant, Organisation, redistribution_title, round_number_of
 from applications import services
 from applications.models import (
     ClaimDisposition,
@@ -113,7 +113,8 @@ class UsageExporter(FollowedExporter):
         rows = []
         for req in (
             services.with_balances(requisitions)
-            .select_related("run", "pot", "organisation")
+            .select_related("run__redistributes", "pot", "organisation")
+            .annotate(run_round=round_number_of("run__"))
             .order_by("pot__position", "organisation__name", "run__number", "pk")
         ):
             mine = used.get(req.pk, {})
@@ -138,6 +139,9 @@ class UsageExporter(FollowedExporter):
                     req.claimed_sum,
                     repaid.get(req.pk, 0),
                     str(reports[req.report_status]) if req.report_status else None,
+                    redistribution_title(req.run_round, req.run.redistributes.name)
+                    if req.run.redistributes_id
+                    else None,
                 )
             )
         return Sheet(
@@ -162,6 +166,7 @@ class UsageExporter(FollowedExporter):
                 Column(_("Claimed back"), "kronor", total=True),
                 Column(_("Repaid"), "kronor", total=True),
                 Column(_("Usage report"), width=16),
+                Column(_("Redistribution"), width=40),
             ],
             rows=rows,
             totals=True,
@@ -175,6 +180,7 @@ class UsageExporter(FollowedExporter):
             .select_related(
                 "requisition__pot", "requisition__organisation", "redistribution", "created_by"
             )
+            .annotate(redistribution_round=round_number_of("redistribution__"))
             .order_by("created_at", "pk")
         )
         return Sheet(
@@ -188,6 +194,7 @@ class UsageExporter(FollowedExporter):
                 Column(_("Repaid on"), "date"),
                 Column(_("Goes to"), width=22),
                 Column(_("Redistributed in run"), "integer"),
+                Column(_("Redistribution"), width=40),
                 Column(_("Claimed by")),
                 Column(_("Claimed at"), "datetime"),
             ],
@@ -201,6 +208,9 @@ class UsageExporter(FollowedExporter):
                     claim.paid_on,
                     str(goes_to[claim.disposition]),
                     claim.redistribution.number if claim.redistribution else None,
+                    redistribution_title(claim.redistribution_round, claim.requisition.pot.name)
+                    if claim.redistribution
+                    else None,
                     user_label(claim.created_by),
                     local(claim.created_at),
                 )

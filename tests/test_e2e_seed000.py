@@ -348,14 +348,24 @@ def test_seed_000_from_call_to_redistribution(import_seed, django_capture_on_com
     assert page.context["waiting"] == [(pot, unspent)]
     assert kr(unspent) in text(page)
 
-    response = office.post(reverse("office:redistribute", args=[pot.pk]))
+    # The official sees who returned the money, previews, and creates the round.
+    choose = reverse("office:redistribute", args=[pot.pk])
+    page = office.get(choose)
+    assert [c.pk for c in page.context["claims"]] == [claim.pk]
+    everyone = [str(o.pk) for o in page.context["candidates"]]
+    assert str(nara.pk) in everyone
+    chosen = {"amount": str(unspent), "organisations": everyone}
+    preview = office.post(choose, {**chosen, "preview": "1"})
+    assert preview.context["preview"].allocated == unspent
+    assert not AllocationRun.objects.filter(redistributes=pot).exists()
+    response = office.post(choose, {**chosen, "create": "1"})
     round_ = AllocationRun.objects.get(redistributes=pot)
     assert response.url == reverse("office:run", args=[round_.pk])
     assert round_.redistributed_amount == round_.allocated() == unspent
     claim.refresh_from_db()
     assert claim.redistribution == round_
     page = text(office.get(response.url))
-    assert f"Redistribution round {round_.number}" in page
+    assert f"Redistribution 1 of money repaid from {pot.name}: {kr(unspent)}" in page
     assert f"The round divides {kr(unspent)} claimed back from the pot" in page
 
     response = office.post(
@@ -365,6 +375,7 @@ def test_seed_000_from_call_to_redistribution(import_seed, django_capture_on_com
             "decided_by": "Förvaltningschef",
             "reference": "ÄN 2020/56",
             "requisition_by": (today + timedelta(days=14)).isoformat(),
+            "confirm": "on",
         },
     )
     assert response.url == reverse("office:run", args=[round_.pk])

@@ -1003,11 +1003,18 @@ def test_redistribute(decided):
     w = decided
     fuzz = Fuzz(w.official)
     pots = Pot.objects.filter(grant=w.grant)
+    candidates = services.redistribution_candidates(w.pot)
+    chosen = [str(o.pk) for o in candidates if o.slug != "stiftelsen-ljusgarden"]
+    outsiders = Organisation.objects.exclude(pk__in=[o.pk for o in candidates])
+    create = {"create": "1", "amount": "10000", "organisations": chosen}
+    preview = {"preview": "1", "amount": "10000", "organisations": chosen}
 
     @FUZZ
-    @given(pk_of(*pots), posted({}, ids=ids(*pots)), ENCODINGS)
-    @example(w.pot.pk, {"amount": "999999999"}, "multipart")
-    @example(pots.exclude(pk=w.pot.pk).first().pk, {}, "multipart")
+    @given(pk_of(*pots), posted(create, preview, ids=ids(*pots, *outsiders)), ENCODINGS)
+    @example(w.pot.pk, create, "multipart")
+    @example(w.pot.pk, {**create, "amount": "999999999"}, "multipart")
+    @example(w.pot.pk, {**create, "organisations": [str(outsiders.first().pk)]}, "multipart")
+    @example(pots.exclude(pk=w.pot.pk).first().pk, create, "multipart")
     def run(pk, data, encoding):
         url = reverse("office:redistribute", args=[pk])
         with fuzz.attempt(url, data, encoding) as a:
@@ -1018,6 +1025,13 @@ def test_redistribute(decided):
                 assert (round_.redistributes, round_.redistributed_amount) == (w.pot, 10_000)
                 assert round_.allocated() == 10_000
                 assert round_.decided_on is None
+                # Among the recipients the official chose, and no one else.
+                asked = data.get("organisations", [])
+                asked = asked if isinstance(asked, list) else [asked]
+                got = {str(pk) for pk in round_.rows.values_list("organisation_id", flat=True)}
+                assert got <= {str(pk) for pk in asked}
+            if "create" not in data:
+                assert not new.exists()  # a preview stores nothing
 
     run()
     fuzz.saw_both()

@@ -510,7 +510,11 @@ def test_claim_repay_and_redistribute_in_two_steps(office, decided, official):
         assert claim.paid_on == date(2021, 3, 1)
         waiting = office.get(reverse("office:claims"))
         assert waiting.context["waiting"] == [(req.pot, amount)]
-        response = office.post(reverse("office:redistribute", args=[req.pot.pk]))
+        choose = reverse("office:redistribute", args=[req.pot.pk])
+        page = office.get(choose)
+        everyone = [str(o.pk) for o in page.context["candidates"]]
+        total = page.context["amount"]
+        response = office.post(choose, {"create": "1", "amount": total, "organisations": everyone})
         rounds.append(AllocationRun.objects.get(redistributes=req.pot))
         assert response.url == reverse("office:run", args=[rounds[-1].pk])
 
@@ -520,15 +524,19 @@ def test_claim_repay_and_redistribute_in_two_steps(office, decided, official):
     again.refresh_from_db()
     assert again.redistributed_amount == again.allocated() == unspent
     page = office.get(reverse("office:run", args=[again.pk]))
-    assert "Redistribution round" in page_text(page)
-    response = office.post(
-        reverse("office:decide", args=[again.pk]),
-        {"decided_on": "2021-04-01", "decided_by": "Förvaltningschef", "requisition_by": ""},
-    )
+    assert f"Redistribution 1 of money repaid from {req.pot.name}" in page_text(page)
+    decision = {"decided_on": "2021-04-01", "decided_by": "Förvaltningschef", "requisition_by": ""}
+    unconfirmed = office.post(reverse("office:decide", args=[again.pk]), decision)
+    assert unconfirmed.context["form"].errors["confirm"]
+    response = office.post(reverse("office:decide", args=[again.pk]), {**decision, "confirm": "on"})
     assert response.status_code == 302
     assert sum(again.requisitions.values_list("amount", flat=True)) == unspent
-    nothing = office.post(reverse("office:redistribute", args=[req.pot.pk]), follow=True)
+    nothing = office.post(
+        reverse("office:redistribute", args=[req.pot.pk]),
+        {"create": "1", "amount": unspent, "organisations": everyone},
+    )
     assert "No money claimed back" in page_text(nothing)
+    assert AllocationRun.objects.filter(redistributes=req.pot).count() == 1
     run.refresh_from_db()
     assert run.allocated() == 8_209_071
 

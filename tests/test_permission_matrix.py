@@ -130,8 +130,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "office:call": {"GET": OFFICE_GET},
     "office:call_close": {"GET": OFFICE_POST_ONLY_GET, "POST": row(LOGIN, 403, 403, 302, 302)},
     "office:pot_review": {"GET": OFFICE_GET},
-    # Nothing waits to be redistributed (the claim is not repaid): back to the claims.
-    "office:redistribute": {"GET": OFFICE_POST_ONLY_GET, "POST": row(LOGIN, 403, 403, 302, 302)},
+    # Nothing waits to be redistributed (the claim is not repaid): the page says so.
+    "office:redistribute": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
     # The imported ans-011, submitted; the grant is decided, so review is refused.
     "office:application": {"GET": OFFICE_GET},
     "office:review_application": {

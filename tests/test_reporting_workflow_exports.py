@@ -72,6 +72,7 @@ def test_the_usage_workbook_has_a_row_per_requisition_and_the_dashboards_totals(
         "Claimed back",
         "Repaid",
         "Usage report",
+        "Redistribution",
     ]
     assert len(rows) == f["run"].requisitions.count() + f["round"].requisitions.count()
     col = {name: i for i, name in enumerate(header)}
@@ -118,8 +119,12 @@ def test_the_usage_workbook_has_a_row_per_requisition_and_the_dashboards_totals(
     assert claims_total[3] == totals["claimed"]
     redistributed = [c for c in claims if c[7] is not None]
     assert [(c[3], c[7]) for c in redistributed] == [(full.amount - 100_000, f["round"].number)]
+    # The round is called what it is: which redistribution, of which pot's money.
+    assert [c[8] for c in redistributed] == [
+        f"Redistribution 1 of money repaid from {f['round'].redistributes.name}"
+    ]
     assert wb.worksheets[1].cell(row=2, column=5).number_format == DATE_FORMAT
-    assert wb.worksheets[1].cell(row=2, column=10).number_format == DATETIME_FORMAT
+    assert wb.worksheets[1].cell(row=2, column=11).number_format == DATETIME_FORMAT
 
 
 def test_the_usage_csv_is_the_requisitions_table(followed):  # noqa: F811
@@ -133,7 +138,9 @@ def test_the_usage_csv_is_the_requisitions_table(followed):  # noqa: F811
     )
     assert str(f["full"].amount) in mine
     assert "100000" in mine
-    assert mine[-1] == "accepted"
+    assert mine[-2:] == ["accepted", ""]
+    round_row = next(r for r in rows if r[0] == str(f["round"].number))
+    assert round_row[-1] == f"Redistribution 1 of money repaid from {round_row[2]}"
 
 
 def test_the_payments_export_lists_every_payment_in_the_order_paid(followed):  # noqa: F811

@@ -239,6 +239,33 @@ class DecisionForm(Labelled, DecideForm):
         return data
 
 
+class RoundDecisionForm(DecisionForm):
+    """The decision on a redistribution round: the official confirms what it does with the money."""
+
+    confirm = forms.BooleanField(
+        label=_("I have checked who gets what: the amounts above become requisitions"),
+        required=True,
+    )
+
+
+class RedistributionForm(Labelled, forms.Form):
+    """Who takes part in a redistribution (omfördelning), and the amount the official saw."""
+
+    organisations = forms.ModelMultipleChoiceField(
+        label=_("recipients taking part"),
+        queryset=Organisation.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choose at least one recipient.")},
+    )
+    amount = KronorField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, candidates: list[Organisation], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organisations"].queryset = Organisation.objects.filter(
+            pk__in=[o.pk for o in candidates]
+        ).order_by("name", "slug")
+
+
 class RunRowsFilterForm(GetForm):
     pot = forms.ModelChoiceField(label=_("pot"), queryset=Pot.objects.none(), required=False)
     organisation = forms.ModelChoiceField(

@@ -37,11 +37,17 @@ from .calls import (  # noqa: F401
     open_call,
 )
 from .claims import (  # noqa: F401
+    RedistributionPreview,
+    RedistributionShare,
     claim_repayment,
     claimable,
     mark_claim_repaid,
+    open_round,
+    preview_redistribution,
     redistributable,
     redistribute,
+    redistribution_candidates,
+    waiting_claims,
     with_balances,
 )
 from .money import (  # noqa: F401

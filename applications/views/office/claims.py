@@ -6,15 +6,13 @@ from django.contrib import messages
 from django.db.models import Sum
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
-from allocations.engine import AllocationError
-from allocations.models import AllocationRun, Pot
-from allocations.wording import format_kronor
+from allocations.models import AllocationRun, Pot, round_number_of
 
 from ... import permissions, services
 from ...forms.office import (
     ClaimFilterForm,
+    RedistributionForm,
 )
 from ...models import (
     ClaimDisposition,
@@ -30,7 +28,7 @@ def claims(request):
     data = form.values()
     qs = RepaymentClaim.objects.select_related(
         "requisition__run__grant", "requisition__organisation", "requisition__pot", "redistribution"
-    )
+    ).annotate(redistribution_round=round_number_of("redistribution__"))
     if "grant" in data:
         qs = qs.filter(requisition__run__grant=data["grant"])
     if data.get("state") == ClaimFilterForm.OUTSTANDING:
@@ -57,6 +55,7 @@ def claims(request):
         "open_rounds": AllocationRun.objects.filter(
             redistributes__isnull=False, decided_on__isnull=True
         )
+        .with_round_numbers()
         .select_related("grant", "redistributes")
         .order_by("-computed_at"),
     }
@@ -64,24 +63,70 @@ def claims(request):
 
 
 @official_required
-@require_POST
 def redistribute(request, pk):
+    """The money of a pot waiting to be redistributed: who returned it, who takes part, a preview.
+
+    "Preview" computes in memory and stores nothing; "create" stores the round
+    through the service, which checks again under a lock that the money waiting
+    is still what the official saw.
+    """
     pot = permissions.get_pot_for_official(request.user, pk)
-    try:
-        run = services.redistribute(pot=pot, actor=request.user)
-    except WorkflowError as exc:
-        messages.error(request, str(exc))
-    except AllocationError as exc:
-        messages.error(
-            request,
-            _("The money of “%(pot)s” cannot be redistributed: %(error)s")
-            % {"pot": pot, "error": exc.message},
-        )
+    round_ = services.open_round(pot)
+    claims = list(services.waiting_claims(pot, round_))
+    amount = sum(c.amount for c in claims)
+    problem = None
+    candidates: list = []
+    if amount:
+        try:
+            candidates = services.redistribution_candidates(pot)
+        except WorkflowError as exc:
+            problem = str(exc)
+    returned = {c.requisition.organisation_id for c in claims}
+    preview = None
+    if request.method == "POST":
+        form = RedistributionForm(request.POST, candidates=candidates)
+        if not amount:
+            form.add_error(
+                None, _("No money claimed back from this pot waits to be redistributed.")
+            )
+        elif form.is_valid():
+            chosen = list(form.cleaned_data["organisations"])
+            try:
+                if "create" in request.POST:
+                    run = services.redistribute(
+                        pot=pot,
+                        organisations=chosen,
+                        amount=form.cleaned_data["amount"],
+                        actor=request.user,
+                    )
+                else:
+                    preview = services.preview_redistribution(pot=pot, organisations=chosen)
+            except WorkflowError as exc:
+                form.add_error(None, str(exc))
+            else:
+                if preview is None:
+                    messages.success(
+                        request,
+                        _("%(round)s is stored; decide it below.")
+                        % {"round": run.title_with_amount()},
+                    )
+                    return redirect("office:run", run.pk)
     else:
-        messages.success(
-            request,
-            _("Redistribution round %(number)s divides %(amount)s; decide it below.")
-            % {"number": run.number, "amount": format_kronor(run.redistributed_amount or 0)},
-        )
-        return redirect("office:run", run.pk)
-    return redirect("office:claims")
+        if round_ is not None and round_.redistribution_recipients:
+            initial = [o for o in candidates if o.slug in round_.redistribution_recipients]
+        else:
+            initial = candidates
+        form = RedistributionForm(candidates=candidates, initial={"organisations": initial})
+    context = {
+        "pot": pot,
+        "grant": pot.grant,
+        "claims": claims,
+        "amount": amount,
+        "round": round_,
+        "returned": returned,
+        "candidates": candidates,
+        "problem": problem,
+        "form": form,
+        "preview": preview,
+    }
+    return render(request, "applications/office/redistribute.html", context)

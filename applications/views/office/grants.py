@@ -102,7 +102,8 @@ def grant(request, pk):
         for pot, depth in pots.walk()
     ]
     runs = (
-        grant.runs.annotate(total=Sum("rows__amount"))
+        grant.runs.with_round_numbers()
+        .annotate(total=Sum("rows__amount"))
         .select_related("redistributes", "computed_by")
         .order_by("-number")
     )

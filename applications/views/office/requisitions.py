@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from allocations.models import round_number_of
 from allocations.wording import format_kronor
 
 from ... import permissions, services
@@ -43,7 +44,8 @@ def requisitions(request):
         qs = qs.filter(status=RequisitionStatus.ACCEPTED, paid_sum__lt=F("amount"))
     elif status in RequisitionStatus.values:
         qs = qs.filter(status=status)
-    qs = qs.select_related("run__grant", "organisation", "pot").order_by(
+    qs = qs.select_related("run__grant", "organisation", "pot")
+    qs = qs.annotate(run_round=round_number_of("run__")).order_by(
         "-run__decided_on", "run_id", "organisation__name", "pot__position", "pk"
     )
     pots = services.pot_balances(qs)

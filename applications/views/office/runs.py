@@ -15,6 +15,7 @@ from allocations.services import published_differences
 from ... import permissions, services
 from ...forms.office import (
     DecisionForm,
+    RoundDecisionForm,
     RunRowsFilterForm,
 )
 from ...services import WorkflowError
@@ -34,11 +35,41 @@ def _can_decide(run: AllocationRun) -> bool:
     return latest.pk == run.pk
 
 
+def _decision_form(run: AllocationRun, data=None) -> DecisionForm:
+    """A round's decision asks the official to confirm what happens with the amounts."""
+    form_class = RoundDecisionForm if run.is_redistribution else DecisionForm
+    if data is not None:
+        return form_class(data)
+    return form_class(initial=DecisionForm.defaults(run.grant))
+
+
+def _round_context(run: AllocationRun) -> dict:
+    """Where a redistribution round's money came from, and who took part."""
+    if not run.is_redistribution:
+        return {}
+    taking_part = list(
+        Organisation.objects.filter(slug__in=run.redistribution_recipients).order_by("name")
+    )
+    try:
+        candidates = services.redistribution_candidates(run.redistributes)
+    except WorkflowError:
+        candidates = []
+    chosen = {o.pk for o in taking_part}
+    return {
+        "source_claims": run.source_claims.select_related("requisition__organisation").order_by(
+            "paid_on", "pk"
+        ),
+        "taking_part": taking_part,
+        "left_out": [o for o in candidates if o.pk not in chosen],
+        "receiving": run.rows.filter(amount__gt=0).values("organisation_id").distinct().count(),
+    }
+
+
 def _run_page(request, run: AllocationRun, form: DecisionForm | None = None):
     grant = run.grant
     may_decide = permissions.can_decide_runs(request.user)
     if form is None and _can_decide(run) and may_decide:
-        form = DecisionForm(initial=DecisionForm.defaults(grant))
+        form = _decision_form(run)
     organisations = (
         run.rows.values("organisation__name")
         .annotate(total=Sum("amount"), units=Count("unit"))
@@ -64,6 +95,7 @@ def _run_page(request, run: AllocationRun, form: DecisionForm | None = None):
         "decidable": _can_decide(run),
         "not_allowed": may_decide.reason,
         "requisition_count": run.requisitions.count(),
+        **_round_context(run),
     }
     return render(request, "applications/office/run.html", context)
 
@@ -97,13 +129,15 @@ def decide(request, pk):
     allowed = permissions.can_decide_runs(request.user)
     if not allowed:
         raise PermissionDenied(allowed.reason)
-    form = DecisionForm(request.POST)
+    form = _decision_form(run, request.POST)
     if form.is_valid():
+        decision = dict(form.cleaned_data)
+        decision.pop("confirm", None)
         try:
-            services.decide(run=run, actor=request.user, **form.cleaned_data)
+            services.decide(run=run, actor=request.user, **decision)
         except WorkflowError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, _("The decision on run %s is recorded.") % run.number)
+            messages.success(request, _("Decision recorded: %(run)s.") % {"run": run.title()})
             return redirect("office:run", run.pk)
     return _run_page(request, run, form)

@@ -15,7 +15,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("grant_id")
         parser.add_argument("-o", "--output", type=Path, required=True, help="ZIP to write")
-        parser.add_argument("--run", type=int, help="run number (default: the latest decided)")
+        parser.add_argument(
+            "--run",
+            type=int,
+            metavar="NUMBER",
+            help="run number, a redistribution round's too (default: the latest decided "
+            "allocation of the whole grant)",
+        )
 
     def handle(self, *args, grant_id, output, run, **options):
         target = pick_run(get_grant(grant_id), run, decided=True)
@@ -25,4 +31,7 @@ class Command(BaseCommand):
         except RenderError as exc:
             raise CommandError(str(exc)) from None
         write_bytes(output, buffer.getvalue())
-        self.stdout.write(f"Wrote {count} letters of run {target.number} to {output}")
+        what = f"run {target.number}"
+        if target.is_redistribution:
+            what += f" (redistribution {target.round_number} of pot '{target.redistributes.slug}')"
+        self.stdout.write(f"Wrote {count} letters of {what} to {output}")
