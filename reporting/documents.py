@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from allocations.jobs import JobRefused
 from allocations.models import (
     AllocationRun,
     DatasetValue,
@@ -33,7 +34,7 @@ from .models import DecisionText
 UNIT_MODELS = ("per_unit", "tiered")
 
 
-class RenderError(Exception):
+class RenderError(JobRefused):
     """A document cannot be produced; the message is for the official who asked."""
 
 

@@ -218,8 +218,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Usage report reminders go out this many days before the agreement's report-by date.
 STIMULANS_REPORT_REMINDER_DAYS = env_int("STIMULANS_REPORT_REMINDER_DAYS", 14)
+# Finished jobs' files (exports, documents) are deleted this many days after they are made.
+STIMULANS_JOB_FILE_DAYS = env_int("STIMULANS_JOB_FILE_DAYS", 7)
+if STIMULANS_JOB_FILE_DAYS < 1:
+    raise ImproperlyConfigured(
+        f"STIMULANS_JOB_FILE_DAYS={STIMULANS_JOB_FILE_DAYS} must be at least 1 (day)"
+    )
 CELERY_BEAT_SCHEDULE = {
     "report-reminders": {"task": "applications.send_report_reminders", "schedule": 6 * 60 * 60},
+    "expire-job-files": {"task": "allocations.expire_job_files", "schedule": 60 * 60},
 }
 # How long `allocate` and other callers wait for a worker's answer.
 STIMULANS_TASK_WAIT_SECONDS = env_int("STIMULANS_TASK_WAIT_SECONDS", 15 * 60)
