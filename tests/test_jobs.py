@@ -212,3 +212,32 @@ def test_a_file_already_gone_still_expires(
     assert jobs.expire_files(now=later) == 1
     job.refresh_from_db()
     assert job.status == JobStatus.EXPIRED
+
+
+# ---------------------------------------------------------------- the move from reporting
+
+
+@pytest.mark.django_db(transaction=True)
+def test_jobs_made_before_the_move_to_the_ledger_survive_it():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [
+        ("allocations", "0006_freeze_decided_runs"),
+        ("reporting", "0001_documents_exports_roadmap"),
+    ]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    job = old.get_model("reporting", "Job").objects.create(
+        kind="export", title="made before", requested_by_label="test", status="done"
+    )
+    old.get_model("reporting", "JobPart").objects.create(job=job, position=1, label="a letter")
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())  # forward again, every app
+    moved = Job.objects.get(pk=job.pk)
+    assert (moved.title, moved.status, moved.parts.get().label) == (
+        "made before",
+        "done",
+        "a letter",
+    )
