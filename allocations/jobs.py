@@ -164,6 +164,9 @@ def again(*, job: Job, actor=None, actor_label: str = "") -> Job:
 
 def wait(job: Job, *, seconds: float) -> Job:
     """Poll the record until the job has finished; `TimeoutError` if it has not in time."""
+    if transaction.get_connection().in_atomic_block:
+        # The job is queued when the transaction commits: waiting inside it waits forever.
+        raise RuntimeError("jobs.wait() inside a transaction: the job has not been queued yet")
     deadline = time.monotonic() + seconds
     while True:
         job.refresh_from_db()
