@@ -1,18 +1,18 @@
 """The admin, where administrators configure grants and decide allocations.
 
 Every change to a money-bearing record leaves an audit entry (`AuditedAdmin`); allocation runs
-and the audit trail are read-only; computing and deciding go through `services` and `tasks`.
+and the audit trail are read-only; computing goes through `services.request_compute` (a stored
+job, followed on its page) and deciding through `services`.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from celery.result import EagerResult
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Sum
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from stimulans.roles import may_decide
 
-from . import audit, engine
+from . import audit, engine, services
 from .forms import (
     DatasetForm,
     DatasetValueFormSet,
@@ -32,7 +32,6 @@ from .forms import (
     PotChildForm,
     PotChildFormSet,
     PotForm,
-    grant_problems,
     model_context,
     new_problems,
 )
@@ -47,14 +46,14 @@ from .models import (
     GrantOrganisation,
     GrantUnit,
     Ineligibility,
+    Job,
     Organisation,
     PermittedUse,
     Pot,
     PotResult,
     Unit,
 )
-from .tasks import compute_grant
-from .wording import computation_text, format_kronor, format_rate
+from .wording import format_kronor, format_rate
 
 admin.site.site_header = _("Stimulans – grant ledger")
 admin.site.site_title = _("Stimulans")
@@ -293,32 +292,13 @@ def _tree_row(pot: Pot, depth: int, amount: int | None, result: PotResult | None
     }
 
 
-def compute_now_or_queue(request, grant: Grant) -> None:
-    """Queue the computation once this transaction commits; report how it went."""
-    problems = grant_problems(grant)
-    if problems:
-        # The engine would refuse (or trip over) these; say them in the admin's words.
-        messages.error(
-            request,
-            _("“%(grant)s” cannot be computed yet: %(problems)s")
-            % {"grant": grant, "problems": " ".join(problems)},
-        )
-        return
-
-    def compute() -> None:
-        result = compute_grant.delay(grant.pk, request.user.pk)
-        if not isinstance(result, EagerResult):
-            messages.info(
-                request,
-                _("The computation of “%s” is queued; reload the grant's page in a moment.")
-                % grant,
-            )
-            return
-        outcome = result.get()  # embedded: the task has already run in this process
-        ok, text = computation_text(grant, outcome)
-        (messages.success if ok else messages.error)(request, text)
-
-    transaction.on_commit(compute)
+def start_compute(request, grant: Grant) -> Job | None:
+    """Ask for the computation through the one service; a grant it refuses says why."""
+    try:
+        return services.request_compute(grant=grant, actor=request.user)
+    except services.ComputeRefused as exc:
+        messages.error(request, str(exc))
+        return None
 
 
 class GrantOrganisationInline(admin.TabularInline):
@@ -393,8 +373,20 @@ class GrantAdmin(AuditedAdmin):
 
     @admin.action(description=_("Compute allocations"))
     def compute_allocations(self, request, queryset):
-        for grant in queryset:
-            compute_now_or_queue(request, grant)
+        started = [job for job in (start_compute(request, g) for g in queryset) if job]
+        if len(started) == 1 and len(queryset) == 1:
+            return redirect("allocations:job", pk=started[0].pk)
+        for job in started:
+            messages.info(
+                request,
+                format_html(
+                    '{} <a href="{}">{}</a>',
+                    job.title,
+                    reverse("allocations:job", args=[job.pk]),
+                    _("Follow it here."),
+                ),
+            )
+        return None
 
     def get_urls(self):
         urls = [
@@ -414,8 +406,10 @@ class GrantAdmin(AuditedAdmin):
             raise Http404
         if not self.has_change_permission(request, grant):
             raise PermissionDenied
-        compute_now_or_queue(request, grant)
-        return redirect("admin:allocations_grant_change", grant.pk)
+        job = start_compute(request, grant)
+        if job is None:
+            return redirect("admin:allocations_grant_change", grant.pk)
+        return redirect("allocations:job", pk=job.pk)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         grant = self.get_object(request, unquote(object_id))
@@ -730,3 +724,18 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     search_fields = ["object_repr", "object_id", "actor_label", "action"]
     date_hierarchy = "at"
     list_select_related = ["grant"]
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    """Jobs are made by asking for a computation or a file; here they can only be looked at."""
+
+    list_display = ["title", "kind", "status", "progress", "requested_by_label", "requested_at"]
+    list_filter = ["kind", "status"]
+    readonly_fields = [f.name for f in Job._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,5 +1,6 @@
-"""The grant ledger: agreements, grants, the budget tree, and computed allocations."""
+"""The grant ledger: agreements, grants, the budget tree, computed allocations, and jobs."""
 
+from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
 
@@ -7,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -638,3 +640,113 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label}: {self.action} {self.object_repr}"
+
+
+# ---------------------------------------------------------------- stored background jobs
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+    # Done, but its file was kept as long as files are kept and is now deleted.
+    EXPIRED = "expired", _("expired")
+
+
+def job_file_path(job: "Job", filename: str) -> str:
+    return f"jobs/{job.pk}/{filename}"
+
+
+def part_file_path(part: "JobPart", filename: str) -> str:
+    return f"jobs/{part.job_id}/parts/{filename}"
+
+
+class Job(models.Model):
+    """Work a worker does for someone (a computation, a document, an export) and what it gave.
+
+    What a kind of job does is registered in `allocations.jobs` by the app that
+    owns it; this record is the same for every kind: who asked, progress, the
+    result (a run, a file) or the reason it failed, in words.
+    """
+
+    kind = models.CharField(_("kind"), max_length=32)
+    title = models.CharField(_("title"), max_length=300)
+    # Grants and runs may be replaced or deleted; the job and its file stay.
+    grant = models.ForeignKey(
+        Grant, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("grant")
+    )
+    run = models.ForeignKey(
+        AllocationRun,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("allocation run"),
+    )
+    params = models.JSONField(_("options"), default=dict, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    requested_by_label = models.CharField(_("requested by"), max_length=200)
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    file = models.FileField(_("file"), upload_to=job_file_path, max_length=300, blank=True)
+    parts_total = models.PositiveIntegerField(default=0)
+    parts_done = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        # The table was made when only reporting had jobs; its rows stay where they are.
+        db_table = "reporting_job"
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("background job")
+        verbose_name_plural = _("background jobs")
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (JobStatus.DONE, JobStatus.FAILED, JobStatus.EXPIRED)
+
+    def stalled(self) -> bool:
+        """A job the worker has not touched for longer than a task may run: it died."""
+        if self.finished:
+            return False
+        limit = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+        return timezone.now() - self.updated_at > limit
+
+
+class JobPart(models.Model):
+    """One file of a job made of several, e.g. one recipient's letter in a batch."""
+
+    job = models.ForeignKey(Job, models.CASCADE, related_name="parts")
+    position = models.PositiveIntegerField()
+    organisation = models.ForeignKey(
+        Organisation, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    label = models.CharField(_("label"), max_length=300)
+    file = models.FileField(_("file"), upload_to=part_file_path, max_length=300, blank=True)
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "reporting_jobpart"
+        ordering = ["job", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "position"], name="job_part_position_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.label

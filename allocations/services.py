@@ -15,8 +15,9 @@ from datetime import date
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from . import audit, engine, grantfile
+from . import audit, engine, grantfile, jobs
 from .models import (
     AllocationRow,
     AllocationRun,
@@ -24,10 +25,12 @@ from .models import (
     Grant,
     GrantUnit,
     Ineligibility,
+    Job,
     Pot,
     PotResult,
 )
 from .rates import rate_digits
+from .wording import computation_text
 
 
 class RunFrozen(Exception):
@@ -230,6 +233,63 @@ def preview_redistribution(*, pot: Pot, amount: int, organisations: list[str]) -
     """What a redistribution would give, computed in memory: nothing is stored."""
     loaded = load_grant(pot.grant)
     return engine.compute(_redistribution_input(pot, loaded, amount, organisations))
+
+
+# ---------------------------------------------------------------- computing as a stored job
+
+COMPUTE = "compute"
+
+
+class ComputeRefused(jobs.JobRefused):
+    """The grant, as stored, cannot be computed yet; nothing was queued."""
+
+
+def request_compute(*, grant: Grant, actor=None, actor_label: str = "") -> Job:
+    """Queue the computation of a grant as a stored job; the pages poll it.
+
+    The one way to compute a grant for a person: the officials' page, the
+    admin and the `allocate` command all call this. While a computation of the
+    grant is queued or running, a second press returns that job. A grant whose
+    tree the engine cannot read is refused here, saying why, and nothing is queued.
+    """
+    from .forms import grant_problems
+
+    problems = grant_problems(grant)
+    if problems:
+        raise ComputeRefused(
+            _("“%(grant)s” cannot be computed yet: %(problems)s")
+            % {"grant": grant, "problems": " ".join(problems)}
+        )
+    return jobs.request(
+        kind=COMPUTE,
+        title=_("Computation: %(grant)s") % {"grant": grant.title},
+        grant=grant,
+        actor=actor,
+        actor_label=actor_label,
+        once_per_grant=True,
+    )
+
+
+def run_compute(job: Job) -> None:
+    """The worker's side of `request_compute`: compute, and keep the run as the job's result."""
+    if job.grant_id is None:
+        raise jobs.JobRefused(_("The grant this computation was for no longer exists."))
+    jobs.set_progress(job.pk, 10)
+    try:
+        run = compute_grant(
+            grant_id=job.grant_id, actor=job.requested_by, actor_label=job.requested_by_label
+        )
+    except engine.AllocationError as exc:
+        # A configuration problem, not a crash: the reason in the official's words.
+        _ok, text = computation_text(job.grant, {"ok": False, "pot": exc.pot, "error": exc.message})
+        raise jobs.JobRefused(text) from exc
+    jobs.finish(job, run=run)
+
+
+def compute_summary(job: Job) -> str:
+    if job.run is None:
+        return ""
+    return computation_text(job.grant or job.run.grant, {"ok": True, "number": job.run.number})[1]
 
 
 def compute_redistribution(

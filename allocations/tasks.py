@@ -1,20 +1,21 @@
-"""Celery tasks: ids in, call the service, ids out."""
+"""Celery tasks: ids in, call the service."""
 
 from celery import shared_task
-from django.contrib.auth import get_user_model
+from django.db import InterfaceError, OperationalError
 
-from . import services
+from . import jobs
+
+# A lost database connection is worth another try; everything else is the job's error.
+RETRY = {"autoretry_for": (OperationalError, InterfaceError), "max_retries": 3}
 
 
-@shared_task(name="allocations.compute_grant")
-def compute_grant(grant_id: int, user_id: int | None = None, actor_label: str = "") -> dict:
-    """Compute a grant; returns the run's id and number, or the reason it could not."""
-    from .engine import AllocationError
+@shared_task(name="allocations.run_job", **RETRY)
+def run_job(job_id: int) -> None:
+    """Any stored job: the function its kind registered in `allocations.jobs` does the work."""
+    jobs.run_job(job_id=job_id)
 
-    actor = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    try:
-        run = services.compute_grant(grant_id=grant_id, actor=actor, actor_label=actor_label)
-    except AllocationError as exc:
-        # A configuration problem, not a crash: the caller shows it to the official.
-        return {"ok": False, "pot": exc.pot, "error": exc.message}
-    return {"ok": True, "run_id": run.pk, "number": run.number}
+
+@shared_task(name="allocations.expire_job_files")
+def expire_job_files() -> int:
+    """On the beat: delete the files of jobs finished longer ago than files are kept."""
+    return jobs.expire_files()

@@ -4,7 +4,7 @@
 Builds a synthetic grant (care homes with 1–120 places, a `per_unit` pot over
 approved applications that cover every unit, and a `key` pot over the provider
 organisations), imports it into a database of its own, then times
-`allocations.tasks.compute_grant.delay(grant_id).get()` — load, compute, store —
+`allocations.services.request_compute` (a stored job) — load, compute, store —
 and, in the same run, the floor: PostgreSQL `COPY` of the very rows the product
 wrote into the same table. Prints the medians side by side with the targets
 (≤ 3× the floor, peak memory < 500 MB). It is a report, not a test: it exits 0
@@ -17,7 +17,7 @@ starts a throwaway PostgreSQL and runs this.
 
 Celery runs eagerly in-process (CELERY_BROKER_URL is ignored) unless `--worker`
 is given: then a `celery worker` of our own is started on the broker, against
-the benchmark database, and the task goes to it through a private queue.
+the benchmark database, and the job goes to it through a private queue.
 """
 
 from __future__ import annotations
@@ -345,17 +345,20 @@ def clear_runs(grant_pk: int) -> None:
 
 
 def run_product(grant_pk: int, worker: Worker | None) -> tuple[float, dict]:
-    from allocations.tasks import compute_grant
+    """Compute as the pages do: a stored job, timed from the worker's claim to its finish."""
+    from allocations import jobs
+    from allocations.models import Grant, JobStatus
+    from allocations.services import request_compute
+    from stimulans.celery import app
 
-    started = time.perf_counter()
-    if worker is None:
-        outcome = compute_grant.delay(grant_pk).get()
-    else:
-        outcome = compute_grant.apply_async((grant_pk,), queue=worker.queue).get(timeout=1800)
-    elapsed = time.perf_counter() - started
-    if not outcome.get("ok"):
-        sys.exit(f"bench: the computation failed: {outcome}")
-    return elapsed, outcome
+    if worker is not None:
+        app.conf.task_routes = {"allocations.run_job": {"queue": worker.queue}}
+    job = request_compute(grant=Grant.objects.get(pk=grant_pk), actor_label="bench")
+    job = jobs.wait(job, seconds=1800)
+    if job.status != JobStatus.DONE:
+        sys.exit(f"bench: the computation failed: {job.error}")
+    elapsed = (job.finished_at - job.started_at).total_seconds()
+    return elapsed, {"ok": True, "run_id": job.run_id, "number": job.run.number}
 
 
 def read_rows(run_pk: int) -> list[tuple]:
@@ -661,9 +664,9 @@ def main() -> int:
         f"repetitions: {verdict(exact_sums == args.repeat)}"
     )
     if worker is None:
-        print("product = compute_grant.delay(grant).get(), run eagerly in this process.")
+        print("product = request_compute(grant), its job run eagerly in this process.")
     else:
-        print("product = compute_grant.apply_async(..., queue=<private>).get() via the worker.")
+        print("product = request_compute(grant), its job run by the worker (private queue).")
     print(
         f"floor = COPY of the same rows into {ROW_TABLE} (its indexes and deferred foreign "
         "keys), one transaction, timed to the commit; 'without foreign keys' = the same COPY "

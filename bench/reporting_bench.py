@@ -257,8 +257,8 @@ class Worker:
 
 def run_job(kind: str, grant) -> tuple[float, object]:
     """Ask for a document as an official would, and wait until it is stored."""
+    from allocations.models import JobStatus
     from reporting import services
-    from reporting.models import JobStatus
 
     started = time.perf_counter()
     job = services.request_job(kind=kind, grant=grant, actor_label="bench")

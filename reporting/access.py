@@ -20,8 +20,6 @@ from django.utils.translation import gettext as _
 from allocations.models import AllocationRun, Grant, Organisation
 from stimulans.roles import is_official, organisation_ids
 
-from .models import Job
-
 
 def may_report(user) -> tuple[bool, str]:
     """(allowed, why not) for the reporting pages."""
@@ -51,14 +49,6 @@ def get_grant_for(user, slug: str) -> Grant:
     if not allowed:
         raise PermissionDenied(reason)
     return grant
-
-
-def get_job_for(user, pk: int) -> Job:
-    job = get_object_or_404(Job.objects.select_related("grant", "run"), pk=pk)
-    allowed, reason = may_report(user)
-    if not allowed:
-        raise PermissionDenied(reason)
-    return job
 
 
 def get_organisation_for(user, slug: str) -> Organisation:

@@ -6,7 +6,6 @@ from django.utils.translation import gettext_lazy as _
 from .models import (
     DecisionSection,
     DecisionText,
-    Job,
     Need,
     NeedItem,
     Roadmap,
@@ -86,18 +85,3 @@ class StrategicAreaInline(admin.TabularInline):
 class RoadmapAdmin(admin.ModelAdmin):
     list_display = ["title", "organisation", "issued", "reference"]
     inlines = [StrategicAreaInline]
-
-
-@admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
-    """Jobs are made by asking for a file; here they can only be looked at."""
-
-    list_display = ["title", "kind", "status", "progress", "requested_by_label", "requested_at"]
-    list_filter = ["kind", "status"]
-    readonly_fields = [f.name for f in Job._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -7,4 +7,23 @@ class ReportingConfig(AppConfig):
     verbose_name = _("Reporting")
 
     def ready(self):
-        from . import giving, workflow_exports  # noqa: F401 - register their exporters
+        from django.urls import reverse
+
+        from allocations import jobs
+
+        from . import giving, services, workflow_exports  # noqa: F401 - register their exporters
+        from .access import is_reporting_official
+        from .models import JobKind
+
+        def documents_link(job, user) -> list[tuple[str, str]]:
+            if job.grant_id is None or not is_reporting_official(user):
+                return []
+            return [(job.grant.title, reverse("reporting:documents", args=[job.grant.slug]))]
+
+        for kind, run in (
+            (JobKind.DECISION_REPORT, services.decision_report),
+            (JobKind.LETTERS, services.start_letters),
+            (JobKind.EXPORT, services.export),
+        ):
+            jobs.register(kind.value, label=kind.label, run=run)
+            jobs.allow(kind.value, viewers=is_reporting_official, links=documents_link)

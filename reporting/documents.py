@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from allocations import engine, grantfile
+from allocations.jobs import JobRefused
 from allocations.models import (
     AllocationRun,
     DatasetValue,
@@ -39,7 +40,7 @@ from allocations.wording import (
 from .models import DecisionText
 
 
-class RenderError(Exception):
+class RenderError(JobRefused):
     """A document cannot be produced; the message is for the official who asked."""
 
 

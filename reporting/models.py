@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.conf import settings
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from allocations.models import Grant, slug_validator
@@ -15,106 +11,20 @@ from allocations.models import Grant, slug_validator
 
 
 class JobKind(models.TextChoices):
+    """Reporting's kinds of stored job (`allocations.models.Job`), registered in `apps.py`."""
+
     DECISION_REPORT = "decision_report", _("decision report")
     LETTERS = "letters", _("decision letters")
     EXPORT = "export", _("export")
 
 
-class JobStatus(models.TextChoices):
-    QUEUED = "queued", _("queued")
-    RUNNING = "running", _("running")
-    DONE = "done", _("done")
-    FAILED = "failed", _("failed")
-
-
-def job_file_path(job: Job, filename: str) -> str:
+# Where job files went while the jobs were reporting's; migration 0001 names these.
+def job_file_path(job, filename: str) -> str:
     return f"reporting/jobs/{job.pk}/{filename}"
 
 
-def part_file_path(part: JobPart, filename: str) -> str:
+def part_file_path(part, filename: str) -> str:
     return f"reporting/jobs/{part.job_id}/parts/{filename}"
-
-
-class Job(models.Model):
-    """A document or export the worker produces for someone, and the file it gave."""
-
-    kind = models.CharField(_("kind"), max_length=32, choices=JobKind.choices)
-    title = models.CharField(_("title"), max_length=300)
-    # Grants and runs may be replaced or deleted; the job and its file stay.
-    grant = models.ForeignKey(
-        Grant, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("grant")
-    )
-    run = models.ForeignKey(
-        "allocations.AllocationRun",
-        models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("allocation run"),
-    )
-    params = models.JSONField(_("options"), default=dict, blank=True)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("requested by"),
-    )
-    requested_by_label = models.CharField(_("requested by"), max_length=200)
-    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
-    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
-    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    status = models.CharField(
-        _("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED
-    )
-    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
-    error = models.TextField(_("error"), blank=True)
-    file = models.FileField(_("file"), upload_to=job_file_path, max_length=300, blank=True)
-    parts_total = models.PositiveIntegerField(default=0)
-    parts_done = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["-requested_at", "-id"]
-        verbose_name = _("document job")
-        verbose_name_plural = _("document jobs")
-
-    def __str__(self) -> str:
-        return self.title
-
-    @property
-    def finished(self) -> bool:
-        return self.status in (JobStatus.DONE, JobStatus.FAILED)
-
-    def stalled(self) -> bool:
-        """A job the worker has not touched for longer than a task may run: it died."""
-        if self.finished:
-            return False
-        limit = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
-        return timezone.now() - self.updated_at > limit
-
-
-class JobPart(models.Model):
-    """One recipient's letter in a batch; the parts are rendered in parallel."""
-
-    job = models.ForeignKey(Job, models.CASCADE, related_name="parts")
-    position = models.PositiveIntegerField()
-    organisation = models.ForeignKey(
-        "allocations.Organisation", models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    label = models.CharField(_("label"), max_length=300)
-    file = models.FileField(_("file"), upload_to=part_file_path, max_length=300, blank=True)
-    done = models.BooleanField(default=False)
-
-    class Meta:
-        ordering = ["job", "position"]
-        constraints = [
-            models.UniqueConstraint(fields=["job", "position"], name="job_part_position_unique")
-        ]
-
-    def __str__(self) -> str:
-        return self.label
 
 
 # ---------------------------------------------------------------- texts the official writes

@@ -9,12 +9,10 @@ finish queues the ZIP.
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import zipfile
 from collections.abc import Callable
 
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
@@ -23,15 +21,13 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from allocations import audit
-from allocations.models import AllocationRun, Grant, PermittedUse, Pot
+from allocations import audit, jobs
+from allocations.models import AllocationRun, Grant, Job, JobPart, JobStatus, PermittedUse, Pot
 
 from . import pdf
 from .documents import RenderError, latest_run, recipients
 from .exporters import get_exporter
-from .models import Job, JobKind, JobPart, JobStatus, Need
-
-logger = logging.getLogger(__name__)
+from .models import JobKind, Need
 
 # Recipients per letters subtask: small enough that two workers finish together.
 LETTERS_PER_TASK = 5
@@ -50,24 +46,18 @@ def request_job(
     actor_label: str = "",
 ) -> Job:
     """Record what was asked and queue it for the worker once the record is committed."""
-    from . import tasks
-
     params = dict(params or {})
-    params.setdefault("language", translation.get_language() or settings.LANGUAGE_CODE)
     if run is None and kind != JobKind.EXPORT:
         run = latest_run(grant, decided=kind == JobKind.LETTERS)
-    with transaction.atomic():
-        job = Job.objects.create(
-            kind=kind,
-            title=job_title(kind, grant, run, params),
-            grant=grant,
-            run=run,
-            params=params,
-            requested_by=user if getattr(user, "is_authenticated", False) else None,
-            requested_by_label=audit.actor_name(user, actor_label),
-        )
-        transaction.on_commit(lambda: tasks.run_job.delay(job.pk))
-    return job
+    return jobs.request(
+        kind=kind,
+        title=job_title(kind, grant, run, params),
+        grant=grant,
+        run=run,
+        params=params,
+        actor=user,
+        actor_label=actor_label,
+    )
 
 
 def job_title(kind: str, grant: Grant, run: AllocationRun | None, params: dict) -> str:
@@ -86,88 +76,8 @@ def job_title(kind: str, grant: Grant, run: AllocationRun | None, params: dict) 
 
 
 # ---------------------------------------------------------------- the worker's side
-
-
-def _set_progress(job_id: int, progress: int) -> None:
-    Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
-        progress=max(0, min(99, progress)), updated_at=timezone.now()
-    )
-
-
-def _claim(job_id: int) -> Job | None:
-    """Mark a queued job running; a job already taken (a redelivered task) is left alone."""
-    with transaction.atomic():
-        job = Job.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status != JobStatus.QUEUED:
-            return None
-        job.status = JobStatus.RUNNING
-        job.started_at = timezone.now()
-        job.progress = 1
-        job.save(update_fields=["status", "started_at", "progress", "updated_at"])
-        return job
-
-
-def fail_job(job_id: int, message: str) -> None:
-    """The job failed: say why, and keep no file, not even part of one."""
-    with transaction.atomic():
-        job = Job.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status == JobStatus.FAILED:
-            return
-        job.status = JobStatus.FAILED
-        job.error = message
-        job.finished_at = timezone.now()
-        _discard_files(job)
-        job.save()
-
-
-def _discard_files(job: Job) -> None:
-    if job.file:
-        job.file.delete(save=False)
-    for part in job.parts.exclude(file=""):
-        part.file.delete(save=False)
-        part.done = False
-        part.save(update_fields=["file", "done"])
-
-
-def _finish(job: Job, name: str, content: File) -> None:
-    job.file.save(name, content, save=False)
-    job.status = JobStatus.DONE
-    job.progress = 100
-    job.finished_at = timezone.now()
-    job.save()
-
-
-def _guarded(job_id: int, work: Callable[[], None]) -> None:
-    """Run the work; whatever goes wrong becomes the job's readable error."""
-    try:
-        work()
-    except RenderError as exc:
-        fail_job(job_id, str(exc))
-    except SoftTimeLimitExceeded:
-        fail_job(job_id, _("The job took too long and was stopped. Try again later."))
-    except Exception as exc:
-        logger.exception("reporting job %s failed", job_id)
-        fail_job(
-            job_id,
-            _(
-                "Something went wrong while producing the file (%(error)s). Try again; "
-                "if it happens again, tell the administrator."
-            )
-            % {"error": f"{type(exc).__name__}: {exc}"},
-        )
-
-
-def run_job(*, job_id: int) -> None:
-    job = _claim(job_id)
-    if job is None:
-        return
-    with translation.override(job.params.get("language") or settings.LANGUAGE_CODE):
-        if job.kind == JobKind.DECISION_REPORT:
-            _guarded(job.pk, lambda: _decision_report(job))
-        elif job.kind == JobKind.LETTERS:
-            _guarded(job.pk, lambda: _start_letters(job))
-        else:
-            _guarded(job.pk, lambda: _export(job))
+# `allocations.jobs.run_job` claims the job and calls the function its kind
+# registered (in `apps.py`): `decision_report`, `start_letters` or `export`.
 
 
 def _run_of(job: Job) -> AllocationRun:
@@ -176,10 +86,10 @@ def _run_of(job: Job) -> AllocationRun:
     return job.run
 
 
-def _decision_report(job: Job) -> None:
+def decision_report(job: Job) -> None:
     run = _run_of(job)
-    data = pdf.render_decision(run, progress=lambda p: _set_progress(job.pk, p))
-    _finish(job, decision_filename(run), ContentFile(data))
+    data = pdf.render_decision(run, progress=lambda p: jobs.set_progress(job.pk, p))
+    jobs.finish(job, name=decision_filename(run), content=ContentFile(data))
 
 
 def decision_filename(run: AllocationRun) -> str:
@@ -187,16 +97,16 @@ def decision_filename(run: AllocationRun) -> str:
     return f"{run.grant.slug}-run-{run.number}-{kind}.pdf"
 
 
-def _export(job: Job) -> None:
+def export(job: Job) -> None:
     grant = job.grant
     if grant is None:
         raise RenderError(_("The grant this export was for no longer exists."))
     exporter = get_exporter(job.params.get("exporter", ""))(grant, job.params.get("options"))
     fmt = job.params.get("format", "xlsx")
     with tempfile.TemporaryFile() as out:
-        exporter.write(fmt, out, progress=lambda p: _set_progress(job.pk, p))
+        exporter.write(fmt, out, progress=lambda p: jobs.set_progress(job.pk, p))
         out.seek(0)
-        _finish(job, exporter.filename(fmt), File(out))
+        jobs.finish(job, name=exporter.filename(fmt), content=File(out))
 
 
 # ---------------------------------------------------------------- letters, in parallel
@@ -215,7 +125,7 @@ def letter_recipients(run: AllocationRun) -> list:
     return orgs
 
 
-def _start_letters(job: Job) -> None:
+def start_letters(job: Job) -> None:
     from . import tasks
 
     run = _run_of(job)
@@ -244,7 +154,7 @@ def render_letter_parts(*, job_id: int, part_ids: list[int]) -> None:
     if job is None or job.status != JobStatus.RUNNING:
         return  # failed or finished meanwhile: nothing more to do
     with translation.override(job.params.get("language") or settings.LANGUAGE_CODE):
-        _guarded(job_id, lambda: _render_parts(job, part_ids))
+        jobs.guarded(job_id, lambda: _render_parts(job, part_ids))
 
 
 def _render_parts(job: Job, part_ids: list[int]) -> None:
@@ -282,7 +192,7 @@ def assemble_letters(*, job_id: int) -> None:
     if job is None or job.status != JobStatus.RUNNING:
         return
     with translation.override(job.params.get("language") or settings.LANGUAGE_CODE):
-        _guarded(job_id, lambda: _assemble(job))
+        jobs.guarded(job_id, lambda: _assemble(job))
 
 
 def _assemble(job: Job) -> None:
@@ -302,7 +212,7 @@ def _assemble(job: Job) -> None:
                     info = zipfile.ZipInfo(part.file.name.rsplit("/", 1)[-1], _zip_date(run))
                     archive.writestr(info, fh.read())
         out.seek(0)
-        _finish(job, letters_filename(run), File(out))
+        jobs.finish(job, name=letters_filename(run), content=File(out))
 
 
 def letters_filename(run: AllocationRun) -> str:
@@ -331,21 +241,6 @@ def letters_zip(run: AllocationRun, out, *, progress: Callable[[int], None] | No
             if progress:
                 progress(100 * min(start + LETTERS_PER_TASK, len(orgs)) // len(orgs))
     return len(orgs)
-
-
-def expire_stalled(job: Job) -> Job:
-    """A job no worker finished shows as failed rather than as a bar that never moves."""
-    if job.stalled():
-        if job.status == JobStatus.QUEUED:
-            message = _("No worker took this job in time: is the worker running? Ask again.")
-        else:
-            message = _(
-                "The worker stopped without finishing this job (it may have been restarted). "
-                "Ask for the file again."
-            )
-        fail_job(job.pk, message)
-        job.refresh_from_db()
-    return job
 
 
 # ---------------------------------------------------------------- roadmap tags

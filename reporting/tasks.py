@@ -1,4 +1,8 @@
-"""Celery tasks: ids in, call the service. Queued on commit by `services.request_job`."""
+"""Celery tasks of a letters batch: ids in, call the service.
+
+A reporting job itself is run by the generic `allocations.run_job`, which calls
+the function registered for its kind in `apps.py`.
+"""
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
@@ -7,11 +11,6 @@ from . import services
 
 # A lost database connection is worth another try; everything else is the job's error.
 RETRY = {"autoretry_for": (OperationalError, InterfaceError), "max_retries": 3}
-
-
-@shared_task(name="reporting.run_job", **RETRY)
-def run_job(job_id: int) -> None:
-    services.run_job(job_id=job_id)
 
 
 @shared_task(name="reporting.render_letter_parts", **RETRY)

@@ -9,10 +9,6 @@ urlpatterns = [
     path("grants/<slug:slug>/documents/", views.grant_documents, name="documents"),
     path("grants/<slug:slug>/needs/", views.tag_needs, name="needs"),
     path("grants/<slug:slug>/datasets/import/", views.dataset_import, name="import-dataset"),
-    path("jobs/<int:pk>/", views.job_detail, name="job"),
-    path("jobs/<int:pk>/status.json", views.job_status, name="job-status"),
-    path("jobs/<int:pk>/download/", views.job_download, name="download"),
-    path("jobs/<int:pk>/letters/<int:position>/", views.part_download, name="download-part"),
     path("roadmap/", views.followup, name="followup"),
     path(
         "runs/<int:run_id>/letter/<slug:org_slug>/",

@@ -9,17 +9,16 @@ import io
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from allocations.models import AllocationRun, Grant
+from allocations.models import AllocationRun, Grant, Job, JobPart, JobStatus
 
 from . import dashboard, pdf, roadmap, services
 from .access import (
     get_grant_for,
-    get_job_for,
     get_letter_for,
     get_organisation_for,
     official_required,
@@ -27,7 +26,7 @@ from .access import (
 from .documents import RenderError, runs_of
 from .forms import DatasetImportForm, ExportForm, NeedTagForm, UnitImportForm
 from .imports import ImportRefused, import_dataset, import_units
-from .models import DecisionText, Job, JobKind, JobPart, JobStatus, Roadmap
+from .models import DecisionText, JobKind, Roadmap
 from .workflow_exports import UsageExporter
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -63,18 +62,18 @@ def grant_documents(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             if action == JobKind.DECISION_REPORT:
                 job = services.request_job(kind=action, grant=grant, user=request.user)
-                return redirect("reporting:job", pk=job.pk)
+                return redirect("allocations:job", pk=job.pk)
             if action == JobKind.LETTERS:
                 run = letters_run(grant, request.POST.get("run"))
                 job = services.request_job(kind=action, grant=grant, run=run, user=request.user)
-                return redirect("reporting:job", pk=job.pk)
+                return redirect("allocations:job", pk=job.pk)
             if action == JobKind.EXPORT:
                 form = ExportForm(grant, request.POST)
                 if form.is_valid():
                     job = services.request_job(
                         kind=JobKind.EXPORT, grant=grant, params=form.params(), user=request.user
                     )
-                    return redirect("reporting:job", pk=job.pk)
+                    return redirect("allocations:job", pk=job.pk)
         except RenderError as exc:
             messages.error(request, str(exc))
     jobs = Job.objects.filter(grant=grant).select_related("run")[:20]
@@ -110,47 +109,6 @@ def letters_run(grant: Grant, value: str | None) -> AllocationRun | None:
     if run is None:
         raise RenderError(_("Choose one of the grant's decided runs."))
     return run
-
-
-@official_required
-def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    job = services.expire_stalled(get_job_for(request.user, pk))
-    parts = job.parts.filter(done=True) if job.status == JobStatus.DONE else []
-    return render(request, "reporting/job.html", {"job": job, "parts": parts})
-
-
-@official_required
-def job_status(request: HttpRequest, pk: int) -> JsonResponse:
-    job = services.expire_stalled(get_job_for(request.user, pk))
-    return JsonResponse(
-        {
-            "status": job.status,
-            "progress": job.progress,
-            "error": job.error,
-            "download": reverse("reporting:download", args=[job.pk])
-            if job.status == JobStatus.DONE
-            else None,
-        }
-    )
-
-
-@official_required
-def job_download(request: HttpRequest, pk: int) -> FileResponse:
-    job = get_job_for(request.user, pk)
-    if job.status != JobStatus.DONE or not job.file:
-        raise Http404(_("The file is not ready."))
-    name = job.file.name.rsplit("/", 1)[-1]
-    return FileResponse(job.file.open("rb"), as_attachment=True, filename=name)
-
-
-@official_required
-def part_download(request: HttpRequest, pk: int, position: int) -> FileResponse:
-    job = get_job_for(request.user, pk)
-    part = get_object_or_404(job.parts, position=position, done=True)
-    if job.status != JobStatus.DONE or not part.file:
-        raise Http404(_("The file is not ready."))
-    name = part.file.name.rsplit("/", 1)[-1]
-    return FileResponse(part.file.open("rb"), as_attachment=True, filename=name)
 
 
 @official_required

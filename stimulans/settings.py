@@ -235,9 +235,16 @@ STIMULANS_REPORT_REMINDER_DAYS = env_int("STIMULANS_REPORT_REMINDER_DAYS", 14)
 STIMULANS_NOTICE_RETRIES = env_int("STIMULANS_NOTICE_RETRIES", 5)
 STIMULANS_NOTICE_RETRY_BACKOFF = env_int("STIMULANS_NOTICE_RETRY_BACKOFF", 60)
 STIMULANS_NOTICE_STALE_MINUTES = env_int("STIMULANS_NOTICE_STALE_MINUTES", 15)
+# Finished jobs' files (exports, documents) are deleted this many days after they are made.
+STIMULANS_JOB_FILE_DAYS = env_int("STIMULANS_JOB_FILE_DAYS", 7)
+if STIMULANS_JOB_FILE_DAYS < 1:
+    raise ImproperlyConfigured(
+        f"STIMULANS_JOB_FILE_DAYS={STIMULANS_JOB_FILE_DAYS} must be at least 1 (day)"
+    )
 CELERY_BEAT_SCHEDULE = {
     "report-reminders": {"task": "applications.send_report_reminders", "schedule": 6 * 60 * 60},
     "notice-sweep": {"task": "applications.requeue_stale_notices", "schedule": 5 * 60},
+    "expire-job-files": {"task": "allocations.expire_job_files", "schedule": 60 * 60},
 }
 # How long `allocate` and other callers wait for a worker's answer.
 STIMULANS_TASK_WAIT_SECONDS = env_int("STIMULANS_TASK_WAIT_SECONDS", 15 * 60)

@@ -21,6 +21,8 @@ from allocations.models import (
     DatasetValue,
     Grant,
     GrantUnit,
+    Job,
+    JobStatus,
     Organisation,
     Pot,
 )
@@ -196,20 +198,34 @@ def test_the_compute_button_reports_a_pot_that_cannot_be_computed(client, grant)
     assert not AllocationRun.objects.filter(grant=grant).exists()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_with_a_broker_the_computation_is_queued_on_commit(client, grant, settings, monkeypatch):
-    from allocations import tasks
-
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    queued = []
-    monkeypatch.setattr(tasks.compute_grant, "delay", lambda *args: queued.append(args))
-
+@pytest.mark.django_db
+def test_the_compute_button_queues_one_job_on_commit_and_its_page_follows_it(
+    client, grant, django_capture_on_commit_callbacks
+):
     url = reverse("admin:allocations_grant_compute", args=[grant.pk])
-    response = client.post(url, follow=True)
-
-    assert queued == [(grant.pk, get_user_model().objects.get(username="admin").pk)]
-    assert "is queued" in page(response)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = client.post(url)
+    job = Job.objects.get(grant=grant)
+    assert job.kind == "compute"
+    assert job.requested_by.username == "admin"
+    assert response.url == reverse("allocations:job", args=[job.pk])
+    assert "Waiting for the worker" in page(client.get(response.url))
     assert not AllocationRun.objects.exists()
+
+    # Pressed again, from the action this time, while the first is queued: the same job.
+    action = {"action": "compute_allocations", "_selected_action": [grant.pk]}
+    with django_capture_on_commit_callbacks(execute=False) as again:
+        second = client.post(reverse("admin:allocations_grant_changelist"), action)
+    assert second.url == response.url
+    assert not again
+    assert Job.objects.count() == 1
+
+    for callback in queued:
+        callback()
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE
+    assert job.run == AllocationRun.objects.get(grant=grant)
+    assert f"is computed: run {job.run.number}" in page(client.get(response.url))
 
 
 @pytest.mark.django_db

@@ -6,11 +6,17 @@ from datetime import date
 
 import pytest
 from django.db import close_old_connections, connection, transaction
+from django.utils import translation
 
 from allocations import engine, grantfile
-from allocations.models import AllocationRow, AllocationRun, AuditEntry, Grant, Pot
-from allocations.services import RunFrozen, compute_grant, decide_run, export_allocations
-from allocations.tasks import compute_grant as compute_task
+from allocations.models import AllocationRow, AllocationRun, AuditEntry, Grant, JobStatus, Pot
+from allocations.services import (
+    RunFrozen,
+    compute_grant,
+    decide_run,
+    export_allocations,
+    request_compute,
+)
 
 from .conftest import SEED_000, SEED_001, SEED_003, seed_data
 
@@ -83,7 +89,9 @@ def test_only_the_latest_run_can_be_decided(import_seed):
     assert grant.runs.decided().count() == 2
 
 
-def test_a_pot_that_cannot_be_computed_changes_nothing(import_seed):
+def test_a_pot_that_cannot_be_computed_changes_nothing(
+    import_seed, django_capture_on_commit_callbacks
+):
     grant = import_seed(SEED_001, review=True)
     run = compute_grant(grant_id=grant.pk)
     before = export_allocations(run)
@@ -92,20 +100,28 @@ def test_a_pot_that_cannot_be_computed_changes_nothing(import_seed):
         compute_grant(grant_id=grant.pk)
     run.refresh_from_db()
     assert export_allocations(run) == before
-    outcome = compute_task.delay(grant.pk).get()
-    assert outcome == {
-        "ok": False,
-        "pot": "digital-utveckling",
-        "error": "the tier amounts (9135000 kr) exceed the pot (9000000 kr) by 135000 kr",
-    }
+    with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
+        job = request_compute(grant=grant, actor_label="test")
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.run is None
+    assert job.error == (
+        f"“{grant}” could not be computed: pot digital-utveckling: "
+        "the tier amounts (9135000 kr) exceed the pot (9000000 kr) by 135000 kr"
+    )
+    assert export_allocations(AllocationRun.objects.get(grant=grant)) == before
 
 
-def test_the_task_returns_the_run(import_seed):
+def test_a_compute_job_keeps_the_run_it_made(import_seed, django_capture_on_commit_callbacks):
     grant = import_seed(SEED_000)
-    outcome = compute_task.delay(grant.pk).get()
-    run = AllocationRun.objects.get(pk=outcome["run_id"])
-    assert outcome == {"ok": True, "run_id": run.pk, "number": 1}
+    with django_capture_on_commit_callbacks(execute=True):
+        job = request_compute(grant=grant, actor_label="test")
+    job.refresh_from_db()
+    run = AllocationRun.objects.get(grant=grant)
+    assert (job.status, job.progress, job.run, job.error) == (JobStatus.DONE, 100, run, "")
+    assert run.number == 1
     assert run.allocated() == 8_209_071
+    assert AuditEntry.objects.get(action="run.computed").actor_label == "test"
 
 
 @pytest.mark.services

@@ -21,7 +21,15 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from allocations.models import AllocationRun, GrantUnit, Organisation, PermittedUse, Pot, PotResult
+from allocations.models import (
+    AllocationRun,
+    GrantUnit,
+    Job,
+    Organisation,
+    PermittedUse,
+    Pot,
+    PotResult,
+)
 from allocations.wording import format_kronor, format_rate
 from applications import services
 from applications.models import (
@@ -183,8 +191,9 @@ def test_seed_000_from_call_to_redistribution(import_seed, django_capture_on_com
     # ------------------------------------------------------------ compute and decide
     with django_capture_on_commit_callbacks(execute=True):
         response = office.post(reverse("office:compute", args=[grant.pk]))
-    assert response.url == reverse("office:grant", args=[grant.pk])
     run = AllocationRun.objects.get(grant=grant, redistributes=None)
+    job = Job.objects.get(kind="compute", grant=grant)
+    assert (response.url, job.run) == (reverse("allocations:job", args=[job.pk]), run)
     assert run.allocated() == GRANT_AMOUNT
     result = PotResult.objects.get(run=run, pot=pot)
     # The new home's 57 places join them: 1 186,98 kr a place, about 1 200 kr as published.

@@ -14,7 +14,16 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from allocations.models import AllocationRun, GrantUnit, Organisation, PermittedUse, Pot, Unit
+from allocations.models import (
+    AllocationRun,
+    GrantUnit,
+    Job,
+    JobStatus,
+    Organisation,
+    PermittedUse,
+    Pot,
+    Unit,
+)
 from allocations.services import compute_grant
 from applications import services
 from applications.models import (
@@ -64,11 +73,15 @@ def page_text(response) -> str:
 
 
 def compute(office, grant, capture) -> AllocationRun:
-    # The task is queued once the request's transaction commits; eager, it runs at once.
+    # The job is queued once the request's transaction commits; eager, it runs at once.
     with capture(execute=True):
         response = office.post(reverse("office:compute", args=[grant.pk]))
-    assert response.url == reverse("office:grant", args=[grant.pk])
-    return grant.runs.get(redistributes=None)
+    job = Job.objects.filter(kind="compute", grant=grant).latest("pk")
+    assert response.url == reverse("allocations:job", args=[job.pk])
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE, job.error
+    assert job.run == grant.runs.get(redistributes=None)
+    return job.run
 
 
 def decide(office, run, **decision):
@@ -366,33 +379,46 @@ def test_an_eager_computation_shows_its_result_at_once(office, import_seed):
     assert "is computed: run 1" in page_text(response)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_queued_computation_is_reported_when_the_page_is_reloaded(office, seed000, monkeypatch):
-    from applications.views.office import grants as views
-
+def test_a_queued_computation_is_followed_on_its_page_and_pressed_twice_is_one_job(
+    office, seed000, django_capture_on_commit_callbacks
+):
     grant, _pot = seed000
+    url = reverse("office:compute", args=[grant.pk])
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        first = office.post(url)
+    job = Job.objects.get(kind="compute", grant=grant)
+    assert first.url == reverse("allocations:job", args=[job.pk])
+    assert "Waiting for the worker" in page_text(office.get(first.url))
+    grant_page = page_text(office.get(reverse("office:grant", args=[grant.pk])))
+    assert "computation of this grant is under way" in grant_page
+    with django_capture_on_commit_callbacks(execute=False) as again:
+        second = office.post(url)
+    assert second.url == first.url  # the same job, not a second one
+    assert not again
+    assert Job.objects.filter(kind="compute").count() == 1
+    for callback in queued:
+        callback()
+    page = office.get(first.url)
+    assert "is computed: run 1" in page_text(page)
+    assert ("Run 1", reverse("office:run", args=[grant.runs.get().pk])) in page.context["links"]
+    assert "under way" not in page_text(office.get(reverse("office:grant", args=[grant.pk])))
 
-    class Queued:
-        id = "task-1"
-        done = False
 
-        def __init__(self, task_id=None, app=None):
-            pass
-
-        def ready(self):
-            return Queued.done
-
-        def get(self, propagate=True):
-            return {"ok": True, "run_id": 1, "number": 7}
-
-    monkeypatch.setattr(views.compute_grant, "delay", lambda *args: Queued())
-    monkeypatch.setattr(views, "AsyncResult", Queued)
-    response = office.post(reverse("office:compute", args=[grant.pk]), follow=True)
-    assert "is queued" in page_text(response)
-    assert "under way" in page_text(office.get(reverse("office:grant", args=[grant.pk])))
-    Queued.done = True
-    assert "is computed: run 7" in page_text(office.get(reverse("office:grant", args=[grant.pk])))
-    assert "run 7" not in page_text(office.get(reverse("office:grant", args=[grant.pk])))
+def test_a_grant_the_engine_refuses_fails_the_job_with_the_reason(
+    office, import_seed, django_capture_on_commit_callbacks
+):
+    grant = import_seed(SEED_003)
+    # Approved amounts beyond the pot: valid input, but the engine refuses to divide it.
+    Pot.objects.filter(grant=grant, slug="ssk-ansokan").update(amount=1_000_000)
+    Pot.objects.filter(grant=grant, slug="ssk-samordning").update(takes_rest=False, amount=800_000)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = office.post(reverse("office:compute", args=[grant.pk]))
+    job = Job.objects.get(kind="compute", grant=grant)
+    assert job.status == JobStatus.FAILED
+    assert "could not be computed: pot ssk-ansokan" in job.error
+    assert "could not be computed: pot ssk-ansokan" in page_text(office.get(response.url))
+    assert not AllocationRun.objects.filter(grant=grant).exists()
+    assert job.run is None
 
 
 def test_published_differences_are_shown(office, import_seed, django_capture_on_commit_callbacks):

@@ -17,13 +17,20 @@ from django.utils import translation
 from pypdf import PdfReader
 
 from allocations import engine, grantfile
-from allocations.models import AllocationRow, AllocationRun, AuditEntry, Organisation, Pot
+from allocations.models import (
+    AllocationRow,
+    AllocationRun,
+    AuditEntry,
+    Job,
+    JobStatus,
+    Organisation,
+    Pot,
+)
 from allocations.services import compute_grant, load_grant
 from allocations.wording import format_kronor
 from applications import services
 from applications.models import ClaimDisposition, RepaymentClaim, Requisition
 from reporting import pdf
-from reporting.models import Job, JobStatus
 
 from .conftest import SEED_000, seed_data
 from .factories import official_user, provider_user
@@ -261,7 +268,7 @@ def test_a_redistribution_rounds_letters_say_what_they_are(
             {"action": "letters", "run": str(round_.pk)},
         )
     job = Job.objects.get()
-    assert response.url == reverse("reporting:job", args=[job.pk])
+    assert response.url == reverse("allocations:job", args=[job.pk])
     job.refresh_from_db()
     assert job.status == JobStatus.DONE, job.error
     assert job.run == round_

@@ -6,12 +6,12 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-from allocations.models import AllocationRow
+from allocations.models import AllocationRow, Job, JobStatus
 from allocations.services import compute_grant, decide_run
 from applications.models import Membership
 from reporting import services
 from reporting.documents import recipients
-from reporting.models import Job, JobKind, JobStatus
+from reporting.models import JobKind
 
 from .conftest import SEED_001
 from .test_reporting_pdf import amounts, flat, pdf_text
@@ -138,10 +138,10 @@ def test_providers_are_kept_out_of_the_officials_pages(decided, client):
         reverse("reporting:needs", args=[grant.slug]),
         reverse("reporting:followup"),
         reverse("reporting:import-units"),
-        reverse("reporting:job", args=[job.pk]),
-        reverse("reporting:job-status", args=[job.pk]),
-        reverse("reporting:download", args=[job.pk]),
-        reverse("reporting:download-part", args=[job.pk, 1]),
+        reverse("allocations:job", args=[job.pk]),
+        reverse("allocations:job-status", args=[job.pk]),
+        reverse("allocations:download", args=[job.pk]),
+        reverse("allocations:download-part", args=[job.pk, 1]),
     ):
         assert client.get(url).status_code == 403, url
     assert (
@@ -171,7 +171,7 @@ def test_officials_with_handle_cases_use_the_pages_without_being_staff(decided, 
     )
     assert response.status_code == 302
     job = Job.objects.get()
-    assert client.get(reverse("reporting:job", args=[job.pk])).status_code == 200
+    assert client.get(reverse("allocations:job", args=[job.pk])).status_code == 200
     # An official reads any recipient's letter.
     assert client.get(letter_url(run, b)).status_code == 200
 

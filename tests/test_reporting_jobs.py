@@ -11,11 +11,12 @@ from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
-from allocations.models import AllocationRow, Grant
+from allocations import jobs
+from allocations.models import AllocationRow, Grant, Job, JobStatus
 from allocations.services import compute_grant, decide_run
 from reporting import services
 from reporting.documents import RenderError, recipients
-from reporting.models import Job, JobKind, JobStatus
+from reporting.models import JobKind
 
 from .conftest import SEED_000, SEED_001, SEED_002
 from .factories import official_user
@@ -199,7 +200,7 @@ def test_a_part_failing_fails_the_batch_and_removes_every_letter(
     assert "disk full" in job.error
     assert not job.file
     assert not job.parts.exclude(file="").exists()
-    assert not list(default_storage.listdir(f"reporting/jobs/{job.pk}/parts")[1])
+    assert not list(default_storage.listdir(f"jobs/{job.pk}/parts")[1])
 
 
 def test_a_job_whose_worker_died_shows_as_failed(import_seed, official, settings):
@@ -216,7 +217,7 @@ def test_a_job_whose_worker_died_shows_as_failed(import_seed, official, settings
     Job.objects.filter(pk=job.pk).update(
         updated_at=timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 120)
     )
-    job = services.expire_stalled(Job.objects.get(pk=job.pk))
+    job = jobs.expire_stalled(Job.objects.get(pk=job.pk))
     assert job.status == JobStatus.FAILED
     assert job.error
 
@@ -236,13 +237,13 @@ def test_the_pages_ask_show_progress_and_serve_the_file(
         )
     job = Job.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == reverse("reporting:job", args=[job.pk])
+    assert response["Location"] == reverse("allocations:job", args=[job.pk])
     page = client.get(response["Location"])
     assert b'http-equiv="refresh"' in page.content  # queued: the page updates itself
-    assert client.get(reverse("reporting:job-status", args=[job.pk])).json()["status"] == "queued"
+    assert client.get(reverse("allocations:job-status", args=[job.pk])).json()["status"] == "queued"
     for callback in queued:
         callback()
-    status = client.get(reverse("reporting:job-status", args=[job.pk])).json()
+    status = client.get(reverse("allocations:job-status", args=[job.pk])).json()
     assert status["status"] == "done"
     assert status["progress"] == 100
     download = client.get(status["download"])

@@ -7,11 +7,11 @@ from datetime import date
 import pytest
 from django.core.management import call_command
 
-from allocations.models import AllocationRow, Grant
+from allocations.models import AllocationRow, Grant, Job, JobStatus
 from allocations.services import compute_grant, decide_run
 from reporting import services
 from reporting.documents import recipients
-from reporting.models import Job, JobKind, JobStatus
+from reporting.models import JobKind
 
 from .conftest import FIXTURES, SEED_000, SEED_002
 

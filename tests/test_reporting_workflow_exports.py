@@ -10,12 +10,11 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from allocations.models import PermittedUse
+from allocations.models import Job, JobStatus, PermittedUse
 from applications.models import Membership
 from reporting import dashboard
 from reporting.exporters import DATE_FORMAT, DATETIME_FORMAT, KRONOR_FORMAT
 from reporting.forms import ExportForm
-from reporting.models import Job, JobStatus
 from reporting.workflow_exports import PaymentsExporter, UsageExporter
 
 from .test_reporting_workflow import english, followed  # noqa: F401 - fixtures
@@ -241,7 +240,7 @@ def test_the_documents_page_offers_them_and_runs_them_as_jobs(
     assert response.status_code == 302
     job = Job.objects.get()
     assert job.status == JobStatus.DONE, job.error
-    download = client.get(reverse("reporting:download", args=[job.pk]))
+    download = client.get(reverse("allocations:download", args=[job.pk]))
     rows = list(workbook(b"".join(download.streaming_content)).worksheets[0].values)
     assert len(rows) == 1 + 4 + 1
 

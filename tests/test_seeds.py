@@ -144,6 +144,8 @@ def test_seed_003_tree_allocates_each_area_and_leaves_160_000_open(import_seed):
         assert sum(rows_by_org(run, key_pot).values()) == amount
 
 
+# `allocate` waits for its job, which is queued only once its transaction commits.
+@pytest.mark.django_db(transaction=True)
 def test_every_seed_round_trips_through_allocate_and_export(import_seed, tmp_path, capsys):
     for slug in (SEED_000, SEED_001, SEED_002, SEED_003):
         import_seed(slug)
@@ -154,6 +156,8 @@ def test_every_seed_round_trips_through_allocate_and_export(import_seed, tmp_pat
     assert "160 000 kr" in out
 
 
+# `allocate` waits for its job, which is queued only once its transaction commits.
+@pytest.mark.django_db(transaction=True)
 def test_allocate_shows_where_the_published_table_differs(import_seed, capsys):
     import_seed(SEED_002)
     call_command("allocate", SEED_002)

@@ -61,6 +61,8 @@ def test_postgres_and_redis_from_the_environment(tmp_path):
         ({"DATABASE_URL": "postgres://127.0.0.1:5432"}, "DATABASE_URL names no database"),
         ({"CELERY_BROKER_URL": "amqp://x"}, "CELERY_BROKER_URL must start with redis://"),
         ({"CELERY_TASK_TIME_LIMIT": "soon"}, "CELERY_TASK_TIME_LIMIT='soon' is not a whole number"),
+        ({"STIMULANS_JOB_FILE_DAYS": "a week"}, "STIMULANS_JOB_FILE_DAYS='a week' is not a whole"),
+        ({"STIMULANS_JOB_FILE_DAYS": "0"}, "STIMULANS_JOB_FILE_DAYS=0 must be at least 1"),
     ],
 )
 def test_malformed_values_stop_start_up(tmp_path, env, message):

@@ -1,32 +1,34 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from allocations import tasks
-from allocations.models import AllocationRun
-from allocations.services import published_differences
+from allocations import jobs
+from allocations.models import AllocationRun, JobStatus
+from allocations.services import ComputeRefused, published_differences, request_compute
 from allocations.wording import format_kronor, format_rate
 
 from ._common import get_grant
 
 
 class Command(BaseCommand):
-    help = "Compute a grant through the Celery task and print its pots."
+    help = "Compute a grant as a stored job (on the worker, if one is configured); print its pots."
 
     def add_arguments(self, parser):
         parser.add_argument("grant_id")
 
     def handle(self, *args, grant_id: str, **options):
         grant = get_grant(grant_id)
-        async_result = tasks.compute_grant.delay(grant.pk, None, "allocate (command)")
         try:
-            outcome = async_result.get(timeout=settings.STIMULANS_TASK_WAIT_SECONDS)
+            job = request_compute(grant=grant, actor_label="allocate (command)")
+            job = jobs.wait(job, seconds=settings.STIMULANS_TASK_WAIT_SECONDS)
+        except ComputeRefused as exc:
+            raise CommandError(str(exc)) from None
         except TimeoutError:
             raise CommandError(
                 "no answer from a worker in time: is `celery -A stimulans worker` running?"
             ) from None
-        if not outcome["ok"]:
-            raise CommandError(f"pot '{outcome['pot']}' cannot be computed: {outcome['error']}")
-        run = AllocationRun.objects.get(pk=outcome["run_id"])
+        if job.status != JobStatus.DONE:
+            raise CommandError(job.error)
+        run = AllocationRun.objects.get(pk=job.run_id)
         self.stdout.write(render_table(run))
         differences = published_differences(run)
         if differences:

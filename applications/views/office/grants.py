@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from celery.result import AsyncResult, EagerResult
 from django.contrib import messages
-from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from allocations import jobs
 from allocations.engine import APPLIED_FOR
-from allocations.forms import grant_problems
 from allocations.models import Grant
-from allocations.tasks import compute_grant
+from allocations.services import COMPUTE, ComputeRefused, request_compute
 from allocations.tree import pot_tree
-from allocations.wording import computation_text
 
 from ... import permissions, services
 from ...models import (
@@ -67,7 +66,17 @@ def start(request):
 @official_required
 def grant(request, pk):
     grant = permissions.get_grant_for_official(request.user, pk)
-    _report_queued_computation(request, grant)
+    computing = jobs.active_job(kind=COMPUTE, grant=grant)
+    if computing is not None:
+        messages.info(
+            request,
+            format_html(
+                '{} <a href="{}">{}</a>',
+                _("A computation of this grant is under way."),
+                reverse("allocations:job", args=[computing.pk]),
+                _("Follow it here."),
+            ),
+        )
     latest = grant.runs.filter(redistributes=None).order_by("-number").first()
     results = {r.pot_id: r for r in latest.pot_results.all()} if latest else {}
     waiting = dict(
@@ -111,52 +120,14 @@ def grant(request, pk):
     return render(request, "applications/office/grant.html", context)
 
 
-def _task_key(grant: Grant) -> str:
-    return f"office-compute-{grant.pk}"
-
-
-def _report_outcome(request, grant: Grant, outcome: dict) -> None:
-    ok, text = computation_text(grant, outcome)
-    (messages.success if ok else messages.error)(request, text)
-
-
-def _report_queued_computation(request, grant: Grant) -> None:
-    """With a real worker: say whether the computation queued earlier has finished."""
-    task_id = request.session.get(_task_key(grant))
-    if not task_id:
-        return
-    result = AsyncResult(task_id, app=compute_grant.app)
-    if not result.ready():
-        messages.info(request, _("The computation is under way; reload this page in a moment."))
-        return
-    del request.session[_task_key(grant)]
-    outcome = result.get(propagate=False)
-    if isinstance(outcome, dict):
-        _report_outcome(request, grant, outcome)
-    else:
-        messages.error(request, _("The computation failed; try again or ask an administrator."))
-
-
 @official_required
 @require_POST
 def compute(request, pk):
+    """Ask for the computation; its page shows how it goes and, at the end, the run."""
     grant = permissions.get_grant_for_official(request.user, pk)
-    problems = grant_problems(grant)
-    if problems:
-        messages.error(
-            request,
-            _("“%(grant)s” cannot be computed yet: %(problems)s")
-            % {"grant": grant, "problems": " ".join(problems)},
-        )
+    try:
+        job = request_compute(grant=grant, actor=request.user)
+    except ComputeRefused as exc:
+        messages.error(request, str(exc))
         return redirect("office:grant", grant.pk)
-
-    def queue() -> None:
-        result = compute_grant.delay(grant.pk, request.user.pk)
-        if isinstance(result, EagerResult):  # embedded: it has run already
-            _report_outcome(request, grant, result.get())
-        else:
-            request.session[_task_key(grant)] = result.id
-            messages.info(request, _("The computation is queued; reload this page in a moment."))
-
-    transaction.on_commit(queue)
-    return redirect("office:grant", grant.pk)
+    return redirect("allocations:job", pk=job.pk)

@@ -1,0 +1,335 @@
+"""Stored background jobs: one way to run work a user waits for, eager or on a worker.
+
+A job is recorded and queued on commit; the generic task (`tasks.run_job`)
+claims it and calls the function its kind registered here. The function
+reports progress, then either finishes the job (with the run it produced or
+the file it made) or raises: a `JobRefused` becomes the job's reason in words,
+anything else a readable error. The page polls the record, so it reads the
+same whether the work ran in this process (no broker configured) or on a worker.
+
+Each app registers its kinds from its `AppConfig.ready()`: the ledger its
+computation, reporting its documents and exports. An app above the owner of a
+kind may let more users see its jobs and add links to them (`allow`), so the
+ledger never needs to know the pages built on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+
+from . import audit
+from .models import AllocationRun, Grant, Job, JobStatus
+
+logger = logging.getLogger(__name__)
+
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class JobRefused(Exception):
+    """The work cannot be done as asked; the message says why, for the person who asked."""
+
+
+@dataclass
+class Kind:
+    name: str
+    label: str | Promise
+    run: Callable[[Job], None]
+    # Who besides staff and the one who asked may see its jobs: rules `user -> bool`.
+    viewers: list[Callable] = field(default_factory=list)
+    # Links shown on a job's page: functions `(job, user) -> [(label, url), …]`.
+    links: list[Callable] = field(default_factory=list)
+    # What a finished job says instead of "The file is ready.": `job -> str`.
+    summary: Callable[[Job], str] | None = None
+
+
+_KINDS: dict[str, Kind] = {}
+
+
+def register(
+    name: str,
+    *,
+    label: str | Promise,
+    run: Callable[[Job], None],
+    summary: Callable[[Job], str] | None = None,
+) -> Kind:
+    """Make a kind of job known; called once, from the owning app's `ready()`."""
+    if name in _KINDS and _KINDS[name].run is not run:
+        raise ValueError(f"job kind {name!r} is registered twice")
+    kind = _KINDS.get(name) or Kind(name, label, run, summary=summary)
+    _KINDS[name] = kind
+    return kind
+
+
+def allow(name: str, *, viewers: Callable | None = None, links: Callable | None = None) -> None:
+    """Let more users see jobs of a kind, or show more links on their page (from a higher app)."""
+    kind = get_kind(name)
+    if viewers is not None and viewers not in kind.viewers:
+        kind.viewers.append(viewers)
+    if links is not None and links not in kind.links:
+        kind.links.append(links)
+
+
+def get_kind(name: str) -> Kind:
+    try:
+        return _KINDS[name]
+    except KeyError:
+        raise LookupError(f"no job kind {name!r} is registered") from None
+
+
+def kinds() -> Iterable[Kind]:
+    return _KINDS.values()
+
+
+def kind_label(name: str) -> str:
+    kind = _KINDS.get(name)
+    return str(kind.label) if kind else name
+
+
+# ---------------------------------------------------------------- asking
+
+
+def request(
+    *,
+    kind: str,
+    title: str,
+    grant: Grant | None = None,
+    run: AllocationRun | None = None,
+    params: dict | None = None,
+    actor=None,
+    actor_label: str = "",
+    once_per_grant: bool = False,
+) -> Job:
+    """Record what was asked and queue it for the worker once the record is committed.
+
+    With `once_per_grant`, a job of this kind already queued or running for the
+    grant is returned instead of a second one (the grant's row is locked while
+    looking, so two presses at once find the same job).
+    """
+    from . import tasks
+
+    get_kind(kind)
+    params = dict(params or {})
+    params.setdefault("language", translation.get_language() or settings.LANGUAGE_CODE)
+    with transaction.atomic():
+        if once_per_grant:
+            Grant.objects.select_for_update().filter(pk=grant.pk).first()
+            active = active_job(kind=kind, grant=grant)
+            if active is not None:
+                return active
+        job = Job.objects.create(
+            kind=kind,
+            title=title,
+            grant=grant,
+            run=run,
+            params=params,
+            requested_by=actor if getattr(actor, "is_authenticated", False) else None,
+            requested_by_label=audit.actor_name(actor, actor_label),
+        )
+        transaction.on_commit(lambda: tasks.run_job.delay(job.pk))
+    return job
+
+
+def active_job(*, kind: str, grant: Grant) -> Job | None:
+    """The job of this kind queued or running for the grant, if one is (and not stalled)."""
+    for job in Job.objects.filter(kind=kind, grant=grant, status__in=ACTIVE).order_by("-pk"):
+        if not expire_stalled(job).finished:
+            return job
+    return None
+
+
+def again(*, job: Job, actor=None, actor_label: str = "") -> Job:
+    """Ask once more for what a job was asked to do, e.g. a file that has expired."""
+    return request(
+        kind=job.kind,
+        title=job.title,
+        grant=job.grant,
+        run=job.run,
+        params=job.params,
+        actor=actor,
+        actor_label=actor_label,
+    )
+
+
+def wait(job: Job, *, seconds: float) -> Job:
+    """Poll the record until the job has finished; `TimeoutError` if it has not in time."""
+    if transaction.get_connection().in_atomic_block:
+        # The job is queued when the transaction commits: waiting inside it waits forever.
+        raise RuntimeError("jobs.wait() inside a transaction: the job has not been queued yet")
+    deadline = time.monotonic() + seconds
+    while True:
+        job.refresh_from_db()
+        if expire_stalled(job).finished:
+            return job
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"job {job.pk} is still {job.status}")
+        time.sleep(0.2)
+
+
+# ---------------------------------------------------------------- the worker's side
+
+
+def run_job(*, job_id: int) -> None:
+    """Claim the job and run what its kind registered; a redelivered task does nothing."""
+    job = claim(job_id)
+    if job is None:
+        return
+    with translation.override(job.params.get("language") or settings.LANGUAGE_CODE):
+        try:
+            kind = get_kind(job.kind)
+        except LookupError as exc:
+            fail(job.pk, str(exc))
+            return
+        guarded(job.pk, lambda: kind.run(job))
+
+
+def claim(job_id: int) -> Job | None:
+    """Mark a queued job running; a job already taken (a redelivered task) is left alone."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status != JobStatus.QUEUED:
+            return None
+        job.status = JobStatus.RUNNING
+        job.started_at = timezone.now()
+        job.progress = 1
+        job.save(update_fields=["status", "started_at", "progress", "updated_at"])
+        return job
+
+
+def set_progress(job_id: int, progress: int) -> None:
+    Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
+        progress=max(0, min(99, progress)), updated_at=timezone.now()
+    )
+
+
+def finish(
+    job: Job, *, run: AllocationRun | None = None, name: str = "", content: File | None = None
+) -> None:
+    """The job is done: keep the run it produced and/or the file it made."""
+    if content is not None:
+        job.file.save(name, content, save=False)
+    if run is not None:
+        job.run = run
+    job.status = JobStatus.DONE
+    job.progress = 100
+    job.finished_at = timezone.now()
+    job.save()
+
+
+def fail(job_id: int, message: str) -> None:
+    """The job failed: say why, and keep no file, not even part of one."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status == JobStatus.FAILED:
+            return
+        job.status = JobStatus.FAILED
+        job.error = message
+        job.finished_at = timezone.now()
+        discard_files(job)
+        job.save()
+
+
+def discard_files(job: Job) -> None:
+    if job.file:
+        job.file.delete(save=False)
+    for part in job.parts.exclude(file=""):
+        part.file.delete(save=False)
+        part.done = False
+        part.save(update_fields=["file", "done"])
+
+
+def guarded(job_id: int, work: Callable[[], None]) -> None:
+    """Run the work; whatever goes wrong becomes the job's readable error."""
+    try:
+        work()
+    except JobRefused as exc:
+        fail(job_id, str(exc))
+    except SoftTimeLimitExceeded:
+        fail(job_id, _("The job took too long and was stopped. Try again later."))
+    except Exception as exc:
+        logger.exception("job %s failed", job_id)
+        fail(
+            job_id,
+            _(
+                "Something went wrong while doing this job (%(error)s). Try again; "
+                "if it happens again, tell the administrator."
+            )
+            % {"error": f"{type(exc).__name__}: {exc}"},
+        )
+
+
+def expire_stalled(job: Job) -> Job:
+    """A job no worker finished shows as failed rather than as a bar that never moves."""
+    if job.stalled():
+        if job.status == JobStatus.QUEUED:
+            message = _("No worker took this job in time: is the worker running? Ask again.")
+        else:
+            message = _(
+                "The worker stopped without finishing this job (it may have been restarted). "
+                "Ask again."
+            )
+        fail(job.pk, message)
+        job.refresh_from_db()
+    return job
+
+
+def expire_files(*, now=None) -> int:
+    """Delete the files of jobs finished longer ago than files are kept; mark them expired.
+
+    Idempotent: an expired job is not looked at again, and a file already gone
+    from the storage is no error. Returns how many jobs expired.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=settings.STIMULANS_JOB_FILE_DAYS)
+    expired = 0
+    old = Job.objects.filter(status=JobStatus.DONE, finished_at__lt=cutoff).exclude(file="")
+    for job_id in old.values_list("pk", flat=True):
+        with transaction.atomic():
+            job = Job.objects.select_for_update().filter(pk=job_id, status=JobStatus.DONE).first()
+            if job is None:
+                continue
+            discard_files(job)
+            job.status = JobStatus.EXPIRED
+            job.save(update_fields=["file", "status", "updated_at"])
+            expired += 1
+    return expired
+
+
+# ---------------------------------------------------------------- who sees it, and its page
+
+
+def may_see(user, job: Job) -> bool:
+    """Staff, the one who asked, and whoever the job's kind lets see it."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    if user.is_staff or (job.requested_by_id is not None and job.requested_by_id == user.pk):
+        return True
+    kind = _KINDS.get(job.kind)
+    return kind is not None and any(rule(user) for rule in kind.viewers)
+
+
+def links(job: Job, user) -> list[tuple[str, str]]:
+    """Where to go from a job's page; a later app's link replaces an earlier one's of a name."""
+    kind = _KINDS.get(job.kind)
+    found: dict[str, str] = {}
+    for provider in kind.links if kind else ():
+        for label, url in provider(job, user):
+            found[str(label)] = url
+    return list(found.items())
+
+
+def summary(job: Job) -> str:
+    kind = _KINDS.get(job.kind)
+    if job.status == JobStatus.DONE and kind is not None and kind.summary is not None:
+        return kind.summary(job)
+    return ""
