@@ -9,10 +9,12 @@ class AllocationsConfig(AppConfig):
     def ready(self):
         from django.urls import reverse
 
+        from stimulans.roles import is_administrator
+
         from . import jobs, services
 
         def admin_links(job, user) -> list[tuple[str, str]]:
-            if not user.is_staff:
+            if not is_administrator(user):
                 return []
             found = []
             if job.grant_id:

@@ -29,6 +29,8 @@ from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
+from stimulans.roles import is_administrator
+
 from . import audit
 from .models import AllocationRun, Grant, Job, JobStatus
 
@@ -309,10 +311,12 @@ def expire_files(*, now=None) -> int:
 
 
 def may_see(user, job: Job) -> bool:
-    """Staff, the one who asked, and whoever the job's kind lets see it."""
+    """Administrators, the one who asked, and whoever the job's kind lets see it."""
     if not (user.is_authenticated and user.is_active):
         return False
-    if user.is_staff or (job.requested_by_id is not None and job.requested_by_id == user.pk):
+    if is_administrator(user) or (
+        job.requested_by_id is not None and job.requested_by_id == user.pk
+    ):
         return True
     kind = _KINDS.get(job.kind)
     return kind is not None and any(rule(user) for rule in kind.viewers)

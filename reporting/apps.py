@@ -10,13 +10,13 @@ class ReportingConfig(AppConfig):
         from django.urls import reverse
 
         from allocations import jobs
+        from stimulans.roles import is_official
 
         from . import giving, services, workflow_exports  # noqa: F401 - register their exporters
-        from .access import is_reporting_official
         from .models import JobKind
 
         def documents_link(job, user) -> list[tuple[str, str]]:
-            if job.grant_id is None or not is_reporting_official(user):
+            if job.grant_id is None or not is_official(user):
                 return []
             return [(job.grant.title, reverse("reporting:documents", args=[job.grant.slug]))]
 
@@ -26,4 +26,4 @@ class ReportingConfig(AppConfig):
             (JobKind.EXPORT, services.export),
         ):
             jobs.register(kind.value, label=kind.label, run=run)
-            jobs.allow(kind.value, viewers=is_reporting_official, links=documents_link)
+            jobs.allow(kind.value, viewers=is_official, links=documents_link)
