@@ -12,12 +12,13 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from allocations.models import AllocationRow, Grant
-from allocations.services import compute_grant, decide_run
+from allocations.services import compute_grant
 from reporting import services
 from reporting.documents import RenderError, recipients
 from reporting.models import Job, JobKind, JobStatus
 
 from .conftest import SEED_000, SEED_001, SEED_002
+from .factories import decide
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def official(db):
 def decided(import_seed, slug):
     grant = import_seed(slug, review=True)
     run = compute_grant(grant_id=grant.pk)
-    return grant, decide_run(run_id=run.pk, decided_on=date(2020, 8, 25), decided_by="Äldrenämnden")
+    return grant, decide(run_id=run.pk, decided_on=date(2020, 8, 25), decided_by="Äldrenämnden")
 
 
 def ask(capture, **kwargs) -> Job:
