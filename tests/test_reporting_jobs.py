@@ -144,6 +144,7 @@ def test_a_missing_font_fails_the_job_and_the_letters_batch_before_it_starts(
         assert not job.parts.exclude(file="").exists()
 
 
+@pytest.mark.breaks_books  # a run's rows changed on purpose: the report must refuse it
 def test_an_empty_grant_fails_with_a_message(
     import_seed, official, django_capture_on_commit_callbacks
 ):
@@ -158,6 +159,7 @@ def test_an_empty_grant_fails_with_a_message(
     assert not job.file
 
 
+@pytest.mark.breaks_books  # a run's rows changed on purpose: the report must refuse it
 def test_totals_that_do_not_tie_are_refused(
     import_seed, official, django_capture_on_commit_callbacks
 ):
