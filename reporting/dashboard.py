@@ -3,8 +3,8 @@
 A column is a named source of kronor per pot. The budget columns come from
 the runs; the workflow columns (requisitioned, paid, reported used, unspent,
 claimed back, repaid, redistributed) from the requisitions and what followed
-them, as `reporting.workflow` reads them. Every `Check` says in words what does
-not balance.
+them, as `reporting.workflow` reads them. What does not balance is said in words
+by the books' checks (`applications.books`), the same `check_books` runs.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-from django.db.models import Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from allocations.models import AllocationRun, Grant, Organisation, Pot
 from allocations.tree import Tree
 from allocations.wording import format_kronor
+from applications import books
 
 from . import charts
 from .documents import RenderError, latest_run, runs_of
@@ -67,8 +67,6 @@ class MoneyColumn:
     label: str
     # values(figures) -> kronor per pot id (missing: not known, shown as —)
     values: Callable[[GrantFigures], dict[int, int]]
-    # A parent's figure is the sum of its children's; checked on every dashboard.
-    additive: bool = True
     grant_total: Callable[[GrantFigures, dict[int, int]], int | None] | None = None
 
 
@@ -86,7 +84,6 @@ AMOUNT = MoneyColumn(
     "amount",
     gettext_lazy("Amount"),
     _amounts,
-    additive=False,  # a parent may keep part of its amount undivided
     grant_total=lambda f, _v: f.run.grant_amount if f.run else f.grant.amount,
 )
 ALLOCATED = MoneyColumn(
@@ -112,7 +109,6 @@ UNALLOCATED = MoneyColumn(
     "unallocated",
     gettext_lazy("Not allocated"),
     _unallocated,
-    additive=False,
     grant_total=None,
 )
 
@@ -167,251 +163,20 @@ class Row:
         return [self.values.get(c.key) for c in COLUMNS]
 
 
-@dataclass(frozen=True)
-class Check:
-    """A rule the columns must obey: returns what does not balance, in words."""
-
-    name: str
-    rule: Callable[[GrantFigures, list[Row], dict[str, int | None]], list[str]]
-
-
-def _children_sum(f, rows, totals) -> list[str]:
-    problems = []
-    by_pot = {r.pot.pk: r for r in rows if r.pot is not None}
-    for column in COLUMNS:
-        for pot, _depth in f.tree.walk():
-            parent, kids = pot.pk, f.tree.children(pot.pk)
-            if not kids or parent not in by_pot:
-                continue
-            mine = by_pot[parent].values.get(column.key)
-            theirs = [by_pot[k.pk].values.get(column.key) for k in kids if k.pk in by_pot]
-            if mine is None or any(v is None for v in theirs):
-                continue
-            total = sum(theirs)
-            if column.additive and total != mine:
-                problems.append(
-                    _("%(pot)s: %(column)s is %(mine)s but its parts add up to %(theirs)s.")
-                    % _words(by_pot[parent].label, column, mine, total)
-                )
-            if column is AMOUNT and total > mine:
-                problems.append(
-                    _("%(pot)s: its parts (%(theirs)s) exceed its amount (%(mine)s).")
-                    % _words(by_pot[parent].label, column, mine, total)
-                )
-    return problems
-
-
-def _words(label, column, mine, theirs) -> dict:
-    return {
-        "pot": label,
-        "column": str(column.label).lower(),
-        "mine": format_kronor(mine),
-        "theirs": format_kronor(theirs),
-    }
-
-
-def _within_amount(f, rows, totals) -> list[str]:
-    problems = []
-    for row in rows:
-        amount = row.values.get("amount")
-        for key in ("allocated", "decided"):
-            value = row.values.get(key)
-            if amount is not None and value is not None and value > amount:
-                problems.append(
-                    _("%(pot)s: %(column)s (%(value)s) exceeds the amount (%(amount)s).")
-                    % {
-                        "pot": row.label,
-                        "column": key,
-                        "value": format_kronor(value),
-                        "amount": format_kronor(amount),
-                    }
-                )
-    return problems
-
-
-def _rows_tie(f, rows, totals) -> list[str]:
-    problems = []
-    for run in (f.run, f.decided_run):
-        if run is None:
-            continue
-        stored = run.rows.aggregate(total=Sum("amount"))["total"] or 0
-        top = sum(run.pot_results.filter(pot__parent=None).values_list("allocated", flat=True))
-        if stored != top:
-            problems.append(
-                _("Run %(number)s: its rows add up to %(rows)s, its pots to %(pots)s.")
-                % {
-                    "number": run.number,
-                    "rows": format_kronor(stored),
-                    "pots": format_kronor(top),
-                }
-            )
-    amount, allocated = totals.get("amount"), totals.get("allocated")
-    if amount is not None and allocated is not None and allocated > amount:
-        problems.append(_("More is allocated than the grant received."))
-    return problems
-
-
-def _kr_words(**values: int) -> dict[str, str]:
-    return {key: format_kronor(value) for key, value in values.items()}
-
-
-def _ties_to_decision(f, rows, totals) -> list[str]:
-    """Decided = requisitioned + declined + not yet answered, pot by pot."""
-    problems = []
-    for row in rows:
-        m, decided = f.money.get(row.pot.pk), row.values.get("decided")
-        if m is None or decided is None:
-            continue
-        if m.requisitions != decided + m.redecided:
-            words = _kr_words(
-                requisitions=m.requisitions,
-                requisitioned=m.requisitioned,
-                declined=m.declined,
-                pending=m.pending,
-                decided=decided + m.redecided,
-            )
-            if m.redecided:
-                text = _(
-                    "%(pot)s: the requisitions add up to %(requisitions)s (requisitioned "
-                    "%(requisitioned)s, declined %(declined)s, not yet answered %(pending)s), "
-                    "but the decision and its redistribution rounds gave %(decided)s."
-                )
-            else:
-                text = _(
-                    "%(pot)s: the requisitions add up to %(requisitions)s (requisitioned "
-                    "%(requisitioned)s, declined %(declined)s, not yet answered %(pending)s), "
-                    "but %(decided)s was decided."
-                )
-            problems.append(text % {"pot": row.label, **words})
-    for number, amount in uncounted_runs(f.grant, f.decided_run):
-        problems.append(
-            _(
-                "Run %(number)s was decided too and opened requisitions of %(amount)s; "
-                "the columns follow run %(latest)s only."
-            )
-            % {
-                "number": number,
-                "amount": format_kronor(amount),
-                "latest": f.decided_run.number,
-            }
+def column_notes(f: GrantFigures) -> list[str]:
+    """What an official should know about the columns: earlier decisions they leave out."""
+    return [
+        _(
+            "Run %(number)s was decided too and opened requisitions of %(amount)s; "
+            "the columns follow run %(latest)s only."
         )
-    return problems
-
-
-def _flow_in_order(f, rows, totals) -> list[str]:
-    """Nothing further along than what came before it: requisitioned ≤ decided ≤ …"""
-    problems = []
-    for row in rows:
-        m, decided = f.money.get(row.pot.pk), row.values.get("decided")
-        if m is None:
-            continue
-        rules = [
-            (
-                decided is not None and m.requisitioned > decided + m.redecided,
-                _("%(pot)s: %(a)s is requisitioned, more than the %(b)s decided."),
-                m.requisitioned,
-                decided + m.redecided if decided is not None else 0,
-            ),
-            (
-                m.paid > m.requisitioned,
-                _("%(pot)s: %(a)s is paid, more than the %(b)s requisitioned."),
-                m.paid,
-                m.requisitioned,
-            ),
-            (
-                m.used > m.paid_reported,
-                _(
-                    "%(pot)s: the reports say %(a)s was used, more than the %(b)s paid to those "
-                    "who reported."
-                ),
-                m.used,
-                m.paid_reported,
-            ),
-            (
-                m.repaid > m.claimed,
-                _("%(pot)s: %(a)s is repaid, more than the %(b)s claimed back."),
-                m.repaid,
-                m.claimed,
-            ),
-            (
-                m.redistributed > m.claimed,
-                _("%(pot)s: %(a)s is redistributed, more than the %(b)s claimed back."),
-                m.redistributed,
-                m.claimed,
-            ),
-            (
-                m.redistributed_unrepaid > 0,
-                _("%(pot)s: %(a)s of the %(b)s redistributed has not been repaid."),
-                m.redistributed_unrepaid,
-                m.redistributed,
-            ),
-            (
-                m.redecided > m.redistributed,
-                _(
-                    "%(pot)s: its redistribution rounds gave %(a)s, more than the %(b)s "
-                    "claimed back into them."
-                ),
-                m.redecided,
-                m.redistributed,
-            ),
-        ]
-        for broken, text, a, b in rules:
-            if broken:
-                problems.append(text % {"pot": row.label, **_kr_words(a=a, b=b)})
-    return problems
-
-
-def _claims_have_a_source(f, rows, totals) -> list[str]:
-    """Claimed = not used + declined + not requisitioned, each part within what it comes from."""
-    problems = []
-    for row in rows:
-        m = f.money.get(row.pot.pk)
-        if m is None:
-            continue
-        if m.claimed != m.claimed_unspent + m.claimed_taken_back:
-            problems.append(
-                _(
-                    "%(pot)s: %(claimed)s is claimed back, but the claims for money not used "
-                    "(%(unspent)s) and for money declined or not requisitioned (%(taken)s) add "
-                    "up to %(sum)s."
-                )
-                % {
-                    "pot": row.label,
-                    **_kr_words(
-                        claimed=m.claimed,
-                        unspent=m.claimed_unspent,
-                        taken=m.claimed_taken_back,
-                        sum=m.claimed_unspent + m.claimed_taken_back,
-                    ),
-                }
-            )
-        if m.claimed_unspent > m.unspent_accepted:
-            problems.append(
-                _(
-                    "%(pot)s: %(a)s is claimed back as not used, but the accepted reports "
-                    "leave only %(b)s unspent."
-                )
-                % {"pot": row.label, **_kr_words(a=m.claimed_unspent, b=m.unspent_accepted)}
-            )
-        if m.claimed_taken_back > m.declined:
-            problems.append(
-                _(
-                    "%(pot)s: %(a)s is taken back as declined or not requisitioned, but only "
-                    "%(b)s of the requisitions is declined."
-                )
-                % {"pot": row.label, **_kr_words(a=m.claimed_taken_back, b=m.declined)}
-            )
-    return problems
-
-
-CHECKS: list[Check] = [
-    Check("parts add up", _children_sum),
-    Check("within the amount", _within_amount),
-    Check("rows tie to pots", _rows_tie),
-    Check("requisitions tie to the decision", _ties_to_decision),
-    Check("the money flows in order", _flow_in_order),
-    Check("claims have a source", _claims_have_a_source),
-]
+        % {
+            "number": number,
+            "amount": format_kronor(amount),
+            "latest": f.decided_run.number,
+        }
+        for number, amount in uncounted_runs(f.grant, f.decided_run)
+    ]
 
 
 def budget_table(grant: Grant) -> dict:
@@ -425,7 +190,8 @@ def budget_table(grant: Grant) -> dict:
     totals = {c.key: c.grant_total(f, values[c.key]) if c.grant_total else None for c in COLUMNS}
     if totals.get("amount") is not None and totals.get("allocated") is not None:
         totals["unallocated"] = totals["amount"] - totals["allocated"]
-    problems = [problem for check in CHECKS for problem in check.rule(f, rows, totals)]
+    # The books' own checks (`check_books`), the same on the page as on the command line.
+    problems = [str(breach) for breach in books.check_grant(grant)]
     groups = [(_("Budget"), BUDGET_COLUMNS)]
     if f.decided_run is not None:
         groups.append((_("After the decision"), [DECIDED, *WORKFLOW_COLUMNS]))
@@ -436,6 +202,7 @@ def budget_table(grant: Grant) -> dict:
         "totals": totals,
         "total_cells": [totals.get(c.key) for c in COLUMNS],
         "problems": problems,
+        "notes": column_notes(f),
         "groups": [
             {
                 "title": title,

@@ -69,6 +69,40 @@ def no_session_left_behind(django_db_setup, django_db_blocker):
                 )
 
 
+def _database_fixture(request) -> str | None:
+    """The database fixture a test uses, if any: the books are checked in it after the test."""
+    names = request.fixturenames
+    marker = request.node.get_closest_marker("django_db")
+    if "live_server" in names or "transactional_db" in names:
+        return "transactional_db"
+    if marker is not None and marker.kwargs.get("transaction"):
+        return "transactional_db"
+    if "db" in names or marker is not None:
+        return "db"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def books_balance(request):
+    """After every test that used the database, the books balance (what `check_books` checks).
+
+    A test that breaks them on purpose says so with `@pytest.mark.breaks_books`.
+    """
+    database = _database_fixture(request)
+    if database is None or request.node.get_closest_marker("breaks_books"):
+        yield
+        return
+    # Requested here, so that the database is still there when this fixture finishes.
+    request.getfixturevalue(database)
+    yield
+    from applications.books import check_all
+
+    found = check_all()
+    if found:
+        lines = [f"{slug}: {breach}" for slug, breaches in found.items() for breach in breaches]
+        pytest.fail("The books do not balance after the test:\n" + "\n".join(lines), False)
+
+
 @pytest.fixture
 def official(db):
     """An official (handläggare) who may also record decisions."""

@@ -33,3 +33,28 @@ def signed_in(user: User | None = None, language: str = "en") -> Client:
     if user is not None:
         client.force_login(user)
     return client
+
+
+def decide(
+    *,
+    run_id: int,
+    decided_on,
+    decided_by: str,
+    delegation: str = "",
+    reference: str = "",
+    requisition_by=None,
+    actor=None,
+):
+    """Decide a run through the workflow's door, which opens its requisitions (as the pages do)."""
+    from allocations.models import AllocationRun
+    from applications import services
+
+    return services.decide(
+        run=AllocationRun.objects.get(pk=run_id),
+        decided_on=decided_on,
+        decided_by=decided_by,
+        delegation=delegation,
+        reference=reference,
+        requisition_by=requisition_by,
+        actor=actor,
+    )

@@ -30,6 +30,8 @@ from applications.grantfiles import import_grant
 from applications.models import Application, ApplicationStatus
 from applications.services import review_application
 
+from .factories import decide
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SEED_003 = "aldrenamnden-2023-god-och-nara-vard"
 SEED_000 = "aldrenamnden-2020-vardens-medarbetare"
@@ -311,7 +313,7 @@ def test_a_runs_page_shows_its_pots_and_links_to_its_rows_and_ineligible_units(c
 @pytest.mark.django_db
 def test_the_run_admin_refuses_to_change_or_delete_a_decided_run(client, grant):
     run = services.compute_grant(grant_id=grant.pk)
-    services.decide_run(run_id=run.pk, decided_on=date(2023, 3, 14), decided_by="Äldrenämnden")
+    decide(run_id=run.pk, decided_on=date(2023, 3, 14), decided_by="Äldrenämnden")
     rows = run.rows.count()
 
     assert client.get(change_url(run)).status_code == 200  # looked at, read-only
@@ -819,7 +821,7 @@ def test_an_organisation_number_must_pass_the_luhn_check(client):
 @pytest.mark.django_db
 def test_every_changelist_add_and_change_page_answers(client, grant):
     run = services.compute_grant(grant_id=grant.pk)
-    services.decide_run(run_id=run.pk, decided_on=date(2023, 3, 14), decided_by="Äldrenämnden")
+    decide(run_id=run.pk, decided_on=date(2023, 3, 14), decided_by="Äldrenämnden")
     request = RequestFactory().get("/")
     request.user = get_user_model().objects.get(username="admin")
 

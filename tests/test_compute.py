@@ -13,12 +13,12 @@ from allocations.models import AllocationRow, AllocationRun, AuditEntry, Grant, 
 from allocations.services import (
     RunFrozen,
     compute_grant,
-    decide_run,
     export_allocations,
     request_compute,
 )
 
 from .conftest import SEED_000, SEED_001, SEED_003, seed_data
+from .factories import decide
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ def test_an_undecided_run_is_recomputed_in_place_with_a_trail(import_seed):
 def test_a_decided_run_is_frozen_and_a_recompute_makes_a_new_run(import_seed):
     grant = import_seed(SEED_000)
     run = compute_grant(grant_id=grant.pk)
-    decide_run(
+    decide(
         run_id=run.pk,
         decided_on=date(2020, 2, 20),
         decided_by="Äldrenämnden",
@@ -60,7 +60,7 @@ def test_a_decided_run_is_frozen_and_a_recompute_makes_a_new_run(import_seed):
     )
     frozen = export_allocations(run)
     with pytest.raises(RunFrozen, match="was decided on 2020-02-20"):
-        decide_run(run_id=run.pk, decided_on=date(2020, 3, 1), decided_by="x")
+        decide(run_id=run.pk, decided_on=date(2020, 3, 1), decided_by="x")
     # Same input: still a new run, since the decided one is never touched.
     Pot.objects.filter(grant=grant, slug="lss-halsan").update(
         amount=500_000, model={"type": "fixed", "amounts": {"socialforvaltningen": 500_000}}
@@ -78,14 +78,14 @@ def test_a_decided_run_is_frozen_and_a_recompute_makes_a_new_run(import_seed):
 def test_only_the_latest_run_can_be_decided(import_seed):
     grant = import_seed(SEED_000)
     first = compute_grant(grant_id=grant.pk)
-    decide_run(run_id=first.pk, decided_on=date(2020, 2, 20), decided_by="Äldrenämnden")
+    decide(run_id=first.pk, decided_on=date(2020, 2, 20), decided_by="Äldrenämnden")
     Pot.objects.filter(grant=grant, slug="lss-halsan").update(
         amount=500_000, model={"type": "fixed", "amounts": {"socialforvaltningen": 500_000}}
     )
     second = compute_grant(grant_id=grant.pk)
     compute_grant(grant_id=grant.pk)  # same result: no third run
     assert grant.runs.count() == 2
-    decide_run(run_id=second.pk, decided_on=date(2020, 4, 1), decided_by="Förvaltningschef")
+    decide(run_id=second.pk, decided_on=date(2020, 4, 1), decided_by="Förvaltningschef")
     assert grant.runs.decided().count() == 2
 
 
@@ -211,7 +211,7 @@ def test_the_database_itself_refuses_to_change_a_decided_run(import_seed):
 
     grant = import_seed(SEED_000)
     run = compute_grant(grant_id=grant.pk)
-    decide_run(run_id=run.pk, decided_on=date(2020, 2, 20), decided_by="Äldrenämnden")
+    decide(run_id=run.pk, decided_on=date(2020, 2, 20), decided_by="Äldrenämnden")
     row = run.rows.first()
     for attempt in (
         lambda: AllocationRow.objects.filter(pk=row.pk).update(amount=row.amount + 1),

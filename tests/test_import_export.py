@@ -8,10 +8,11 @@ from django.core.management import CommandError, call_command
 
 from allocations import grantfile
 from allocations.models import AllocationRow, AuditEntry, Grant, GrantUnit, Unit
-from allocations.services import compute_grant, decide_run, export_allocations
+from allocations.services import compute_grant, export_allocations
 from applications.grantfiles import ImportRefused, export_grant, import_grant
 
 from .conftest import FIXTURES, SEED_000, SEED_002, SEED_003, SEEDS, seed_data, seed_json
+from .factories import decide
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def test_replace_is_refused_once_a_run_is_decided(import_seed):
 
     grant = import_seed(SEED_000)
     run = compute_grant(grant_id=grant.pk)
-    decide_run(run_id=run.pk, decided_on=date(2020, 2, 20), decided_by="Äldrenämnden")
+    decide(run_id=run.pk, decided_on=date(2020, 2, 20), decided_by="Äldrenämnden")
     with pytest.raises(ImportRefused, match="has a decided allocation"):
         import_grant(seed_data(SEED_000), replace=True)
     assert AllocationRow.objects.filter(run=run).count() == run.rows.count() > 0
@@ -93,7 +94,7 @@ def test_upstream_link_is_made_whichever_file_comes_first(import_seed):
     from datetime import date
 
     run = compute_grant(grant_id=upstream.pk)
-    decide_run(run_id=run.pk, decided_on=date(2019, 11, 1), decided_by="Storsthlm")
+    decide(run_id=run.pk, decided_on=date(2019, 11, 1), decided_by="Storsthlm")
     assert downstream.source_row_amount() == 8_209_071 == downstream.amount
 
 

@@ -609,7 +609,15 @@ def office_urls(ids: dict) -> list[tuple[str, str]]:
 def everything(decided, official):
     run, req, user = decided
     report = pay_and_report(req, user, official, 10)
-    claim = RepaymentClaim.objects.create(requisition=req, reason="unspent", amount=1)
+    services.review_report(report=report, accept=True, comment="", actor=official)
+    claim = services.claim_repayment(
+        req=req,
+        amount=1,
+        due_on=date(2020, 12, 31),
+        disposition="return",
+        today=date(2020, 6, 1),
+        actor=official,
+    )
     call = services.open_call(
         pot=req.pot,
         title="C",

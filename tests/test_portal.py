@@ -258,6 +258,7 @@ def _count_queries(user) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.breaks_books  # 1000 runs and requisitions made in bulk, only to count queries
 def test_start_page_and_lists_make_as_many_queries_for_1000_rows_as_for_10(seed000):
     grant, pot, call = seed000
     org = Organisation.objects.get(slug="trygg-aldrevard-ab")

@@ -7,13 +7,14 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from allocations.models import AllocationRow, Job, JobStatus
-from allocations.services import compute_grant, decide_run
+from allocations.services import compute_grant
 from applications.models import Membership
 from reporting import services
 from reporting.documents import recipients
 from reporting.models import JobKind
 
 from .conftest import SEED_001
+from .factories import decide
 from .test_reporting_pdf import amounts, flat, pdf_text
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +42,7 @@ def member_of(org, name) -> User:
 def decided(import_seed):
     grant = import_seed(SEED_001, review=True)
     run = compute_grant(grant_id=grant.pk)
-    run = decide_run(run_id=run.pk, decided_on=date(2020, 8, 25), decided_by="Äldrenämnden")
+    run = decide(run_id=run.pk, decided_on=date(2020, 8, 25), decided_by="Äldrenämnden")
     a, b = recipients(run)[:2]
     return grant, run, a, b
 

@@ -15,7 +15,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from allocations.models import AllocationRow, Organisation
-from allocations.services import compute_grant, decide_run
+from allocations.services import compute_grant
 from reporting.exporters import (
     KRONOR_FORMAT,
     AllocationsExporter,
@@ -26,6 +26,7 @@ from reporting.exporters import (
 from reporting.giving import GivingExporter, organisation_id, package
 
 from .conftest import SEED_000, SEED_001, SEED_002, SEED_003, SEEDS
+from .factories import decide
 
 pytestmark = pytest.mark.django_db
 
@@ -159,7 +160,7 @@ def validator() -> Draft202012Validator:
 def test_a_decided_grant_is_valid_360giving_with_one_grant_per_row(import_seed, slug):
     grant = import_seed(slug, review=True)
     run = compute_grant(grant_id=grant.pk)
-    run = decide_run(run_id=run.pk, decided_on=date(2023, 5, 25), decided_by=grant.decision_body)
+    run = decide(run_id=run.pk, decided_on=date(2023, 5, 25), decided_by=grant.decision_body)
     data = package(run)
     errors = [f"{list(e.path)}: {e.message[:120]}" for e in validator().iter_errors(data)]
     assert errors == []
@@ -188,7 +189,7 @@ def test_360giving_is_refused_for_an_undecided_run_and_has_a_flat_csv(import_see
     with pytest.raises(CommandError):
         call_command("export_360giving", SEED_002, "-o", str(tmp_path / "grants.json"))
     assert not (tmp_path / "grants.json").exists()
-    decide_run(run_id=run.pk, decided_on=date(2019, 11, 1), decided_by="Storsthlm")
+    decide(run_id=run.pk, decided_on=date(2019, 11, 1), decided_by="Storsthlm")
     call_command("export_360giving", SEED_002, "-o", str(tmp_path / "grants.json"))
     call_command(
         "export_360giving", SEED_002, "--format", "csv", "-o", str(tmp_path / "grants.csv")

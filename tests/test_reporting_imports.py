@@ -8,10 +8,11 @@ from django.core.management import CommandError, call_command
 from openpyxl import Workbook
 
 from allocations.models import AuditEntry, Dataset, Unit
-from allocations.services import compute_grant, decide_run
+from allocations.services import compute_grant
 from reporting.imports import ImportRefused, import_dataset, import_units
 
 from .conftest import SEED_000, SEED_003
+from .factories import decide
 
 pytestmark = pytest.mark.django_db
 
@@ -179,7 +180,7 @@ def test_dataset_rows_are_checked_and_replacing_waits_for_no_decision(district_i
         100
     }
     run = compute_grant(grant_id=grant.pk)
-    decide_run(run_id=run.pk, decided_on=date(2023, 6, 1), decided_by="Äldrenämnden")
+    decide(run_id=run.pk, decided_on=date(2023, 6, 1), decided_by="Äldrenämnden")
     with pytest.raises(CommandError):
         call_command(
             "import_dataset", grant.slug, existing.slug, str(path), "--label", "y", "--source",

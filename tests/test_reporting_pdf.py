@@ -17,13 +17,14 @@ from django.utils.translation import gettext, ngettext
 from pypdf import PdfReader
 
 from allocations.models import AllocationRow, PotResult
-from allocations.services import compute_grant, decide_run
+from allocations.services import compute_grant
 from allocations.wording import format_kronor, format_rate
 from reporting import pdf
 from reporting.documents import RenderError, recipients
 from reporting.models import DecisionText, Signatory
 
 from .conftest import SEED_000, SEED_001, SEED_002, SEED_003, SEEDS
+from .factories import decide
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +62,7 @@ def computed(import_seed, slug, *, decided=False):
     grant = import_seed(slug, review=True)
     run = compute_grant(grant_id=grant.pk)
     if decided:
-        run = decide_run(
+        run = decide(
             run_id=run.pk,
             decided_on=date(2023, 5, 25),
             decided_by=grant.decision_body,
@@ -245,7 +246,7 @@ def test_render_commands_write_the_files(import_seed, tmp_path):
     with pytest.raises(CommandError, match=r"not|inte|ingen"):
         call_command("render_letters", SEED_000, "-o", str(tmp_path / "letters.zip"))
     assert not (tmp_path / "letters.zip").exists()
-    decide_run(run_id=run.pk, decided_on=date(2020, 2, 20), decided_by="Äldrenämnden")
+    decide(run_id=run.pk, decided_on=date(2020, 2, 20), decided_by="Äldrenämnden")
     call_command("render_letters", SEED_000, "-o", str(tmp_path / "letters.zip"))
     with zipfile.ZipFile(tmp_path / "letters.zip") as archive:
         names = archive.namelist()

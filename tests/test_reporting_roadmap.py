@@ -7,12 +7,12 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from allocations.models import AuditEntry, PermittedUse, Pot
-from allocations.services import compute_grant, decide_run
+from allocations.services import compute_grant
 from reporting import roadmap, services
 from reporting.models import Need, NeedItem, NeedItemKind, Roadmap, horizon_terms
 
 from .conftest import SEED_001, SEED_003
-from .factories import official_user
+from .factories import decide, official_user
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +66,7 @@ def test_codes_resolve_and_unknown_ones_are_named(seed_roadmap):
 def test_follow_up_sums_money_per_area_and_need_counting_each_pot_once(seed_roadmap, import_seed):
     grant = import_seed(SEED_003, review=True)
     run = compute_grant(grant_id=grant.pk)
-    decide_run(run_id=run.pk, decided_on=date(2023, 5, 25), decided_by="Äldrenämnden")
+    decide(run_id=run.pk, decided_on=date(2023, 5, 25), decided_by="Äldrenämnden")
     official = official_user("o")
     nara = Pot.objects.get(grant=grant, slug="nara-vard")
     services.tag_pot(pot=nara, codes=["god-och-nara-vard", "nara-samverkan-med-regionerna"])

@@ -8,12 +8,13 @@ import pytest
 from django.core.management import call_command
 
 from allocations.models import AllocationRow, Grant, Job, JobStatus
-from allocations.services import compute_grant, decide_run
+from allocations.services import compute_grant
 from reporting import services
 from reporting.documents import recipients
 from reporting.models import JobKind
 
 from .conftest import FIXTURES, SEED_000, SEED_002
+from .factories import decide
 
 pytestmark = [pytest.mark.services, pytest.mark.worker]
 
@@ -37,11 +38,12 @@ def wait_for(job: Job, seconds: int = 120) -> Job:
     raise AssertionError(f"job {job.pk} still {job.status} at {job.progress} %")
 
 
+@pytest.mark.breaks_books  # a run's rows deleted on purpose: the job must fail on it
 def test_the_worker_renders_the_letters_batch_and_a_failure(shared_media, celery_worker_process):
     call_command("import_grant", str(FIXTURES / f"{SEED_000}.json"), "--review")
     grant = Grant.objects.get(slug=SEED_000)
     run = compute_grant(grant_id=grant.pk)
-    run = decide_run(run_id=run.pk, decided_on=date(2020, 2, 20), decided_by="Äldrenämnden")
+    run = decide(run_id=run.pk, decided_on=date(2020, 2, 20), decided_by="Äldrenämnden")
 
     job = wait_for(services.request_job(kind=JobKind.LETTERS, grant=grant, actor_label="test"))
     assert job.status == JobStatus.DONE, job.error
