@@ -271,19 +271,38 @@ def guarded(job_id: int, work: Callable[[], None]) -> None:
         )
 
 
+def _stalled_reason(job: Job) -> str:
+    if job.status == JobStatus.QUEUED:
+        return _("No worker took this job in time: is the worker running? Ask again.")
+    return _(
+        "The worker stopped without finishing this job (it may have been restarted). Ask again."
+    )
+
+
 def expire_stalled(job: Job) -> Job:
-    """A job no worker finished shows as failed rather than as a bar that never moves."""
+    """A job no worker finished is failed rather than left as a bar that never moves."""
     if job.stalled():
-        if job.status == JobStatus.QUEUED:
-            message = _("No worker took this job in time: is the worker running? Ask again.")
-        else:
-            message = _(
-                "The worker stopped without finishing this job (it may have been restarted). "
-                "Ask again."
-            )
-        fail(job.pk, message)
+        fail(job.pk, _stalled_reason(job))
         job.refresh_from_db()
     return job
+
+
+def as_shown(job: Job) -> Job:
+    """A job as a page shows it: a stalled one reads as failed, saying why. Nothing is written
+    (a page only reads); the beat's sweep, `fail_stalled`, records it."""
+    if job.stalled():
+        job.status, job.error = JobStatus.FAILED, _stalled_reason(job)
+    return job
+
+
+def fail_stalled() -> int:
+    """On the beat: record as failed every job no worker finished in time."""
+    failed = 0
+    for job in Job.objects.filter(status__in=ACTIVE).order_by("pk"):
+        if job.stalled():
+            expire_stalled(job)
+            failed += 1
+    return failed
 
 
 def expire_files(*, now=None) -> int:

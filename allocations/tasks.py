@@ -17,5 +17,7 @@ def run_job(job_id: int) -> None:
 
 @shared_task(name="allocations.expire_job_files")
 def expire_job_files() -> int:
-    """On the beat: delete the files of jobs finished longer ago than files are kept."""
+    """On the beat: fail the jobs no worker finished, and delete the files of jobs finished
+    longer ago than files are kept."""
+    jobs.fail_stalled()
     return jobs.expire_files()

@@ -31,16 +31,19 @@ def home(request):
 
 
 def get_job_for(user, pk: int) -> Job:
-    """A job the user may see (see `jobs.may_see`); 403 for anyone else."""
-    job = get_object_or_404(Job.objects.select_related("grant", "run"), pk=pk)
-    if not jobs.may_see(user, job):
+    """A job the user may see (see `jobs.may_see`); 403 for anyone else, whether or not the
+    job exists, so that the status tells no one which jobs there are."""
+    job = Job.objects.select_related("grant", "run").filter(pk=pk).first()
+    if job is None and (is_official(user) or is_administrator(user)):
+        raise Http404
+    if job is None or not jobs.may_see(user, job):
         raise PermissionDenied(_("Only the one who asked and the officials may see this job."))
     return job
 
 
 @login_required
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    job = jobs.expire_stalled(get_job_for(request.user, pk))
+    job = jobs.as_shown(get_job_for(request.user, pk))
     context = {
         "job": job,
         "kind": jobs.kind_label(job.kind),
@@ -54,7 +57,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def job_status(request: HttpRequest, pk: int) -> JsonResponse:
-    job = jobs.expire_stalled(get_job_for(request.user, pk))
+    job = jobs.as_shown(get_job_for(request.user, pk))
     done = job.status == JobStatus.DONE
     return JsonResponse(
         {

@@ -1,8 +1,9 @@
-"""Every URL of the portal and the officials' pages × every role: the status each gets, no leaks.
+"""Every URL of every app × every role: the status each gets, no leaks.
 
-The URLs are read from the project's resolver, so a new URL in `applications.portal_urls`
-or `applications.office_urls` without a row in `EXPECTED` fails here. Each row says what a
-GET answers and, for a view that takes a POST, what an empty POST answers, for
+The URLs are read from the project's resolver — the portal, the officials' pages, reporting,
+the jobs, the home page, sign-in and language (everything but Django's own admin) — so a new
+URL without a row in `EXPECTED` fails here. Each row says what a GET answers and, for a view
+that takes a POST, what an empty POST answers, for
 
 - `anon`: not signed in;
 - `owner`: a provider user of Omsorg Norr AB, the organisation whose objects the URLs name;
@@ -24,6 +25,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.contrib.auth.tokens import default_token_generator
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -31,7 +33,18 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from allocations.models import AllocationRun, AuditEntry, Organisation, PermittedUse, Pot, Unit
+from allocations import urls as allocations_urls
+from allocations.models import (
+    AllocationRun,
+    AuditEntry,
+    Job,
+    JobPart,
+    JobStatus,
+    Organisation,
+    PermittedUse,
+    Pot,
+    Unit,
+)
 from allocations.services import compute_grant
 from applications import office_urls, portal_urls, services
 from applications.models import (
@@ -46,6 +59,8 @@ from applications.models import (
     UsageLine,
     UsageReport,
 )
+from reporting import urls as reporting_urls
+from reporting.models import JobKind
 
 from .conftest import SEED_000
 from .factories import OFFICIAL_CODENAMES
@@ -169,34 +184,77 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
         "GET": row(302, 302, 302, 302, 302),
         "POST": row(302, 302, 302, 302, 302),
     },
+    # ------------------------------------------------------------ reporting: officials only,
+    # but a provider's own letter and figures
+    "reporting:grants": {"GET": OFFICE_GET},
+    "reporting:dashboard": {"GET": OFFICE_GET},
+    # An empty POST names no document: the page again with a message.
+    "reporting:documents": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
+    "reporting:needs": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
+    "reporting:import-dataset": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
+    "reporting:import-units": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
+    "reporting:followup": {"GET": OFFICE_GET},
+    "reporting:provider-letter": {"GET": row(LOGIN, 200, 404, 200, 200)},
+    "reporting:provider-usage": {"GET": row(LOGIN, 200, 404, 200, 200)},
+    # ------------------------------------------------------------ the ledger: home and jobs
+    # Everyone signed in is sent where their work is.
+    "allocations:home": {"GET": row(LOGIN, 302, 302, 302, 302)},
+    # An export job of the decided grant, done, with a letter as its part.
+    "allocations:job": {"GET": OFFICE_GET},
+    "allocations:job-status": {"GET": OFFICE_GET},
+    "allocations:download": {"GET": OFFICE_GET},
+    "allocations:download-part": {"GET": OFFICE_GET},
+    # The file has not expired: back to the job's page. Only a POST is looked at.
+    "allocations:job-again": {
+        "GET": row(LOGIN, 405, 405, 405, 405),
+        "POST": row(LOGIN, 403, 403, 302, 302),
+    },
+    # ------------------------------------------------------------ signing in, language
+    "login": {"GET": row(200, 200, 200, 200, 200), "POST": row(200, 200, 200, 200, 200)},
+    "logout": {"GET": row(405, 405, 405, 405, 405), "POST": row(302, 302, 302, 302, 302)},
+    "password_change": {"GET": SIGNED_IN_200, "POST": SIGNED_IN_200},
+    "password_change_done": {"GET": SIGNED_IN_200},
+    "password_reset": {"GET": row(200, 200, 200, 200, 200), "POST": row(200, 200, 200, 200, 200)},
+    "password_reset_done": {"GET": row(200, 200, 200, 200, 200)},
+    # A valid link: the token moves into the session and on to the form.
+    "password_reset_confirm": {"GET": row(302, 302, 302, 302, 302)},
+    "password_reset_complete": {"GET": row(200, 200, 200, 200, 200)},
+    "set_language": {"GET": row(302, 302, 302, 302, 302), "POST": row(302, 302, 302, 302, 302)},
 }
 
 # Whoever these are refused must find the database as it was.
-ALLOWED_TO_WRITE = {("portal", "owner"), ("office", "official"), ("office", "admin")}
+ALLOWED_TO_WRITE = {
+    ("portal", "owner"),
+    *((area, role) for area in ("office", "reporting", "allocations") for role in ROLES[3:]),
+}
 
 
 def application_patterns() -> dict[str, URLPattern]:
-    """Every named URL under the `portal` and `office` namespaces, read from the resolver."""
+    """Every named URL the resolver knows, but Django's own admin's."""
     found: dict[str, URLPattern] = {}
 
     def walk(patterns, namespaces: tuple[str, ...]) -> None:
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
+                if pattern.namespace == "admin":
+                    continue
                 extra = (pattern.namespace,) if pattern.namespace else ()
                 walk(pattern.url_patterns, namespaces + extra)
-            elif namespaces and namespaces[-1] in ("portal", "office"):
-                assert pattern.name, f"an unnamed URL under {namespaces[-1]}: {pattern.pattern}"
-                found[f"{namespaces[-1]}:{pattern.name}"] = pattern
+            else:
+                assert pattern.name, f"an unnamed URL: {pattern.pattern}"
+                found[":".join((*namespaces, pattern.name))] = pattern
 
     walk(get_resolver().url_patterns, ())
     return found
 
 
-def test_every_url_of_the_portal_and_the_office_has_a_row():
+def test_every_url_of_every_app_has_a_row():
     patterns = application_patterns()
     declared = {f"portal:{p.name}" for p in portal_urls.urlpatterns}
     declared |= {f"office:{p.name}" for p in office_urls.urlpatterns}
-    assert set(patterns) == declared, "a URL module is not mounted under its namespace"
+    declared |= {f"reporting:{p.name}" for p in reporting_urls.urlpatterns}
+    declared |= {f"allocations:{p.name}" for p in allocations_urls.urlpatterns}
+    assert declared <= set(patterns), "a URL module is not mounted under its namespace"
     assert set(patterns) == set(EXPECTED), {
         "without a row": sorted(set(patterns) - set(EXPECTED)),
         "row without a URL": sorted(set(EXPECTED) - set(patterns)),
@@ -224,7 +282,8 @@ def make_user(name: str, *, org: Organisation | None = None, official=False, adm
 
 
 @pytest.fixture
-def world(import_seed):
+def world(import_seed, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
     grant = import_seed(SEED_000)
     pot = Pot.objects.get(grant=grant, slug="sarskilda-boenden")
     owner_org = Organisation.objects.get(slug="omsorg-norr-ab")
@@ -306,7 +365,27 @@ def world(import_seed):
     invited.set_unusable_password()
     invited.save()
 
+    job = Job.objects.create(
+        kind=JobKind.EXPORT,
+        title="Export",
+        grant=grant,
+        run=run,
+        status=JobStatus.DONE,
+        progress=100,
+        requested_by_label="test",
+        finished_at=timezone.now(),
+    )
+    job.file.save("export.csv", ContentFile(b"organisation;amount\n"))
+    part = JobPart.objects.create(job=job, position=1, label="letter", done=True)
+    part.file.save("letter.pdf", ContentFile(b"%PDF-1.7 letter"))
+
     objects = {
+        "slug": grant.slug,
+        "org_slug": owner_org.slug,
+        "run_id": run.pk,
+        "fmt": "xlsx",
+        **{f"allocations:{n}": job.pk for n in ("job", "job-status", "download", "job-again")},
+        "allocations:download-part": job.pk,
         "call": call.pk,
         "apply": call.pk,
         "application": draft.pk,
@@ -349,10 +428,19 @@ def url_kwargs(name: str, pattern: URLPattern, objects: dict, invitation: dict, 
         return {}
     if converters == {"uidb64", "token"}:
         return invitation
-    short = name.split(":")[1]
+    short = name.split(":")[-1]
+    if "pk" not in converters:  # reporting names its objects by slug
+        kwargs = {key: objects[key] for key in converters}
+        if pk is not None:
+            kwargs[next(iter(sorted(converters & {"slug", "run_id"})))] = (
+                "no-such-grant" if "slug" in converters else pk
+            )
+        return kwargs
     kwargs = {"pk": pk if pk is not None else objects.get(name, objects.get(short))}
     if converters == {"pk", "unit_pk"}:  # a unit of the application the URL names
         kwargs["unit_pk"] = objects[f"{short}:unit_pk"]
+    elif converters == {"pk", "position"}:  # a letter of a batch
+        kwargs["position"] = 1
     else:
         assert converters == {"pk"}, (name, converters)
     return kwargs
@@ -408,9 +496,14 @@ def test_every_url_answers_each_role_as_the_matrix_says(world, role):
                 if (name.split(":")[0], role) not in ALLOWED_TO_WRITE:
                     assert snapshot() == before, f"{role} {method} {url} wrote"
                 transaction.set_rollback(True)
+            if name == "logout" and role != "anon":
+                client.force_login(users[role])  # signed out: sign in again for the next URL
             if got != expected[role]:
                 wrong.append(f"{method} {name} ({url}): expected {expected[role]}, got {got}")
-            body = response.content.decode()
+            content = (
+                b"".join(response.streaming_content) if response.streaming else response.content
+            )
+            body = content.decode(errors="replace")
             seen |= {m for m in markers if m in body}
             if role in ("anon", "other"):
                 leaks += [f"{method} {name}: {m!r}" for m in markers if m in body]
@@ -439,3 +532,18 @@ def test_an_id_that_does_not_exist_is_refused_like_one_not_theirs(world, role):
             assert got == expected[role], (method, name, missing)
             checked += 1
     assert checked >= 30
+
+
+def test_being_staff_alone_makes_nobody_an_official(world):
+    users, objects, invitation, _markers = world
+    staff = User.objects.create_user("personal", "personal@example.invalid", "x", is_staff=True)
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(staff)
+    checked = 0
+    for name, pattern in sorted(application_patterns().items()):
+        if EXPECTED[name]["GET"] != OFFICE_GET:
+            continue  # not a page for officials only
+        url = reverse(name, kwargs=url_kwargs(name, pattern, objects, invitation))
+        assert client.get(url).status_code == 403, name
+        checked += 1
+    assert checked >= 25

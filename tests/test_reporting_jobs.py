@@ -19,7 +19,7 @@ from reporting.documents import RenderError, recipients
 from reporting.models import JobKind
 
 from .conftest import SEED_000, SEED_001, SEED_002
-from .factories import decide, official_user
+from .factories import decide, official_user, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -219,9 +219,15 @@ def test_a_job_whose_worker_died_shows_as_failed(import_seed, official, settings
     Job.objects.filter(pk=job.pk).update(
         updated_at=timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 120)
     )
-    job = jobs.expire_stalled(Job.objects.get(pk=job.pk))
+    shown = signed_in(official).get(reverse("allocations:job", args=[job.pk]))
+    assert shown.context["job"].status == JobStatus.FAILED
+    assert "worker stopped" in shown.context["job"].error
+    assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING  # a page only reads
+
+    assert jobs.fail_stalled() == 1  # the beat's sweep records it
+    job = Job.objects.get(pk=job.pk)
     assert job.status == JobStatus.FAILED
-    assert job.error
+    assert "worker stopped" in job.error
 
 
 # ---------------------------------------------------------------- the pages
