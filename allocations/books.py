@@ -26,6 +26,7 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from .models import AllocationRow, AllocationRun, AuditEntry, Grant, Pot, PotResult
+from .tree import Tree
 from .wording import format_kronor
 
 # More breaches of one rule than this are summed up in a line of their own.
@@ -58,12 +59,12 @@ def capped(rule: str, texts: list[str]) -> list[Breach]:
 
 def check_grant(grant: Grant) -> list[Breach]:
     """Every ledger identity of `grant` that does not hold; empty when the books balance."""
-    pots = {pot.pk: pot for pot in grant.pots.order_by("position", "id")}
+    tree = grant.pot_tree()
     runs = list(grant.runs.order_by("number"))
     return [
-        *capped("pots", budget_breaches(grant, list(pots.values()))),
-        *capped("pots", pot_result_breaches(runs, pots)),
-        *capped("rows", row_breaches(grant, runs, pots)),
+        *capped("pots", budget_breaches(grant)),
+        *capped("pots", pot_result_breaches(runs, tree)),
+        *capped("rows", row_breaches(grant, runs, tree)),
         *capped("digest", digest_breaches(runs)),
         *capped("audit", run_audit_breaches(runs)),
     ]
@@ -72,29 +73,14 @@ def check_grant(grant: Grant) -> list[Breach]:
 # ---------------------------------------------------------------- pots and rows
 
 
-def budget_breaches(grant: Grant, pots: list[Pot]) -> list[str]:
-    """The budget tree as configured: no pot's parts hold more than the pot."""
-    children: dict[int | None, list[Pot]] = defaultdict(list)
-    for pot in pots:
-        children[pot.parent_id].append(pot)
-    problems: list[str] = []
+def budget_breaches(grant: Grant) -> list[str]:
+    """The budget tree as configured keeps the budget rule (`engine.check_budget`, in words)."""
+    from .forms import budget_problems, grant_drafts
 
-    def walk(name: str, amount: int, kids: list[Pot]) -> None:
-        fixed = sum(kid.amount for kid in kids if not kid.takes_rest)
-        if fixed > amount:
-            problems.append(
-                _("%(pot)s: its parts (%(theirs)s) exceed its amount (%(mine)s).")
-                % {"pot": name, **kronor(theirs=fixed, mine=amount)}
-            )
-        for kid in kids:
-            own = max(amount - fixed, 0) if kid.takes_rest else kid.amount
-            walk(kid.name, own, children.get(kid.pk, []))
-
-    walk(grant.title, grant.amount, children.get(None, []))
-    return problems
+    return [p.message for p in budget_problems(grant.amount, grant_drafts(grant.pk).values())]
 
 
-def pot_result_breaches(runs: list[AllocationRun], pots: dict[int, Pot]) -> list[str]:
+def pot_result_breaches(runs: list[AllocationRun], tree: Tree[Pot]) -> list[str]:
     """In every run: a parent allocated what its parts allocated, and nothing exceeds its amount."""
     results: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
     for run_id, pot_id, amount, allocated in PotResult.objects.filter(
@@ -104,12 +90,13 @@ def pot_result_breaches(runs: list[AllocationRun], pots: dict[int, Pot]) -> list
     problems = []
     for run in runs:
         mine = results.get(run.pk, {})
+        # A pot's parts are those below it in this run (a redistribution round has one pot).
         parts: dict[int | None, list[int]] = defaultdict(list)
         for pot_id in mine:
-            parent = pots[pot_id].parent_id
-            parts[parent if parent in mine else None].append(pot_id)
+            above = tree.ancestors(pot_id)
+            parts[above[0].pk if above and above[0].pk in mine else None].append(pot_id)
         for pot_id, (amount, allocated) in mine.items():
-            words = {"number": run.number, "pot": pots[pot_id].name}
+            words = {"number": run.number, "pot": tree.by_key[pot_id].name}
             if allocated > amount:
                 problems.append(
                     _(
@@ -148,7 +135,7 @@ def pot_result_breaches(runs: list[AllocationRun], pots: dict[int, Pot]) -> list
     return problems
 
 
-def row_breaches(grant: Grant, runs: list[AllocationRun], pots: dict[int, Pot]) -> list[str]:
+def row_breaches(grant: Grant, runs: list[AllocationRun], tree: Tree[Pot]) -> list[str]:
     """A run's rows on each pot add up to what the pot allocated."""
     run_ids = [run.pk for run in runs]
     rows = defaultdict(int)
@@ -159,7 +146,7 @@ def row_breaches(grant: Grant, runs: list[AllocationRun], pots: dict[int, Pot]) 
         .order_by()
     ):
         rows[row["run_id"], row["pot_id"]] = row["total"]
-    parents = {pot.parent_id for pot in pots.values()}
+    parents = tree.parents
     allocated = {
         (run_id, pot_id): value
         for run_id, pot_id, value in PotResult.objects.filter(run__in=run_ids).values_list(
@@ -179,7 +166,7 @@ def row_breaches(grant: Grant, runs: list[AllocationRun], pots: dict[int, Pot]) 
                 )
                 % {
                     "number": number[run_id],
-                    "pot": pots[pot_id].name,
+                    "pot": tree.by_key[pot_id].name,
                     **kronor(rows=rows.get(key, 0), allocated=allocated.get(key, 0)),
                 }
             )

@@ -111,7 +111,7 @@ def test_a_configured_pot_whose_parts_exceed_it(computed):
     grant, _run = computed
     Pot.objects.filter(grant=grant, slug="ssk-lss").update(amount=9_000_000)
     text = breached(grant, "pots")
-    assert "its parts (13 900 000 kr) exceed its amount (5 200 000 kr)" in text
+    assert "add up to 13 900 000 kr, 8 700 000 kr more than its 5 200 000 kr" in text
 
 
 @pytest.mark.breaks_books
@@ -249,16 +249,10 @@ def test_a_money_record_without_its_audit_entry(followed, action, words):  # noq
 
 @pytest.mark.breaks_books
 def test_an_application_status_changed_behind_the_trail(followed):  # noqa: F811
-    app = (
-        followed["grant"]
-        .applications.filter(status=ApplicationStatus.SUBMITTED)
-        .order_by("id")
-        .first()
-    )
-    services.withdraw_application(app=app, actor=None)
+    app = followed["grant"].applications.order_by("id").first()
     assert books.check_grant(followed["grant"]) == []
-    type(app).objects.filter(pk=app.pk).update(status=ApplicationStatus.APPROVED)
-    assert f"Application {app.slug} of {app.organisation.name} is approved, but" in breached(
+    type(app).objects.filter(pk=app.pk).update(status=ApplicationStatus.WITHDRAWN)
+    assert f"Application {app.slug} of {app.organisation.name} is withdrawn, but" in breached(
         followed["grant"], "audit"
     )
 

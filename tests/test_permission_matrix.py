@@ -535,7 +535,7 @@ def test_an_id_that_does_not_exist_is_refused_like_one_not_theirs(world, role):
 
 
 def test_being_staff_alone_makes_nobody_an_official(world):
-    users, objects, invitation, _markers = world
+    _users, objects, invitation, _markers = world
     staff = User.objects.create_user("personal", "personal@example.invalid", "x", is_staff=True)
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(staff)

@@ -342,7 +342,7 @@ def test_leaving_out_recipients_restricts_the_engine_input():
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_twenty_presses_at_once_make_one_round_and_divide_each_claim_once():
-    from allocations.importing import import_grant
+    from applications.grantfiles import import_grant
 
     assert connection.vendor == "postgresql"
     grant = import_grant(seed_data(SEED_000))

@@ -84,9 +84,11 @@ def test_a_saved_draft_is_screened_at_once(seed000):
     )
     gu = GrantUnit.objects.filter(grant=grant, organisation=org).first()
     uses = list(PermittedUse.objects.filter(agreement=grant.agreement)[:1])
-    Application.objects.filter(grant=grant, organisation=org).exclude(pk=app.pk).update(
-        status=ApplicationStatus.WITHDRAWN
-    )
+    for other in Application.objects.filter(grant=grant, organisation=org).exclude(pk=app.pk):
+        if other.status == ApplicationStatus.SUBMITTED:
+            services.withdraw_application(app=other, actor=None)
+        else:
+            services.review_application(app=other, approve=False, reason="Ny ansökan", actor=None)
     services.save_draft(
         app=app,
         actor=None,

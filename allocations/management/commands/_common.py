@@ -1,5 +1,6 @@
 """Helpers shared by the grant commands."""
 
+from datetime import date
 from pathlib import Path
 
 from django.core.management.base import CommandError
@@ -36,3 +37,10 @@ def write_bytes(path: Path, data: bytes) -> None:
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise CommandError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"'{value}' is not a date in the form YYYY-MM-DD") from None

@@ -1,16 +1,7 @@
-from datetime import date
-
 from django.core.management.base import BaseCommand, CommandError
 
-from allocations.management.commands._common import get_grant, get_run
+from allocations.management.commands._common import get_grant, get_run, iso_date
 from applications.services import WorkflowError, decide
-
-
-def iso_date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"'{value}' is not a date in the form YYYY-MM-DD") from None
 
 
 class Command(BaseCommand):

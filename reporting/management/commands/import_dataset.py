@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from allocations.management.commands.decide_run import iso_date
+from allocations.management.commands._common import iso_date
 from reporting.imports import ImportRefused, import_dataset
 
 from ._common import get_grant
