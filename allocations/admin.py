@@ -6,6 +6,7 @@ and the audit trail are read-only; computing and deciding go through `services` 
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from celery.result import EagerResult
@@ -73,6 +74,8 @@ def _plain(value):
         return getattr(value, "slug", None) or str(value)
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, date):  # a call's dates: the admin refused to save a call at all
+        return value.isoformat()
     return value
 
 

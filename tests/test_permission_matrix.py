@@ -47,7 +47,7 @@ from applications.models import (
     UsageReport,
 )
 
-from .conftest import SEED_000
+from .conftest import SEED_000, fit_agreement
 from .factories import OFFICIAL_CODENAMES
 
 pytestmark = pytest.mark.django_db
@@ -237,6 +237,7 @@ def world(import_seed):
     }
     official, owner = users["official"], users["owner"]
     today = timezone.localdate()
+    fit_agreement(grant, report_by=today + timedelta(days=365))  # the call is open today
     call = services.open_call(
         pot=pot,
         title="Intresseanmälan särskilda boenden",
@@ -266,7 +267,7 @@ def world(import_seed):
     run = compute_grant(grant_id=grant.pk, actor=official)
     services.decide(
         run=run,
-        decided_on=today,
+        decided_on=today - timedelta(days=2),  # the round before the open call
         decided_by="Förvaltningschef",
         delegation="",
         reference="ÄN 2020/55",

@@ -111,7 +111,10 @@ def decide(request, pk):
                 )
             else:
                 form.add_error(None, _("A later run of this grant exists: decide that one."))
-        except (WorkflowError, ValueError) as exc:
+        except WorkflowError as exc:
+            for field, message in exc.problems or [(None, str(exc))]:
+                form.add_error(field, message)
+        except ValueError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("The decision on run %s is recorded.") % run.number)
