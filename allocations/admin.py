@@ -7,6 +7,7 @@ job, followed on its page) and deciding through `services`.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.contrib import admin, messages
@@ -72,6 +73,8 @@ def _plain(value):
         return getattr(value, "slug", None) or str(value)
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, date):  # a call's dates: the admin refused to save a call at all
+        return value.isoformat()
     return value
 
 

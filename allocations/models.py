@@ -108,6 +108,31 @@ class Agreement(models.Model):
     def __str__(self) -> str:
         return f"{self.title} ({self.year})"
 
+    def clean(self) -> None:
+        # The order is the grant file's rule (`grantfile.agreement_date_problems`), worded here.
+        dates = {"spend_by": self.spend_by, "report_by": self.report_by, "repay_by": self.repay_by}
+        problems = grantfile.agreement_date_problems(dates)
+        if problems:
+            raise ValidationError(
+                {
+                    later: AGREEMENT_DATE_ORDER_MESSAGES[later]
+                    % {"date": dates[earlier].isoformat()}
+                    for earlier, later in problems
+                }
+            )
+
+
+AGREEMENT_DATE_ORDER_MESSAGES = {
+    "report_by": _(
+        "The report-by date cannot be before the spend-by date (%(date)s): the use of the "
+        "money is reported after the time to spend it ends."
+    ),
+    "repay_by": _(
+        "The repay-by date cannot be before the spend-by date (%(date)s): unspent money is "
+        "repaid after the time to spend it ends."
+    ),
+}
+
 
 class PermittedUse(models.Model):
     """A heading that applications and usage reports tick."""

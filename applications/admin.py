@@ -297,7 +297,8 @@ class RunAdmin(AllocationRunAdmin):
                 try:
                     workflow.decide(run=run, actor=request.user, **form.cleaned_data)
                 except workflow.WorkflowError as exc:
-                    form.add_error(None, str(exc))
+                    for field, message in exc.problems or [(None, str(exc))]:
+                        form.add_error(field if field in form.fields else None, message)
                 else:
                     messages.success(request, _("The decision on %s is recorded.") % run)
                     return redirect("admin:allocations_allocationrun_change", run.pk)

@@ -71,8 +71,58 @@ class Call(models.Model):
         return self.opens_on <= today <= self.closes_on
 
     def clean(self) -> None:
-        if self.opens_on and self.closes_on and self.closes_on < self.opens_on:
-            raise ValidationError({"closes_on": _("A call cannot close before it opens.")})
+        if not (self.pot_id and self.opens_on and self.closes_on):
+            return  # a missing field is reported on its own
+        problems = call_date_problems(
+            pot=self.pot, opens_on=self.opens_on, closes_on=self.closes_on
+        )
+        if problems:
+            errors: dict[str, list[str]] = {}
+            for field, message in problems:
+                errors.setdefault(field, []).append(message)
+            raise ValidationError(errors)
+
+
+# The agreement's dates a call must close before, in the order an official reads them.
+AGREEMENT_DEADLINES = (
+    ("spend_by", _("spend-by date")),
+    ("report_by", _("report-by date")),
+    ("repay_by", _("repay-by date")),
+)
+
+
+def call_date_problems(*, pot, opens_on: date, closes_on: date) -> list[tuple[str, str]]:
+    """Why a call on `pot` cannot run between these dates, as (field, message) pairs.
+
+    A call closes after it opens, and before the first of its agreement's dates: the money
+    is decided once the call has closed, and then spent, reported and repaid.
+    """
+    problems = []
+    if closes_on < opens_on:
+        problems.append(("closes_on", str(_("A call cannot close before it opens."))))
+    agreement = pot.grant.agreement
+    deadlines = [
+        (getattr(agreement, field), label)
+        for field, label in AGREEMENT_DEADLINES
+        if getattr(agreement, field)
+    ]
+    if deadlines:
+        first, label = min(deadlines, key=lambda d: d[0])
+        if closes_on >= first:
+            problems.append(
+                (
+                    "closes_on",
+                    str(
+                        _(
+                            "The call must close before the agreement's %(deadline)s "
+                            "(%(date)s): the money is decided after the call closes, and "
+                            "then spent."
+                        )
+                        % {"deadline": label, "date": first.isoformat()}
+                    ),
+                )
+            )
+    return problems
 
 
 class PaymentMethod(models.TextChoices):

@@ -699,6 +699,66 @@ def test_a_grant_amount_below_its_pots_is_refused_and_a_good_one_audited(client,
 
 
 @pytest.mark.django_db
+def test_agreement_dates_out_of_order_are_field_errors_and_nothing_changes(client, grant):
+    agreement = grant.agreement
+    assert agreement.spend_by == date(2023, 12, 31)
+
+    response = post_change(client, agreement, report_by="2023-06-30", repay_by="2023-12-30")
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["report_by"] == [
+        "The report-by date cannot be before the spend-by date (2023-12-31): the use of the "
+        "money is reported after the time to spend it ends."
+    ]
+    assert "unspent money is repaid after" in errors["repay_by"][0]
+    agreement.refresh_from_db()
+    assert (agreement.report_by, agreement.repay_by) == (None, None)
+
+    swedish = client.post(
+        change_url(agreement),
+        {**form_data(client.get(change_url(agreement))), "report_by": "2023-06-30"},
+        HTTP_ACCEPT_LANGUAGE="sv",
+    )
+    assert "kan inte ligga före sista dag att förbruka medlen (2023-12-31)" in page(swedish)
+
+    response = post_change(client, agreement, report_by="2023-12-31", repay_by="2024-03-31")
+
+    assert response.status_code == 302
+    agreement.refresh_from_db()
+    assert (agreement.report_by, agreement.repay_by) == (date(2023, 12, 31), date(2024, 3, 31))
+
+
+@pytest.mark.django_db
+def test_a_call_closing_after_the_agreements_first_date_is_a_field_error(client, grant):
+    from applications.models import Call
+
+    pot = Pot.objects.get(grant=grant, slug="ssk-ansokan")  # spend by 2023-12-31
+    url = reverse("admin:applications_call_add")
+    call = {"pot": pot.pk, "title": "Vidareutbildning", "instructions": ""}
+
+    response = client.post(url, {**call, "opens_on": "2023-12-01", "closes_on": "2023-12-31"})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["closes_on"] == [
+        "The call must close before the agreement's spend-by date (2023-12-31): the money is "
+        "decided after the call closes, and then spent."
+    ]
+    response = client.post(url, {**call, "opens_on": "2023-12-01", "closes_on": "2023-11-30"})
+    assert response.context["adminform"].form.errors["closes_on"] == [
+        "A call cannot close before it opens."
+    ]
+    assert not Call.objects.exists()
+
+    response = client.post(url, {**call, "opens_on": "2023-09-01", "closes_on": "2023-09-30"})
+
+    assert response.status_code == 302
+    assert Call.objects.get().closes_on == date(2023, 9, 30)
+    entry = AuditEntry.objects.get(action__startswith="call.")
+    assert entry.after["closes_on"] == "2023-09-30"
+
+
+@pytest.mark.django_db
 def test_unit_figures_and_dataset_values_are_audited(client, grant):
     unit = GrantUnit.objects.filter(grant=grant).exclude(places=None).first()
     response = post_change(client, unit, places=str(unit.places + 5))

@@ -17,7 +17,7 @@ from allocations.models import GrantUnit, Organisation, PermittedUse, Pot
 from applications import services
 from applications.models import Application, ApplicationStatus
 
-from .conftest import SEED_000
+from .conftest import SEED_000, fit_agreement
 from .factories import official_user, provider_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,6 +55,7 @@ def world(browser_page, live_server, import_seed) -> World:
     official = official_user(password=PASSWORD)
     provider_user(Organisation.objects.get(slug="nara-omsorg-ab"), "nara", password=PASSWORD)
     today = timezone.localdate()
+    fit_agreement(grant, report_by=today + timedelta(days=365))  # the call is open today
     call = services.open_call(
         pot=pot,
         title="Intresseanmälan särskilda boenden",

@@ -1,6 +1,7 @@
 """`load_demo`: a development install with one user per role and an open call."""
 
 import io
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth.models import User
@@ -10,9 +11,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from allocations.models import Grant, OrganisationKind
-from applications import permissions
-from applications.models import Call, Membership
+from allocations import grantfile
+from allocations.models import Agreement, Grant, OrganisationKind, PermittedUse
+from applications import permissions, services
+from applications.management.commands.load_demo import years_to_move
+from applications.models import Call, Membership, RequisitionStatus, call_date_problems
 
 pytestmark = pytest.mark.django_db
 
@@ -71,3 +74,91 @@ def test_load_demo_is_idempotent_and_gives_every_role(settings):
     client = Client()
     client.login(username="handlaggare", password="demo")
     assert client.get(reverse("office:start"), HTTP_ACCEPT_LANGUAGE="en").status_code == 200
+
+
+def agreement_dates(agreement: Agreement) -> dict:
+    return {f: getattr(agreement, f) for f in ("spend_by", "report_by", "repay_by")}
+
+
+def provider_start_page(username: str):
+    client = Client()
+    assert client.login(username=username, password="demo")
+    response = client.get(reverse("portal:start"), HTTP_ACCEPT_LANGUAGE="sv")
+    assert response.status_code == 200
+    return response
+
+
+def test_the_demo_dates_fit_the_day_it_is_loaded(settings):
+    settings.DEBUG = True
+    call_command("load_demo", stdout=io.StringIO())
+    today = timezone.localdate()
+    grant = Grant.objects.select_related("agreement").get(
+        slug="aldrenamnden-2020-vardens-medarbetare"
+    )
+    call = Call.objects.get(pot__grant=grant)
+    agreement = grant.agreement
+
+    # Every date in order: the call is open today, the agreement's dates lie after it.
+    assert call.is_open(today)
+    for each in Agreement.objects.all():
+        assert grantfile.agreement_date_problems(agreement_dates(each)) == []
+    for each in Call.objects.select_related("pot__grant__agreement"):
+        assert (
+            call_date_problems(pot=each.pot, opens_on=each.opens_on, closes_on=each.closes_on) == []
+        )
+    assert agreement.report_by > call.closes_on
+    # Day and month are the seed's, the year moved: report by 31 January.
+    assert (agreement.report_by.month, agreement.report_by.day) == (1, 31)
+    assert agreement.report_by - call.closes_on < timedelta(days=366 + 90)
+
+    # Loaded again the same day, nothing moves.
+    before = agreement_dates(agreement)
+    call_command("load_demo", stdout=io.StringIO())
+    agreement.refresh_from_db()
+    assert agreement_dates(agreement) == before
+
+    for username in ("utforare-a", "utforare-b"):
+        assert "försenad" not in provider_start_page(username).content.decode()
+
+    # The official closes the call and decides today; the provider's tasks are not late.
+    official = User.objects.get(username="handlaggare")
+    services.close_call(call=call, today=today, actor=official)
+    run = grant.runs.get()
+    services.decide(
+        run=run,
+        decided_on=today,
+        decided_by=grant.decision_body,
+        delegation=grant.delegated_to,
+        reference=grant.reference,
+        requisition_by=today + timedelta(days=14),
+        actor=official,
+    )
+    tasks = list(provider_start_page("utforare-a").context["tasks"])
+    assert {t.kind for t in tasks} == {"requisition"}
+    assert not any(t.overdue for t in tasks)
+
+    use = PermittedUse.objects.filter(agreement=agreement).first()
+    for req in run.requisitions.filter(
+        organisation__slug="omsorg-norr-ab", status=RequisitionStatus.PENDING
+    ):
+        services.accept_requisition(
+            req=req,
+            payment_method="bankgiro",
+            payment_account="5050-1055",
+            lines={use: req.amount},
+            actor=official,
+        )
+    response = provider_start_page("utforare-a")
+    tasks = list(response.context["tasks"])
+    assert {t.kind for t in tasks} == {"report"}
+    assert {t.due_on for t in tasks} == {agreement.report_by}
+    assert not any(t.overdue for t in tasks)
+    assert "försenad" not in response.content.decode()
+
+
+def test_the_agreement_moves_by_the_fewest_whole_years():
+    assert years_to_move([date(2020, 1, 31)], after=date(2026, 1, 30)) == 6
+    assert years_to_move([date(2020, 1, 31)], after=date(2026, 1, 31)) == 7
+    assert years_to_move([date(2020, 12, 31), date(2021, 1, 31)], after=date(2026, 7, 1)) == 6
+    assert years_to_move([date(2030, 1, 31)], after=date(2026, 7, 1)) == 0
+    assert years_to_move([], after=date(2026, 7, 1)) == 0

@@ -46,7 +46,7 @@ from applications.models import (
     UsageReport,
 )
 
-from .conftest import SEED_000
+from .conftest import SEED_000, fit_agreement
 from .factories import official_user, provider_user
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +88,8 @@ def test_seed_000_from_call_to_redistribution(import_seed, django_capture_on_com
     provider = provider_user(nara, "nara", password=PASSWORD)
     office, portal = signed_in("handlaggare"), signed_in("nara")
     today = timezone.localdate()
+    # The seed's report-by date (2020-01-31) is moved to lie after a call opened today.
+    fit_agreement(grant, report_by=today + timedelta(days=365))
 
     # ------------------------------------------------------------ the official opens a call
     response = office.post(
@@ -188,7 +190,7 @@ def test_seed_000_from_call_to_redistribution(import_seed, django_capture_on_com
     assert (app.status, app.reviewed_by) == (ApplicationStatus.APPROVED, official)
     assert "Application approved" in text(portal.get(reverse("portal:application", args=[app.pk])))
 
-    # ------------------------------------------------------------ compute and decide
+    # ------------------------------------------------------------ compute, close and decide
     with django_capture_on_commit_callbacks(execute=True):
         response = office.post(reverse("office:compute", args=[grant.pk]))
     run = AllocationRun.objects.get(grant=grant, redistributes=None)
@@ -203,6 +205,15 @@ def test_seed_000_from_call_to_redistribution(import_seed, django_capture_on_com
     assert f"{kr(GRANT_AMOUNT)} allocated" in page
     assert rate_text(result.rate) in page
     assert "Record the decision" in page
+
+    # Applications may come in until the call closes: the decision waits for that.
+    too_early = office.post(
+        reverse("office:decide", args=[run.pk]),
+        {"decided_on": today.isoformat(), "decided_by": "Förvaltningschef"},
+    )
+    assert "before the call “Intresseanmälan särskilda boenden” closes" in text(too_early)
+    office.post(reverse("office:call_close", args=[call.pk]))
+    assert not Call.objects.get().is_open(today + timedelta(days=1))
 
     response = office.post(
         reverse("office:decide", args=[run.pk]),

@@ -75,7 +75,7 @@ from applications.models import (
 )
 from applications.services import UnitChoice
 
-from .conftest import SEED_000
+from .conftest import SEED_000, fit_agreement
 from .factories import official_user
 
 pytestmark = pytest.mark.django_db
@@ -379,6 +379,8 @@ class World:
         self.other = User.objects.create_user("syd", "syd@example.invalid", "x")
         Membership.objects.create(user=self.other, organisation=self.b)
         self.today = timezone.localdate()
+        # The call is open today; the agreement's dates lie after it.
+        fit_agreement(self.grant, report_by=self.today + timedelta(days=365))
         self.call = services.open_call(
             pot=self.pot,
             title="Intresseanmälan",
@@ -429,7 +431,7 @@ class World:
         self.run = compute_grant(grant_id=self.grant.pk, actor=self.official)
         services.decide(
             run=self.run,
-            decided_on=self.today,
+            decided_on=self.today - timedelta(days=2),  # the round before the open call
             decided_by="Förvaltningschef",
             delegation="",
             reference="ÄN 2020/55",
@@ -870,7 +872,7 @@ def test_decide(world):
     run_ = compute_grant(grant_id=world.grant.pk, actor=world.official)
     url = reverse("office:decide", args=[run_.pk])
     valid = {
-        "decided_on": world.today.isoformat(),
+        "decided_on": (world.today - timedelta(days=2)).isoformat(),  # before the call opened
         "decided_by": "Förvaltningschef",
         "delegation": "Äldrenämndens delegationsordning",
         "reference": "ÄN 2020/55",

@@ -131,6 +131,12 @@ CASES = [
         "agreement.report_by: '2020-02-30' is not a date in the form YYYY-MM-DD",
     ),
     (
+        "reported before the time to spend ends",
+        lambda d: d["agreement"].update(spend_by="2020-12-31", report_by="2020-06-30"),
+        "agreement.report_by: 2020-06-30 is before spend_by 2020-12-31: money is reported and "
+        "repaid after the time to spend it ends",
+    ),
+    (
         "unknown permitted use",
         lambda d: d["applications"][0]["uses"].append("godis"),
         "applications[0].uses[2]: unknown permitted use 'godis'",
@@ -141,6 +147,32 @@ CASES = [
 @pytest.mark.parametrize(("change", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_file_is_refused_with_path_and_problem(change, expected):
     assert expected in errors_of(mutated(SEED_000, change))
+
+
+def test_agreement_dates_out_of_order_name_each_later_field():
+    def change(d):
+        d["agreement"].update(spend_by="2021-01-01", report_by="2020-12-31", repay_by="2020-03-31")
+
+    assert errors_of(mutated(SEED_000, change)) == [
+        "agreement.report_by: 2020-12-31 is before spend_by 2021-01-01: money is reported and "
+        "repaid after the time to spend it ends",
+        "agreement.repay_by: 2020-03-31 is before spend_by 2021-01-01: money is reported and "
+        "repaid after the time to spend it ends",
+    ]
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        {"spend_by": "2020-12-31", "report_by": "2020-12-31", "repay_by": "2020-12-31"},
+        {"spend_by": "2020-12-31", "report_by": "2021-01-31"},
+        {"report_by": "2020-01-31", "repay_by": "2019-12-31"},  # no spend-by: nothing to order
+    ],
+)
+def test_agreement_dates_in_order_or_on_the_same_day_pass(dates):
+    data = seed_json(SEED_000)
+    data["agreement"].update(dates)
+    grantfile.parse(json.dumps(data))
 
 
 def test_children_exceeding_their_parent():
@@ -227,6 +259,19 @@ def test_import_command_refuses_bad_files_and_writes_nothing(tmp_path, change, e
     with pytest.raises(CommandError) as info:
         call_command("import_grant", str(path))
     assert expected in str(info.value)
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_import_command_refuses_agreement_dates_out_of_order_and_writes_nothing(tmp_path):
+    before = snapshot()
+    data = seed_json(SEED_000)
+    data["agreement"].update(spend_by="2020-12-31", repay_by="2020-03-31")
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(CommandError) as info:
+        call_command("import_grant", str(path))
+    assert "agreement.repay_by: 2020-03-31 is before spend_by 2020-12-31" in str(info.value)
     assert snapshot() == before
 
 

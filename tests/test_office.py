@@ -16,6 +16,7 @@ from django.utils import timezone, translation
 
 from allocations.models import (
     AllocationRun,
+    AuditEntry,
     GrantUnit,
     Job,
     JobStatus,
@@ -39,7 +40,7 @@ from applications.models import (
     Requisition,
 )
 
-from .conftest import SEED_000, SEED_002, SEED_003
+from .conftest import SEED_000, SEED_002, SEED_003, fit_agreement
 from .factories import provider_user as provider
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +65,7 @@ def office(client, official):
 @pytest.fixture
 def seed000(import_seed):
     grant = import_seed(SEED_000)
+    fit_agreement(grant, report_by=date(2021, 1, 31))  # the tests decide in spring 2020
     return grant, Pot.objects.get(grant=grant, slug="sarskilda-boenden")
 
 
@@ -117,6 +119,7 @@ def accept(req: Requisition, user) -> Requisition:
 def test_start_shows_grants_calls_and_what_waits(office, seed000, official):
     grant, pot = seed000
     today = timezone.localdate()
+    fit_agreement(grant, report_by=today + timedelta(days=365))  # the call is open today
     services.open_call(
         pot=pot, title="Öppen", opens_on=today, closes_on=today + timedelta(days=5), actor=official
     )
@@ -133,7 +136,7 @@ def test_start_shows_grants_calls_and_what_waits(office, seed000, official):
 
 
 def test_open_and_close_a_call(office, seed000):
-    _grant, pot = seed000
+    grant, pot = seed000
     url = reverse("office:call_new")
     bad = {"pot": pot.pk, "title": "X", "opens_on": "2020-03-10", "closes_on": "2020-03-01"}
     response = office.post(url, bad)
@@ -146,7 +149,24 @@ def test_open_and_close_a_call(office, seed000):
         assert "pot" in response.context["form"].errors
     assert not Call.objects.exists()
 
+    # The call closes before the agreement's first date: the money is decided, then spent.
+    response = office.post(url, {**bad, "closes_on": "2021-01-31"})
+    assert response.context["form"].errors["closes_on"] == [
+        "The call must close before the agreement's report-by date (2021-01-31): the money is "
+        "decided after the call closes, and then spent."
+    ]
+    fit_agreement(grant, spend_by=date(2020, 12, 31))
+    response = office.post(url, {**bad, "closes_on": "2021-01-15"})
+    assert (
+        "the agreement's spend-by date (2020-12-31)"
+        in response.context["form"].errors["closes_on"][0]
+    )
+    response = office.post(url, {**bad, "closes_on": "2020-12-30"})
+    assert response.status_code == 302
+    Call.objects.all().delete()
+
     today = timezone.localdate()
+    fit_agreement(grant, spend_by=None, report_by=today + timedelta(days=365))
     good = {
         "pot": pot.pk,
         "title": "Intresseanmälan",
@@ -377,6 +397,54 @@ def test_compute_and_decide_through_the_pages(office, seed000, django_capture_on
     assert sum(b.decided for b in listing.context["pots"]) == 8_209_071
 
 
+def test_a_decision_dated_out_of_order_is_a_field_error_and_writes_nothing(
+    office, seed000, official, django_capture_on_commit_callbacks
+):
+    grant, pot = seed000  # the agreement's report-by date is 2021-01-31
+    run = compute(office, grant, django_capture_on_commit_callbacks)
+    services.open_call(
+        pot=pot,
+        title="Intresseanmälan",
+        opens_on=date(2020, 3, 1),
+        closes_on=date(2020, 3, 31),
+        actor=official,
+    )
+    url = reverse("office:decide", args=[run.pk])
+    audited = AuditEntry.objects.count()
+    decision = {
+        "decided_on": "2020-03-15",
+        "decided_by": "Äldrenämnden",
+        "requisition_by": "2021-02-15",
+    }
+
+    errors = office.post(url, decision).context["form"].errors
+
+    assert errors["decided_on"] == [
+        "The decision cannot be dated before the call “Intresseanmälan” closes (2020-03-31): "
+        "it decides on the applications to the call."
+    ]
+    assert errors["requisition_by"] == [
+        "The recipients must requisition before the agreement's report-by date (2021-01-31): "
+        "they report on the money they requisitioned."
+    ]
+    late = {**decision, "decided_on": "2021-01-31", "requisition_by": ""}
+    errors = office.post(url, late).context["form"].errors
+    assert errors["decided_on"] == [
+        "The decision must be dated before the agreement's report-by date (2021-01-31): the "
+        "recipients report on the money after it is decided."
+    ]
+    swedish = page_text(office.post(url, decision, HTTP_ACCEPT_LANGUAGE="sv"))
+    assert "Beslutet kan inte dateras före den 2020-03-31" in swedish
+    run.refresh_from_db()
+    assert not run.is_decided
+    assert not run.requisitions.exists()
+    assert AuditEntry.objects.count() == audited
+
+    # On the day the call closes the decision may be taken.
+    run = decide(office, run, decided_on="2020-03-31", requisition_by="2020-04-30")
+    assert run.decided_on == date(2020, 3, 31)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_eager_computation_shows_its_result_at_once(office, import_seed):
     grant = import_seed(SEED_002)
@@ -529,16 +597,16 @@ def test_claim_repay_and_redistribute_in_two_steps(office, decided, official):
     first, second = 40_000, unspent - 40_000
     rounds = []
     for amount in (first, second):
-        office.post(url, {"amount": amount, "due_on": "2021-03-31", "disposition": "redistribute"})
+        office.post(url, {"amount": amount, "due_on": "2020-11-30", "disposition": "redistribute"})
         claim = RepaymentClaim.objects.latest("pk")
         assert claim.disposition == ClaimDisposition.REDISTRIBUTE
         response = office.post(
             reverse("office:claim_repaid", args=[claim.pk]), {"paid_on": "not a date"}
         )
         assert response.status_code == 200
-        office.post(reverse("office:claim_repaid", args=[claim.pk]), {"paid_on": "2021-03-01"})
+        office.post(reverse("office:claim_repaid", args=[claim.pk]), {"paid_on": "2020-11-02"})
         claim.refresh_from_db()
-        assert claim.paid_on == date(2021, 3, 1)
+        assert claim.paid_on == date(2020, 11, 2)
         waiting = office.get(reverse("office:claims"))
         assert waiting.context["waiting"] == [(req.pot, amount)]
         choose = reverse("office:redistribute", args=[req.pot.pk])
@@ -549,14 +617,15 @@ def test_claim_repay_and_redistribute_in_two_steps(office, decided, official):
         rounds.append(AllocationRun.objects.get(redistributes=req.pot))
         assert response.url == reverse("office:run", args=[rounds[-1].pk])
 
-    # The second claim joins the round not yet decided: the round holds both.
+    # The second claim joins the round not yet decided: the round holds both. It is decided
+    # before the agreement's report-by date (2021-01-31), so its recipients can report too.
     assert rounds[0].pk == rounds[1].pk
     again = rounds[-1]
     again.refresh_from_db()
     assert again.redistributed_amount == again.allocated() == unspent
     page = office.get(reverse("office:run", args=[again.pk]))
     assert f"Redistribution 1 of money repaid from {req.pot.name}" in page_text(page)
-    decision = {"decided_on": "2021-04-01", "decided_by": "Förvaltningschef", "requisition_by": ""}
+    decision = {"decided_on": "2020-12-01", "decided_by": "Förvaltningschef", "requisition_by": ""}
     unconfirmed = office.post(reverse("office:decide", args=[again.pk]), decision)
     assert unconfirmed.context["form"].errors["confirm"]
     response = office.post(reverse("office:decide", args=[again.pk]), {**decision, "confirm": "on"})

@@ -62,7 +62,7 @@ from applications.models import (
 from reporting import urls as reporting_urls
 from reporting.models import JobKind
 
-from .conftest import SEED_000
+from .conftest import SEED_000, fit_agreement
 from .factories import OFFICIAL_CODENAMES
 
 pytestmark = pytest.mark.django_db
@@ -296,6 +296,7 @@ def world(import_seed, settings, tmp_path):
     }
     official, owner = users["official"], users["owner"]
     today = timezone.localdate()
+    fit_agreement(grant, report_by=today + timedelta(days=365))  # the call is open today
     call = services.open_call(
         pot=pot,
         title="Intresseanmälan särskilda boenden",
@@ -325,7 +326,7 @@ def world(import_seed, settings, tmp_path):
     run = compute_grant(grant_id=grant.pk, actor=official)
     services.decide(
         run=run,
-        decided_on=today,
+        decided_on=today - timedelta(days=2),  # the round before the open call
         decided_by="Förvaltningschef",
         delegation="",
         reference="ÄN 2020/55",

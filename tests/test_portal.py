@@ -37,7 +37,7 @@ from applications.models import (
     UsageReport,
 )
 
-from .conftest import SEED_000, SEED_003
+from .conftest import SEED_000, SEED_003, fit_agreement
 from .factories import provider_user as provider
 from .factories import signed_in as browser
 
@@ -58,6 +58,7 @@ def today():
 @pytest.fixture
 def seed000(import_seed, official):
     grant = import_seed(SEED_000)
+    fit_agreement(grant, report_by=today() + timedelta(days=365))  # the call is open today
     pot = Pot.objects.get(grant=grant, slug="sarskilda-boenden")
     call = services.open_call(
         pot=pot,
@@ -103,11 +104,11 @@ def application_post(grant, units, **overrides) -> dict:
     return data
 
 
-def decide(grant, official, *, requisition_by=None) -> AllocationRun:
+def decide(grant, official, *, decided_on=None, requisition_by=None) -> AllocationRun:
     run = compute_grant(grant_id=grant.pk, actor=official)
     return services.decide(
         run=run,
-        decided_on=today() - timedelta(days=2),
+        decided_on=decided_on or today() - timedelta(days=2),
         decided_by="Förvaltningschef",
         delegation="Äldrenämndens delegationsordning",
         reference="ÄN 2020/55",
@@ -157,7 +158,14 @@ def test_start_page_tasks_cover_reports_and_claims(seed000, official):
     grant, _pot, _call = seed000
     org = Organisation.objects.get(slug="socialforvaltningen")
     user = provider(org, "social")
-    run = decide(grant, official)
+    # Decided two months ago; the report was due yesterday.
+    run = decide(
+        grant,
+        official,
+        decided_on=today() - timedelta(days=60),
+        requisition_by=today() - timedelta(days=50),
+    )
+    fit_agreement(grant, report_by=today() - timedelta(days=1))
     req = run.requisitions.get(organisation=org)
     use = PermittedUse.objects.filter(agreement=grant.agreement).first()
     services.accept_requisition(
@@ -170,7 +178,7 @@ def test_start_page_tasks_cover_reports_and_claims(seed000, official):
     html = browser(user).get(reverse("portal:start")).content.decode()
     assert "Report what the money from" in html
     assert grant.agreement.report_by.isoformat() in html
-    assert "overdue" in html  # report_by 2020-01-31 has passed
+    assert "overdue" in html  # the report-by date has passed
 
     services.record_payment(
         req=req, paid_on=today(), amount=req.amount, reference="VER-1", actor=official
@@ -490,6 +498,7 @@ def test_a_closed_call_refuses_submit_and_says_so(seed000):
 
 def test_an_approved_amounts_pot_asks_for_the_amount(import_seed, official):
     grant = import_seed(SEED_003)
+    fit_agreement(grant, spend_by=today() + timedelta(days=365))  # the call is open today
     pot = Pot.objects.get(grant=grant, slug="ssk-ansokan")
     call = services.open_call(
         pot=pot,

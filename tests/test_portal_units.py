@@ -24,7 +24,7 @@ from applications import services
 from applications.models import ApplicationUnit, ClaimDisposition
 from applications.reminders import send_report_reminders
 
-from .conftest import SEED_000
+from .conftest import SEED_000, fit_agreement
 from .factories import provider_user as provider
 from .factories import signed_in as browser
 from .test_settings import settings_outcome
@@ -42,6 +42,7 @@ def today():
 @pytest.fixture
 def seed(import_seed, official):
     grant = import_seed(SEED_000)
+    fit_agreement(grant, report_by=today() + timedelta(days=365))  # the call is open today
     pot = Pot.objects.get(grant=grant, slug="sarskilda-boenden")
     call = services.open_call(
         pot=pot,

@@ -20,7 +20,7 @@ from applications import services
 from applications.models import Application, ApplicationStatus, ApplicationUnit
 from applications.services import UnitChoice
 
-from .conftest import SEED_000
+from .conftest import SEED_000, fit_agreement
 from .test_admin import post_change
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +29,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def seed000(import_seed):
     grant = import_seed(SEED_000)
+    fit_agreement(grant, report_by=date(2021, 1, 31))  # the call below runs in 2020
     pot = Pot.objects.get(grant=grant, slug="sarskilda-boenden")
     official = User.objects.create_user("handlaggare", "h@example.invalid", "x")
     official.user_permissions.add(Permission.objects.get(codename="handle_cases"))

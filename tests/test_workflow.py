@@ -24,7 +24,7 @@ from applications.models import (
 from applications.reminders import send_report_reminders
 from applications.services import UnitChoice, WorkflowError
 
-from .conftest import SEED_000, SEED_002
+from .conftest import SEED_000, SEED_002, fit_agreement
 from .factories import provider_user
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +44,7 @@ def english():
 @pytest.fixture
 def seed000(import_seed, official):
     grant = import_seed(SEED_000)
+    fit_agreement(grant, report_by=date(2021, 1, 31))  # the flow below runs in 2020
     pot = Pot.objects.get(grant=grant, slug="sarskilda-boenden")
     # The portal's flow: the imported applications stay; a new provider applies through a call.
     call = services.open_call(
@@ -353,6 +354,46 @@ def test_report_reminders_go_once_before_report_by(import_seed, official):
     assert send_report_reminders(today=report_by - timedelta(days=30)) == 0
     assert send_report_reminders(today=report_by - timedelta(days=10)) == 1
     assert send_report_reminders(today=report_by - timedelta(days=9)) == 0
+
+
+def test_a_decision_out_of_order_with_its_dates_changes_nothing(seed000, official):
+    grant, _pot, call = seed000  # the call runs in March 2020; report by 2021-01-31
+    fit_agreement(grant, spend_by=date(2020, 12, 31), repay_by=date(2021, 3, 31))
+    run = compute_grant(grant_id=grant.pk, actor=official)
+    audited = AuditEntry.objects.count()
+
+    def decide(decided_on, requisition_by=None):
+        with pytest.raises(WorkflowError) as refused:
+            services.decide(
+                run=run,
+                decided_on=decided_on,
+                decided_by="Förvaltningschef",
+                delegation="",
+                reference="",
+                requisition_by=requisition_by,
+                actor=official,
+            )
+        return [field for field, _message in refused.value.problems], str(refused.value)
+
+    fields, message = decide(date(2020, 3, 30))
+    assert fields == ["decided_on"]
+    assert f"before the call “{call.title}” closes (2020-03-31)" in message
+    fields, message = decide(date(2021, 3, 31))
+    assert fields == ["decided_on", "decided_on"]
+    assert "report-by date (2021-01-31)" in message
+    assert "repay-by date (2021-03-31)" in message
+    assert decide(date(2020, 4, 1), date(2020, 3, 31))[0] == ["requisition_by"]
+    assert decide(date(2020, 4, 1), date(2021, 1, 31))[0] == ["requisition_by"]
+    run.refresh_from_db()
+    assert not run.is_decided
+    assert not run.requisitions.exists()
+    assert AuditEntry.objects.count() == audited
+    assert (
+        services.decision_date_problems(
+            run=run, decided_on=date(2020, 3, 31), requisition_by=date(2021, 1, 30)
+        )
+        == []
+    )
 
 
 def test_permission_rules_say_why(seed000, official):

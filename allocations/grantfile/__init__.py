@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from .. import engine
 from .base import (  # noqa: F401
+    AGREEMENT_DATE_ORDER,
     APPLICATION_STATUSES,
     DECIMAL,
     FORMAT,
@@ -30,6 +31,7 @@ from .base import (  # noqa: F401
     Context,
     FloatText,
     GrantFileError,
+    agreement_date_problems,
     fixed_total,
     luhn_ok,
 )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 from .. import engine
 
@@ -40,6 +42,20 @@ class GrantFileError(Exception):
 
 class FloatText(str):
     """A JSON number with a fraction or exponent, kept as text so it can be refused."""
+
+
+# The agreement's dates in order (earlier, later): money is reported and repaid after the
+# time to spend it ends. The grant file checker and the agreement's admin form both read this.
+AGREEMENT_DATE_ORDER = (("spend_by", "report_by"), ("spend_by", "repay_by"))
+
+
+def agreement_date_problems(dates: Mapping[str, date | None]) -> list[tuple[str, str]]:
+    """The (earlier, later) pairs of the agreement's dates that are given but out of order."""
+    return [
+        (earlier, later)
+        for earlier, later in AGREEMENT_DATE_ORDER
+        if dates.get(earlier) and dates.get(later) and dates[later] < dates[earlier]
+    ]
 
 
 def luhn_ok(org_number: str) -> bool:

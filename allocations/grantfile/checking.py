@@ -20,6 +20,7 @@ from .base import (
     Context,
     FloatText,
     GrantFileError,
+    agreement_date_problems,
     fixed_total,
     luhn_ok,
 )
@@ -268,9 +269,16 @@ class Checker:
                 self.string(use["label"], f"{upath}.label")
         if "national_amount" in value:
             self.integer(value["national_amount"], f"{path}.national_amount")
+        dates = {}
         for key in ("spend_by", "report_by", "repay_by"):
-            if key in value:
-                self.iso_date(value[key], f"{path}.{key}")
+            if key in value and self.iso_date(value[key], f"{path}.{key}"):
+                dates[key] = date.fromisoformat(value[key])
+        for earlier, later in agreement_date_problems(dates):
+            self.error(
+                f"{path}.{later}",
+                f"{value[later]} is before {earlier} {value[earlier]}: money is reported and "
+                "repaid after the time to spend it ends",
+            )
         if "repay_to" in value:
             self.string(value["repay_to"], f"{path}.repay_to")
 

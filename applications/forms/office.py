@@ -20,6 +20,7 @@ from ..models import (
     ClaimDisposition,
     ReportStatus,
     RequisitionStatus,
+    call_date_problems,
 )
 from .filters import FilterControls
 
@@ -98,9 +99,12 @@ class CallForm(Labelled, forms.Form):
 
     def clean(self):
         data = super().clean()
-        opens_on, closes_on = data.get("opens_on"), data.get("closes_on")
-        if opens_on and closes_on and closes_on < opens_on:
-            self.add_error("closes_on", _("A call cannot close before it opens."))
+        pot, opens_on, closes_on = data.get("pot"), data.get("opens_on"), data.get("closes_on")
+        if pot and opens_on and closes_on:
+            for field, message in call_date_problems(
+                pot=pot, opens_on=opens_on, closes_on=closes_on
+            ):
+                self.add_error(field, message)
         return data
 
 
@@ -228,15 +232,6 @@ class DecisionForm(Labelled, DecideForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["decided_on"].input_formats = ["%Y-%m-%d"]
-
-    def clean(self):
-        data = super().clean()
-        decided_on, requisition_by = data.get("decided_on"), data.get("requisition_by")
-        if decided_on and requisition_by and requisition_by < decided_on:
-            self.add_error(
-                "requisition_by", _("The recipients cannot be asked before the decision.")
-            )
-        return data
 
 
 class RoundDecisionForm(DecisionForm):

@@ -55,6 +55,7 @@ from .money import (  # noqa: F401
     accept_requisition,
     balance_of,
     decide,
+    decision_date_problems,
     decline_requisition,
     paid_total,
     pot_balances,

@@ -12,7 +12,15 @@ from ..models import (
 
 
 class WorkflowError(Exception):
-    """A state change that is not allowed now; the message says why, for the user."""
+    """A state change that is not allowed now; the message says why, for the user.
+
+    `problems` holds (field, message) pairs when the refusal is about what was typed into
+    named fields, so that a page can show each message at its field.
+    """
+
+    def __init__(self, message, *, problems: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
 
 
 UNIT_BASED = engine.UNIT_BASED

@@ -16,6 +16,7 @@ from ..models import (
     ApplicationStatus,
     ApplicationUnit,
     Call,
+    call_date_problems,
 )
 from .base import WorkflowError, pot_amount, pot_measure
 
@@ -26,8 +27,9 @@ def open_call(
 ) -> Call:
     if pot.children.exists() or not pot.model:
         raise WorkflowError(_("A call is made for a pot with an allocation model."))
-    if closes_on < opens_on:
-        raise WorkflowError(_("A call cannot close before it opens."))
+    problems = call_date_problems(pot=pot, opens_on=opens_on, closes_on=closes_on)
+    if problems:
+        raise WorkflowError(" ".join(message for _field, message in problems))
     call = Call.objects.create(
         pot=pot,
         title=title,

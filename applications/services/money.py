@@ -16,6 +16,7 @@ from allocations.services import RunFrozen, decide_run
 from allocations.wording import format_kronor
 
 from ..models import (
+    Call,
     Payment,
     RepaymentClaim,
     Requisition,
@@ -24,6 +25,77 @@ from ..models import (
     payment_account_problem,
 )
 from .base import WorkflowError
+
+
+def decision_date_problems(
+    *, run: AllocationRun, decided_on: date, requisition_by: date | None
+) -> list[tuple[str, str]]:
+    """Why a decision on `run` cannot carry these dates, as (field, message) pairs.
+
+    The decision comes after every call on the grant's pots that had opened by then has
+    closed (a call opening later is for a later decision), and before the agreement's
+    report-by and repay-by dates; the recipients are asked to requisition on or
+    after the day of the decision, and before they must report.
+    """
+    problems = []
+    last_call = (
+        Call.objects.filter(
+            pot__grant_id=run.grant_id, opens_on__lte=decided_on, closes_on__gt=decided_on
+        )
+        .order_by("-closes_on", "id")
+        .first()
+    )
+    if last_call is not None:
+        problems.append(
+            (
+                "decided_on",
+                _(
+                    "The decision cannot be dated before the call “%(call)s” closes "
+                    "(%(date)s): it decides on the applications to the call."
+                )
+                % {"call": last_call.title, "date": last_call.closes_on.isoformat()},
+            )
+        )
+    agreement = run.grant.agreement
+    if agreement.report_by and agreement.report_by <= decided_on:
+        problems.append(
+            (
+                "decided_on",
+                _(
+                    "The decision must be dated before the agreement's report-by date "
+                    "(%(date)s): the recipients report on the money after it is decided."
+                )
+                % {"date": agreement.report_by.isoformat()},
+            )
+        )
+    if agreement.repay_by and agreement.repay_by <= decided_on:
+        problems.append(
+            (
+                "decided_on",
+                _(
+                    "The decision must be dated before the agreement's repay-by date "
+                    "(%(date)s): unspent money is repaid after it is decided."
+                )
+                % {"date": agreement.repay_by.isoformat()},
+            )
+        )
+    if requisition_by is not None:
+        if requisition_by < decided_on:
+            problems.append(
+                ("requisition_by", _("The recipients cannot be asked before the decision."))
+            )
+        elif agreement.report_by and requisition_by >= agreement.report_by:
+            problems.append(
+                (
+                    "requisition_by",
+                    _(
+                        "The recipients must requisition before the agreement's report-by "
+                        "date (%(date)s): they report on the money they requisitioned."
+                    )
+                    % {"date": agreement.report_by.isoformat()},
+                )
+            )
+    return problems
 
 
 @transaction.atomic
@@ -41,8 +113,20 @@ def decide(
     """Record the decision and open a requisition for each recipient.
 
     The one door to a decision: the officials' page, the admin and `decide_run`
-    all come here, so a decided run always has its requisitions and notices.
+    all come here, so a decided run always has its requisitions and notices, and
+    its dates are checked against the calls and the agreement (`decision_date_problems`).
     """
+    run = (
+        AllocationRun.objects.select_for_update().select_related("grant__agreement").get(pk=run.pk)
+    )
+    # A decided run is refused by `decide_run` for that reason, whatever the dates.
+    problems = (
+        []
+        if run.is_decided
+        else decision_date_problems(run=run, decided_on=decided_on, requisition_by=requisition_by)
+    )
+    if problems:
+        raise WorkflowError(" ".join(message for _field, message in problems), problems=problems)
     try:
         run = decide_run(
             run_id=run.pk,

@@ -1,9 +1,15 @@
 """A development install to click through: the seed grants, one user per role, an open call.
 
 Refused unless DEBUG is on: every demo user has the password "demo".
+
+The seeds carry their real dates (the 2020 grant's agreement asks for a report by
+2020-01-31), so the demo moves the dates of the agreement its call depends on forward by
+whole years, keeping day and month, until the first of them lies at least `DECISION_TIME`
+after the call closes: an official can then close the call, decide and ask for
+requisitions today, and nothing a provider sees is late.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -13,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from allocations.models import Grant, Organisation, Pot
+from allocations.models import Agreement, Grant, Organisation, Pot
 from applications import services
 from applications.models import Call, Membership
 
@@ -22,6 +28,29 @@ DEMO_GRANT = "aldrenamnden-2020-vardens-medarbetare"
 DEMO_POT = "sarskilda-boenden"
 # User name -> the private provider of the demo grant it acts for.
 PROVIDERS = {"utforare-a": "omsorg-norr-ab", "utforare-b": "vardhem-syd-ab"}
+CALL_DAYS = 30
+# From the call's close to the agreement's first date: to decide, requisition and spend.
+DECISION_TIME = timedelta(days=90)
+AGREEMENT_DATES = ("spend_by", "report_by", "repay_by")
+
+
+def years_later(day: date, years: int) -> date:
+    """The same day and month `years` later; 29 February becomes the 28th in other years."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def years_to_move(dates: list[date], after: date) -> int:
+    """The fewest whole years that move the first of `dates` past `after`."""
+    if not dates:
+        return 0
+    first = min(dates)
+    years = max(0, after.year - first.year)  # a year earlier would still lie before `after`
+    while years_later(first, years) <= after:
+        years += 1
+    return years
 
 
 class Command(BaseCommand):
@@ -71,10 +100,30 @@ class Command(BaseCommand):
             self.stdout.write(f"User {username}: created")
         return user
 
+    def fit_agreement(self, agreement: Agreement, closes_on: date) -> None:
+        """Move the agreement's dates by whole years to lie after the call and the decision."""
+        given = [f for f in AGREEMENT_DATES if getattr(agreement, f)]
+        years = years_to_move(
+            [getattr(agreement, f) for f in given], after=closes_on + DECISION_TIME
+        )
+        if not years:
+            return
+        for field in given:
+            setattr(agreement, field, years_later(getattr(agreement, field), years))
+        agreement.full_clean()
+        agreement.save(update_fields=given)
+        moved = ", ".join(f"{f} {getattr(agreement, f).isoformat()}" for f in given)
+        self.stdout.write(f"Agreement “{agreement.title}”: dates moved {years} years ({moved})")
+
     def open_call(self, actor) -> None:
         today = timezone.localdate()
-        pot = Pot.objects.get(grant__slug=DEMO_GRANT, slug=DEMO_POT)
-        if Call.objects.filter(pot=pot, opens_on__lte=today, closes_on__gte=today).exists():
+        pot = Pot.objects.select_related("grant__agreement").get(
+            grant__slug=DEMO_GRANT, slug=DEMO_POT
+        )
+        call = Call.objects.filter(pot=pot, opens_on__lte=today, closes_on__gte=today).first()
+        closes_on = call.closes_on if call else today + timedelta(days=CALL_DAYS)
+        self.fit_agreement(pot.grant.agreement, closes_on)
+        if call is not None:
             self.stdout.write(f"Call on {DEMO_POT}: open already")
             return
         services.open_call(
@@ -85,7 +134,7 @@ class Command(BaseCommand):
                 "efter antal platser bland dem som anmäler intresse."
             ),
             opens_on=today,
-            closes_on=today + timedelta(days=30),
+            closes_on=closes_on,
             actor=actor,
         )
-        self.stdout.write(f"Call on {DEMO_POT}: opened until {today + timedelta(days=30)}")
+        self.stdout.write(f"Call on {DEMO_POT}: opened until {closes_on}")

@@ -136,6 +136,8 @@ def decide(request, pk):
         try:
             services.decide(run=run, actor=request.user, **decision)
         except WorkflowError as exc:
+            for field, message in exc.problems or [(None, str(exc))]:
+                form.add_error(field if field in form.fields else None, message)
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("Decision recorded: %(run)s.") % {"run": run.title()})
