@@ -25,6 +25,7 @@ from fractions import Fraction
 from django.db.models import Sum
 from django.utils.translation import gettext as _
 
+from . import engine
 from .models import AllocationRow, AllocationRun, AuditEntry, Grant, Pot, PotResult
 from .tree import Tree
 from .wording import format_kronor
@@ -74,10 +75,13 @@ def check_grant(grant: Grant) -> list[Breach]:
 
 
 def budget_breaches(grant: Grant) -> list[str]:
-    """The budget tree as configured keeps the budget rule (`engine.check_budget`, in words)."""
+    """The budget tree as configured holds its money: no parts beyond their pot, one rest per
+    parent (`engine.check_budget`, in its words). A pot still without a model is unfinished
+    configuration, which computing refuses, not a breach of the books."""
     from .forms import budget_problems, grant_drafts
 
-    return [p.message for p in budget_problems(grant.amount, grant_drafts(grant.pk).values())]
+    problems = budget_problems(grant.amount, grant_drafts(grant.pk).values())
+    return [p.message for p in problems if p.code in engine.AMOUNT_PROBLEMS]
 
 
 def pot_result_breaches(runs: list[AllocationRun], tree: Tree[Pot]) -> list[str]:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -159,6 +160,18 @@ def fit_agreement(grant, **dates) -> None:
         setattr(agreement, field, value)
     agreement.full_clean()
     agreement.save()
+
+
+def dates_after(grant, decided_on) -> None:
+    """Give the agreement report-by and repay-by dates after `decided_on` where they are not."""
+    agreement = grant.agreement
+    later = {
+        field: decided_on + timedelta(days=days)
+        for field, days in (("report_by", 300), ("repay_by", 360))
+        if getattr(agreement, field) is not None and getattr(agreement, field) <= decided_on
+    }
+    if later:
+        fit_agreement(grant, **later)
 
 
 def worker_database_url() -> str:

@@ -45,12 +45,22 @@ def decide(
     requisition_by=None,
     actor=None,
 ):
-    """Decide a run through the workflow's door, which opens its requisitions (as the pages do)."""
+    """Decide a run through the workflow's door, which opens its requisitions (as the pages do).
+
+    The seeds' agreements carry the upstream agreement's dates (seed 000's report-by date,
+    2020-01-31, precedes its real decision of February 2020), which the decision's date rule
+    refuses; where they do, the agreement is given report-by and repay-by dates after the
+    decision, as an official would for this grant (`conftest.fit_agreement`).
+    """
     from allocations.models import AllocationRun
     from applications import services
 
+    from .conftest import dates_after
+
+    run = AllocationRun.objects.select_related("grant__agreement").get(pk=run_id)
+    dates_after(run.grant, decided_on)
     return services.decide(
-        run=AllocationRun.objects.get(pk=run_id),
+        run=run,
         decided_on=decided_on,
         decided_by=decided_by,
         delegation=delegation,

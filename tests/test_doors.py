@@ -18,10 +18,28 @@ from allocations.models import AllocationRun, AuditEntry, Pot
 from allocations.services import compute_grant
 from applications.models import Application, ApplicationStatus, Call
 
-from .conftest import SEED_000
+from .conftest import SEED_000, fit_agreement
 from .factories import provider_user, signed_in
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def import_seed(import_seed):
+    """Seed 000 with an agreement whose dates fit the spring 2020 these tests play."""
+
+    def load(slug):
+        grant = import_seed(slug)
+        fit_agreement(
+            grant,
+            spend_by=date(2020, 12, 31),
+            report_by=date(2021, 1, 31),
+            repay_by=date(2021, 3, 31),
+        )
+        return grant
+
+    return load
+
 
 DECISION = {
     "decided_on": "2020-02-20",

@@ -32,7 +32,7 @@ from applications import services
 from applications.models import ClaimDisposition, RepaymentClaim, Requisition
 from reporting import pdf
 
-from .conftest import SEED_000, seed_data
+from .conftest import SEED_000, fit_agreement, seed_data
 from .factories import official_user, provider_user
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +73,8 @@ def returned_money(grant, official) -> tuple[AllocationRun, Requisition, int]:
     """Seed 000 decided; Omsorg Norr requisitions, is paid, uses 30 000 kr and repays the rest
     for redistribution."""
     run = compute_grant(grant_id=grant.pk)
+    # Reported on and repaid in 2021, redistributed in the spring: the agreement's dates fit.
+    fit_agreement(grant, report_by=date(2021, 12, 31), repay_by=date(2022, 3, 31))
     services.decide(
         run=run,
         decided_on=date(2020, 4, 1),

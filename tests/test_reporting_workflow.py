@@ -20,7 +20,7 @@ from applications import services
 from applications.models import ClaimDisposition, Payment, RepaymentClaim, UsageLine
 from reporting import dashboard
 
-from .conftest import SEED_003
+from .conftest import SEED_003, dates_after
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +38,7 @@ def english():
 
 
 def decide(run, official, requisition_by=DUE):
+    dates_after(run.grant, DECIDED_ON)
     return services.decide(
         run=run,
         decided_on=DECIDED_ON,
