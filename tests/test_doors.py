@@ -238,3 +238,92 @@ def test_the_admin_closes_a_call_through_the_service_and_never_edits_its_dates(
     assert AuditEntry.objects.filter(action="call.closed", object_id=str(call.pk)).count() == 1
     change = admin_client.get(reverse("admin:applications_call_change", args=[call.pk]))
     assert "closes_on" not in change.context["adminform"].form.fields
+
+
+# ---------------------------------------------------------------- usage reports and claims
+
+
+@pytest.fixture
+def reported(django_db_blocker, official):
+    """Seed 003 decided; one recipient requisitioned, was paid, and reported 100 000 kr used."""
+    from applications import services
+    from applications.grantfiles import import_grant
+
+    from .conftest import SEED_003, seed_data
+    from .test_reporting_workflow import accept, decide, report
+
+    grant = import_grant(seed_data(SEED_003), review=True)
+    run = decide(compute_grant(grant_id=grant.pk), official)
+    req = run.requisitions.order_by("-amount", "pk").first()
+    accept(req, official)
+    services.record_payment(
+        req=req, paid_on=date(2023, 7, 1), amount=req.amount, reference="V1", actor=official
+    )
+    return req, report(req, 100_000, official)
+
+
+def accept_report_on_the_page(report, official, admin_client):
+    url = reverse("office:review_report", args=[report.pk])
+    return signed_in(official).post(url, {"decision": "accept", "comment": ""})
+
+
+def accept_report_in_the_admin(report, official, admin_client):
+    url = reverse("admin:applications_usagereport_changelist")
+    return admin_client.post(url, {"action": "accept_reports", "_selected_action": [report.pk]})
+
+
+@pytest.mark.parametrize(
+    "door", [accept_report_on_the_page, accept_report_in_the_admin], ids=lambda d: d.__name__
+)
+def test_a_usage_report_is_accepted_the_same_way_through_every_door(
+    door, reported, official, admin_client
+):
+    _req, report = reported
+
+    response = door(report, official, admin_client)
+
+    assert response.status_code == 302
+    report.refresh_from_db()
+    assert report.status == "accepted"
+    assert report.reviewed_at is not None
+    entries = AuditEntry.objects.filter(action="report.reviewed", object_id=str(report.pk))
+    assert [e.after for e in entries] == [{"status": "accepted", "comment": ""}]
+
+
+def repaid_on_the_page(claim, official, admin_client):
+    url = reverse("office:claim_repaid", args=[claim.pk])
+    return signed_in(official).post(url, {"paid_on": date.today().isoformat()})
+
+
+def repaid_in_the_admin(claim, official, admin_client):
+    url = reverse("admin:applications_repaymentclaim_changelist")
+    return admin_client.post(url, {"action": "mark_repaid_today", "_selected_action": [claim.pk]})
+
+
+@pytest.mark.parametrize(
+    "door", [repaid_on_the_page, repaid_in_the_admin], ids=lambda d: d.__name__
+)
+def test_a_repayment_is_registered_the_same_way_through_every_door(
+    door, reported, official, admin_client
+):
+    from applications import services
+
+    req, report = reported
+    services.review_report(report=report, accept=True, comment="", actor=official)
+    claim = services.claim_repayment(
+        req=req,
+        amount=req.amount - 100_000,
+        due_on=date(2024, 3, 31),
+        disposition="redistribute",
+        today=date(2024, 2, 1),
+        actor=official,
+    )
+
+    response = door(claim, official, admin_client)
+
+    assert response.status_code == 302
+    claim.refresh_from_db()
+    assert claim.paid_on == date.today()
+    entries = AuditEntry.objects.filter(action="claim.repaid", object_id=str(claim.pk))
+    assert entries.count() == 1
+    assert entries.get().after == {"paid_on": date.today().isoformat(), "amount": claim.amount}
