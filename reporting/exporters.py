@@ -8,12 +8,12 @@ as CSV. Adding an export is a small class registered with `@register`.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import IO, ClassVar
 
 from django import forms
@@ -27,6 +27,7 @@ from allocations.rates import round_rate
 from applications.models import Application, ApplicationUnit, ApplicationUse
 
 from .documents import RenderError, latest_run
+from .formulas import CsvWriter, formula_like, text_cell
 
 KRONOR_FORMAT = '#,##0 "kr"'
 INTEGER_FORMAT = "#,##0"
@@ -161,6 +162,22 @@ def column_width(column: Column) -> float:
     return min(longest + 2, MAX_WIDTH)
 
 
+def _as_text(ws, values: list) -> list:
+    """The row with every formula-like text made a text cell (see `reporting.formulas`)."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import Cell
+
+    for i, value in enumerate(values):
+        if isinstance(value, Cell):
+            if formula_like(value.value):
+                text_cell(value)
+        elif formula_like(value):
+            cell = WriteOnlyCell(ws, value)
+            text_cell(cell)
+            values[i] = cell
+    return values
+
+
 def write_xlsx(sheets: Iterable[Sheet], out: IO[bytes], counter: _Counter) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -192,7 +209,7 @@ def write_xlsx(sheets: Iterable[Sheet], out: IO[bytes], counter: _Counter) -> No
                 cell.font = bold
             return cell
 
-        ws.append([styled(str(c.header), strong=True) for c in sheet.columns])
+        ws.append(_as_text(ws, [styled(str(c.header), strong=True) for c in sheet.columns]))
         # Styling a cell looks its style up in the workbook; copying a styled cell's
         # style array is what makes 100 000 formatted rows fast.
         templates = [
@@ -212,7 +229,7 @@ def write_xlsx(sheets: Iterable[Sheet], out: IO[bytes], counter: _Counter) -> No
                     cell = WriteOnlyCell(ws, values[i])
                     cell._style = templates[i]._style  # read only, never changed
                     values[i] = cell
-            ws.append(values)
+            ws.append(_as_text(ws, values))
             n += 1
             counter.tick()
         last = get_column_letter(width)
@@ -221,13 +238,16 @@ def write_xlsx(sheets: Iterable[Sheet], out: IO[bytes], counter: _Counter) -> No
             total_row = [styled(_("Total"), strong=True)] + [None] * (width - 1)
             for i in summed:
                 total_row[i] = styled(sums[i], formats.get(sheet.columns[i].kind), strong=True)
-            ws.append(total_row)
+            ws.append(_as_text(ws, total_row))
         for extra in sheet.footer:
             ws.append(
-                [
-                    styled(v, formats.get(c.kind)) if isinstance(v, int) else v
-                    for v, c in zip(extra, sheet.columns, strict=False)
-                ]
+                _as_text(
+                    ws,
+                    [
+                        styled(v, formats.get(c.kind)) if isinstance(v, int) else v
+                        for v, c in zip(extra, sheet.columns, strict=False)
+                    ],
+                )
             )
     if not used:
         workbook.create_sheet("-")
@@ -237,7 +257,7 @@ def write_xlsx(sheets: Iterable[Sheet], out: IO[bytes], counter: _Counter) -> No
 def write_csv(sheet: Sheet, out: IO[bytes], counter: _Counter) -> None:
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
     try:
-        writer = csv.writer(text, lineterminator="\n")
+        writer = CsvWriter(text)
         writer.writerow([str(c.header) for c in sheet.columns])
         for row in sheet.rows:
             writer.writerow(["" if v is None else _csv_value(v) for v in row])
@@ -246,11 +266,14 @@ def write_csv(sheet: Sheet, out: IO[bytes], counter: _Counter) -> None:
         text.detach()
 
 
-def _csv_value(value) -> str:
+def _csv_value(value):
+    # Numbers stay numbers, so that the formula rule leaves a negative amount alone.
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, int | Decimal):
+        return value
     return str(value)
 
 

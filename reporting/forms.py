@@ -5,6 +5,7 @@ from allocations.models import Grant
 
 from .exporters import EXPORTERS
 from .models import Need, StrategicArea
+from .uploads import UploadField
 
 SELECT = {"class": "form-select"}
 INPUT = {"class": "form-control"}
@@ -93,7 +94,7 @@ class NeedTagForm(forms.Form):
 
 
 class UnitImportForm(forms.Form):
-    file = forms.FileField(
+    file = UploadField(
         label=_("Spreadsheet (xlsx or CSV)"),
         help_text=_(
             "Columns: id, organisation, name, type; optionally places, customers, in_city, "
@@ -104,7 +105,7 @@ class UnitImportForm(forms.Form):
 
 
 class DatasetImportForm(forms.Form):
-    file = forms.FileField(
+    file = UploadField(
         label=_("Spreadsheet (xlsx or CSV)"),
         help_text=_("Columns: organisation (id, organisation number or name) and value."),
     )

@@ -10,12 +10,15 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from allocations import audit, grantfile
@@ -55,43 +58,127 @@ class ImportRefused(Exception):
 
 # ---------------------------------------------------------------- reading
 
+# An xlsx is a zip holding at least these parts; its name and the browser's word are not trusted.
+XLSX_PARTS = ("[Content_Types].xml", "xl/workbook.xml")
+# A workbook may unpack to at most this many times the upload limit: a zip bomb is refused
+# before openpyxl inflates it (read-only mode streams the sheet, but not its shared strings).
+XLSX_UNPACKED_FACTOR = 20
+# Text a spreadsheet program writes has no control characters but tab and line breaks.
+NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_COLUMNS = 100
+
+
+def upload_limit() -> int:
+    return settings.STIMULANS_UPLOAD_MAX_BYTES
+
+
+def too_large(size: int) -> str:
+    return _("The file is %(size)s; at most %(max)s can be uploaded.") % {
+        "size": filesizeformat(size),
+        "max": filesizeformat(upload_limit()),
+    }
+
+
+def _refused(message: str) -> ImportRefused:
+    return ImportRefused([Problem(None, message)])
+
+
+def _neither(name: str) -> ImportRefused:
+    return _refused(
+        _(
+            "“%(name)s” is neither an Excel workbook (.xlsx) nor a CSV text file (UTF-8 or "
+            "Windows-1252). Upload an .xlsx or a .csv file."
+        )
+        % {"name": name}
+    )
+
 
 def read_table(content: bytes, name: str) -> tuple[list[str], Iterator[tuple[int, list]]]:
-    """The header (lower-cased) and the rows (with their spreadsheet row numbers)."""
-    if name.lower().endswith((".xlsx", ".xlsm")):
+    """The header (lower-cased) and the rows (with their spreadsheet row numbers).
+
+    The type is read from the content: a zip with a workbook is an xlsx, text is a CSV,
+    anything else is refused; `name` only names the file in the message.
+    """
+    if len(content) > upload_limit():
+        raise _refused(too_large(len(content)))
+    if content.startswith(b"PK\x03\x04"):
+        _check_workbook(content, name)
         return _read_xlsx(content)
-    if name.lower().endswith((".csv", ".txt")):
-        return _read_csv(content)
-    raise ImportRefused([Problem(None, _("Upload an .xlsx or a .csv file."))])
+    return _read_csv(_text(content, name))
+
+
+def _check_workbook(content: bytes, name: str) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise _neither(name) from None
+    names = {m.filename for m in members}
+    if not all(part in names for part in XLSX_PARTS):
+        raise _refused(
+            _(
+                "“%(name)s” is a zip archive, not an Excel workbook (.xlsx). "
+                "Upload an .xlsx or a .csv file."
+            )
+            % {"name": name}
+        )
+    # A member never inflates past its declared size (zipfile stops there), so the sum bounds it.
+    limit = XLSX_UNPACKED_FACTOR * upload_limit()
+    if sum(m.file_size for m in members) > limit:
+        raise _refused(
+            _("The workbook unpacks to more than %(max)s; save it as CSV or split it.")
+            % {"max": filesizeformat(limit)}
+        )
+
+
+def _text(content: bytes, name: str) -> str:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = content.decode("cp1252")  # what Excel writes on a Swedish Windows
+        except UnicodeDecodeError:
+            raise _neither(name) from None
+    if NOT_TEXT.search(text):
+        raise _neither(name)
+    return text
+
+
+class TooManyRows(Exception):
+    """More rows than an import takes, blank ones included (each costs reading)."""
 
 
 def _read_xlsx(content: bytes):
     from openpyxl import load_workbook
 
     try:
+        # Read-only: the sheet is streamed, never held whole in memory.
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        sheet = workbook.worksheets[0]
+        header = next(sheet.iter_rows(max_row=1, values_only=True), None)
     except Exception:
-        raise ImportRefused(
-            [Problem(None, _("The file is not a readable xlsx workbook."))]
-        ) from None
-    rows = workbook.worksheets[0].iter_rows(values_only=True)
-    header = next(rows, None)
+        raise _refused(_("The file is not a readable xlsx workbook.")) from None
     if header is None:
-        raise ImportRefused([Problem(None, _("The file is empty."))])
+        raise _refused(_("The file is empty."))
+    header = list(header)
+    while header and header[-1] in (None, ""):
+        header.pop()
+    if len(header) > MAX_COLUMNS:
+        raise _refused(_("The file has more than %(max)s columns.") % {"max": MAX_COLUMNS})
+    # Rows as wide as the header: a forged sheet size cannot make each row 16 384 cells.
+    rows = sheet.iter_rows(min_row=2, max_col=max(len(header), 1), values_only=True)
 
     def body():
         for number, row in enumerate(rows, start=2):
+            if number > MAX_ROWS + 1:
+                raise TooManyRows
             if any(v not in (None, "") for v in row):
                 yield number, list(row)
 
     return [_header(h) for h in header], body()
 
 
-def _read_csv(content: bytes):
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = content.decode("cp1252")  # what Excel writes on a Swedish Windows
+def _read_csv(text: str):
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
@@ -99,10 +186,12 @@ def _read_csv(content: bytes):
     reader = csv.reader(io.StringIO(text), dialect)
     header = next(reader, None)
     if header is None:
-        raise ImportRefused([Problem(None, _("The file is empty."))])
+        raise _refused(_("The file is empty."))
 
     def body():
         for number, row in enumerate(reader, start=2):
+            if number > MAX_ROWS + 1:
+                raise TooManyRows
             if any(v.strip() for v in row):
                 yield number, row
 
@@ -208,17 +297,19 @@ def share(value, column: str) -> Decimal | None:
 def _check_rows(rows, check) -> list:
     """Run `check(number, row)` on every row; all problems, or the checked values."""
     problems, out, count = [], [], 0
-    for number, row in rows:
-        count += 1
-        if count > MAX_ROWS:
-            problems.append(
-                Problem(None, _("The file has more than %(max)s rows.") % {"max": MAX_ROWS})
-            )
-            break
-        try:
-            out.append(check(number, row))
-        except BadValue as exc:
-            problems.append(Problem(number, str(exc)))
+    try:
+        for number, row in rows:
+            count += 1
+            if count > MAX_ROWS:
+                raise TooManyRows
+            try:
+                out.append(check(number, row))
+            except BadValue as exc:
+                problems.append(Problem(number, str(exc)))
+    except TooManyRows:
+        problems.append(
+            Problem(None, _("The file has more than %(max)s rows.") % {"max": MAX_ROWS})
+        )
     if not count and not problems:
         problems.append(Problem(None, _("The file has no rows below its header.")))
     if problems:

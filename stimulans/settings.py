@@ -166,6 +166,30 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "media/"
+# Stored files (job outputs) are served only through views that check access: never from
+# a directory the static files are collected from or served out of.
+for _static_dir in (STATIC_ROOT, *STATICFILES_DIRS):
+    _media, _static = MEDIA_ROOT.resolve(), Path(_static_dir).resolve()
+    if _media.is_relative_to(_static) or _static.is_relative_to(_media):
+        raise ImproperlyConfigured(
+            f"MEDIA_ROOT={MEDIA_ROOT} and the static files ({_static}) must not contain each other"
+        )
+
+# Uploads (unit registers, datasets): a file above this many bytes is refused as it arrives
+# and never stored (reporting.uploads). Django's own limits, stated: form fields at most
+# 2.5 MB in memory, and an upload above 2.5 MB is spooled to a temporary file, not memory.
+STIMULANS_UPLOAD_MAX_BYTES = env_int("STIMULANS_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+if STIMULANS_UPLOAD_MAX_BYTES < 1:
+    raise ImproperlyConfigured(
+        f"STIMULANS_UPLOAD_MAX_BYTES={STIMULANS_UPLOAD_MAX_BYTES} must be at least 1 (byte)"
+    )
+FILE_UPLOAD_HANDLERS = [
+    "reporting.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

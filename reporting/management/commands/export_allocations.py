@@ -1,4 +1,3 @@
-import csv
 import io
 import json
 from pathlib import Path
@@ -7,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from allocations.management.commands._common import get_grant, get_run, write_bytes
 from allocations.services import export_allocations
+from reporting.formulas import CsvWriter
 
 
 class Command(BaseCommand):
@@ -57,7 +57,7 @@ class Command(BaseCommand):
 
 def to_csv(data: dict) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = CsvWriter(buffer)
     writer.writerow(["pot", "organisation", "unit", "quantity", "amount"])
     for row in data["rows"]:
         writer.writerow(
