@@ -143,10 +143,14 @@ def request(
     return job
 
 
-def active_job(*, kind: str, grant: Grant) -> Job | None:
-    """The job of this kind queued or running for the grant, if one is (and not stalled)."""
+def active_job(*, kind: str, grant: Grant, record: bool = True) -> Job | None:
+    """The job of this kind queued or running for the grant, if one is (and not stalled).
+
+    A stalled job found on the way is recorded as failed; a page that only reads passes
+    `record=False` and leaves that to the beat's sweep (`fail_stalled`).
+    """
     for job in Job.objects.filter(kind=kind, grant=grant, status__in=ACTIVE).order_by("-pk"):
-        if not expire_stalled(job).finished:
+        if not (expire_stalled(job) if record else as_shown(job)).finished:
             return job
     return None
 

@@ -8,16 +8,12 @@ their password. Once they have, the token no longer holds: it is derived from th
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.auth.views import PasswordResetConfirmView
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse, reverse_lazy
-from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext_lazy as _
@@ -25,7 +21,8 @@ from django.utils.translation import gettext_lazy as _
 from allocations import audit
 from allocations.models import Organisation
 
-from .models import Membership
+from .models import Membership, NoticeKind
+from .services.notices import record_notice
 
 
 class InviteForm(forms.Form):
@@ -96,13 +93,9 @@ def invite(*, request, email: str, organisation: Organisation, first_name="", la
         "login_url": request.build_absolute_uri(reverse("login")),
     }
 
-    def send() -> None:
-        with translation.override(settings.LANGUAGE_CODE):
-            subject = render_to_string("applications/invite/email_subject.txt", context)
-            body = render_to_string("applications/invite/email.txt", context)
-        send_mail(" ".join(subject.split()), body, None, [user.email])
-
-    transaction.on_commit(send)
+    record_notice(
+        kind=NoticeKind.INVITATION, context=context, recipients=[user.email], concerns=membership
+    )
     return membership
 
 

@@ -525,6 +525,7 @@ class NoticeKind(models.TextChoices):
     DECISION = "decision", _("decision made")
     CLAIM = "claim", _("repayment claimed")
     REPORT_DUE = "report_due", _("usage report due")
+    INVITATION = "invitation", _("invitation to the portal")
 
 
 class NoticeStatus(models.TextChoices):

@@ -181,6 +181,35 @@ def test_a_rejection_is_the_same_review_through_every_door(
     assert entry.after["reason"] == "Late"
 
 
+def approve_on_the_page(app, official, admin_client):
+    url = reverse("office:review_application", args=[app.pk])
+    return signed_in(official).post(url, {"decision": "approve", "reason": ""})
+
+
+def approve_in_the_admin(app, official, admin_client):
+    url = reverse("admin:applications_application_changelist")
+    return admin_client.post(url, {"action": "approve_applications", "_selected_action": [app.pk]})
+
+
+@pytest.mark.parametrize(
+    "door", [approve_on_the_page, approve_in_the_admin], ids=lambda d: d.__name__
+)
+def test_an_approval_is_the_same_review_through_every_door(
+    door, import_seed, official, admin_client
+):
+    grant = import_seed(SEED_000)
+    app = Application.objects.filter(grant=grant, status=ApplicationStatus.SUBMITTED).first()
+
+    response = door(app, official, admin_client)
+
+    assert response.status_code == 302
+    app.refresh_from_db()
+    assert app.status == ApplicationStatus.APPROVED
+    assert app.reviewed_at is not None
+    entry = AuditEntry.objects.get(action="application.reviewed", object_id=str(app.pk))
+    assert (entry.before["status"], entry.after["status"]) == ("submitted", "approved")
+
+
 # ---------------------------------------------------------------- calls
 
 CALL = {"title": "Ansökan 2020", "opens_on": "2020-01-07", "closes_on": "2020-01-31"}

@@ -34,6 +34,7 @@ from applications.models import (
     Call,
     ClaimDisposition,
     Membership,
+    Notice,
     Payment,
     RepaymentClaim,
     ReportStatus,
@@ -803,6 +804,7 @@ def test_an_invited_user_sets_a_password_once_and_signs_in(
     assert not user.has_usable_password()
     assert Membership.objects.filter(user=user, organisation=org).exists()
     assert len(mail.outbox) == 1
+    assert Notice.objects.get(kind="invitation").status == "sent"  # recorded, sent by the task
     link = re.search(r"https?://\S+/inbjudan/\S+/", mail.outbox[0].body).group(0)
     path = link.split("testserver", 1)[1]
 

@@ -36,7 +36,14 @@ def decision_date_problems(
     closed (a call opening later is for a later decision), and before the agreement's
     report-by and repay-by dates; the recipients are asked to requisition on or
     after the day of the decision, and before they must report.
+
+    A redistribution round divides money that came back after the usage reports, so it
+    is decided after those dates by nature: it is held only to its requisition date.
     """
+    if run.redistributes_id is not None:
+        if requisition_by is not None and requisition_by < decided_on:
+            return [("requisition_by", _("The recipients cannot be asked before the decision."))]
+        return []
     problems = []
     last_call = (
         Call.objects.filter(

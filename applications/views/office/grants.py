@@ -66,7 +66,7 @@ def start(request):
 @official_required
 def grant(request, pk):
     grant = permissions.get_grant_for_official(request.user, pk)
-    computing = jobs.active_job(kind=COMPUTE, grant=grant)
+    computing = jobs.active_job(kind=COMPUTE, grant=grant, record=False)
     if computing is not None:
         messages.info(
             request,

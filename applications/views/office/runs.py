@@ -138,7 +138,6 @@ def decide(request, pk):
         except WorkflowError as exc:
             for field, message in exc.problems or [(None, str(exc))]:
                 form.add_error(field if field in form.fields else None, message)
-            form.add_error(None, str(exc))
         else:
             messages.success(request, _("Decision recorded: %(run)s.") % {"run": run.title()})
             return redirect("office:run", run.pk)
