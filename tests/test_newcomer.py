@@ -19,6 +19,7 @@ import io
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -261,12 +262,14 @@ class Walk:
 
 
 @pytest.fixture
-def walk(production, tmp_path):
+def walk(production):
     from playwright.sync_api import sync_playwright
 
     base_url, log_path = production
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+    # Not under pytest's temporary directory: other runs on the machine prune that one.
+    shots = Path(os.environ.get("STIMULANS_SCREENSHOTS", ROOT / "var" / "screenshots" / "newcomer"))
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(
@@ -660,6 +663,7 @@ def test_a_newcomers_first_hour(walk, capsys):
     assert kr(left_over) in walk.main()
     page.get_by_label(t("accept"), exact=True).check()
     walk.button(t("Record the review"))
+    assert t("accepted") in walk.main(), walk.main()
     walk.go(f"/handlaggning/rekvisitioner/{req.pk}/")
     assert kr(left_over) in walk.main()
     walk.fill({"amount": str(left_over), "due_on": (today + timedelta(days=60)).isoformat()})
@@ -690,6 +694,8 @@ def test_a_newcomers_first_hour(walk, capsys):
     )
     page.locator("input[name=confirm]").check()
     walk.button(t("Record the decision"))
+    decided = t("Decided on %(date)s by %(by)s.") % {"date": today, "by": "Äldrenämnden"}
+    assert decided in walk.main(), walk.main()
     walk.shot("redistribution-decided")
     round_ = AllocationRun.objects.get(grant=grant, redistributes__slug="per-plats")
     assert round_.decided_on == today
@@ -701,7 +707,9 @@ def test_a_newcomers_first_hour(walk, capsys):
     # ============================================================ the books
     walk.check()
     assert check_all() == {}
-    call_command("check_books", verbosity=0)
+    out = io.StringIO()
+    call_command("check_books", stdout=out)
+    assert "Räkenskaperna stämmer" in out.getvalue(), out.getvalue()
     with capsys.disabled():
         print(
             f"newcomer: {walk.count} screenshots in {walk.shots}; "
