@@ -142,8 +142,12 @@ def unconfirmed_grant_units(grant_units: list[GrantUnit] | list[int]) -> set[int
         object_id__in=[str(getattr(gu, "pk", gu)) for gu in grant_units],
         action__in=(ADDED_BY_APPLICATION, "grantunit.changed"),
     ).order_by("at", "id")
-    last = dict(entries.values_list("object_id", "action"))  # the latest entry wins
-    return {int(pk) for pk, action in last.items() if action == ADDED_BY_APPLICATION}
+    # The latest entry wins. The admin logs a unit it adds under the same action, but only an
+    # application's entry names the application: a unit the administration added is its own.
+    unconfirmed = {}
+    for pk, action, after in entries.values_list("object_id", "action", "after"):
+        unconfirmed[pk] = action == ADDED_BY_APPLICATION and "application" in (after or {})
+    return {int(pk) for pk, flag in unconfirmed.items() if flag}
 
 
 @dataclass
