@@ -582,7 +582,7 @@ class GrantUnitForm(forms.ModelForm):
 
 
 class DecideForm(forms.Form):
-    """The decision (beslut) on a computed run; the names match `services.decide_run`."""
+    """The decision (beslut) on a computed run; the names match `applications.services.decide`."""
 
     decided_on = forms.DateField(
         label=_("decision date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")

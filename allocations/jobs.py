@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -48,7 +48,7 @@ class Kind:
     name: str
     label: str | Promise
     run: Callable[[Job], None]
-    # Who besides staff and the one who asked may see its jobs: rules `user -> bool`.
+    # Who besides administrators and the one who asked may see its jobs: `user -> bool`.
     viewers: list[Callable] = field(default_factory=list)
     # Links shown on a job's page: functions `(job, user) -> [(label, url), …]`.
     links: list[Callable] = field(default_factory=list)
@@ -88,10 +88,6 @@ def get_kind(name: str) -> Kind:
         return _KINDS[name]
     except KeyError:
         raise LookupError(f"no job kind {name!r} is registered") from None
-
-
-def kinds() -> Iterable[Kind]:
-    return _KINDS.values()
 
 
 def kind_label(name: str) -> str:

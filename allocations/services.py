@@ -448,7 +448,7 @@ def _insert_rows(rows: list[tuple]) -> None:
 
 
 @transaction.atomic
-def decide_run(
+def record_decision(
     *,
     run_id: int,
     decided_on: date,
@@ -458,7 +458,12 @@ def decide_run(
     actor=None,
     actor_label: str = "",
 ) -> AllocationRun:
-    """Record the decision (beslut) on a computed run; from then on it is frozen."""
+    """Record the decision (beslut) on a computed run; from then on it is frozen.
+
+    Only the workflow's door calls this: `applications.services.decide` also opens the
+    requisitions and queues the notices, and checks the decision's dates. A decision
+    recorded here alone would leave money no one can requisition.
+    """
     run = AllocationRun.objects.select_for_update().select_related("grant").get(pk=run_id)
     if run.is_decided:
         raise RunFrozen(

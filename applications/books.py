@@ -52,6 +52,7 @@ from allocations.models import (
     PotResult,
 )
 from allocations.tree import Tree
+from allocations.wording import format_kronor
 
 from . import services
 from .models import (
@@ -546,7 +547,7 @@ def workflow_audit_breaches(grant: Grant) -> list[str]:
             problems.append(
                 _("The payment of %(amount)s to %(organisation)s on %(date)s has no audit entry.")
                 % {
-                    "amount": format_amount(payment.amount),
+                    "amount": format_kronor(payment.amount),
                     "organisation": payment.requisition.organisation.name,
                     "date": payment.paid_on.isoformat(),
                 }
@@ -555,7 +556,7 @@ def workflow_audit_breaches(grant: Grant) -> list[str]:
         "requisition__organisation"
     ):
         words = {
-            "amount": format_amount(claim.amount),
+            "amount": format_kronor(claim.amount),
             "organisation": claim.requisition.organisation.name,
         }
         if not logged(RepaymentClaim, claim.pk, "claim.created"):
@@ -633,7 +634,3 @@ def application_audit_breaches(grant: Grant, entries: dict) -> list[str]:
                 }
             )
     return problems
-
-
-def format_amount(amount: int) -> str:
-    return kronor(amount=amount)["amount"]

@@ -78,12 +78,13 @@ def setup_database(args) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
-    from allocations.services import compute_grant, decide_run
+    from allocations.services import compute_grant
     from applications.grantfiles import import_grant
+    from applications.services import decide
 
     call_command("migrate", verbosity=0, interactive=False)
     out = {}
-    for slug, units, orgs, decide in (
+    for slug, units, orgs, decided in (
         (REPORT_GRANT, args.report_recipients, args.report_recipients, True),
         (LETTERS_GRANT, args.letters, args.letters, True),
         (XLSX_GRANT, args.rows, args.organisations, False),
@@ -91,12 +92,15 @@ def setup_database(args) -> dict:
         started = time.perf_counter()
         grant = import_grant(grant_file(slug, units, orgs, args.seed), actor_label="bench")
         run = compute_grant(grant_id=grant.pk, actor_label="bench")
-        if decide:
-            decide_run(
-                run_id=run.pk,
+        if decided:
+            decide(  # as the officials' page: the letters go to the requisitions' recipients
+                run=run,
                 decided_on=date(2024, 3, 21),
                 decided_by="Äldrenämnden",
+                delegation="",
                 reference="ÄN 2024/1",
+                requisition_by=None,
+                actor=None,
             )
         out[slug] = {
             "grant": grant.pk,

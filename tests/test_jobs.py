@@ -116,7 +116,7 @@ def test_a_grant_the_engine_cannot_read_is_refused_and_nothing_is_queued(import_
     assert not Job.objects.exists()
 
 
-def test_only_the_one_who_asked_staff_and_officials_see_a_computation(
+def test_only_the_one_who_asked_administrators_and_officials_see_a_computation(
     import_seed, django_capture_on_commit_callbacks
 ):
     grant = import_seed(SEED_000)

@@ -240,7 +240,7 @@ def test_the_official_chooses_previews_and_decides_a_redistribution(
     # The first decision stands as it was, and nothing waits any more.
     run.refresh_from_db()
     assert run.allocated() == 8_209_071
-    assert services.redistributable(round_.redistributes) == []
+    assert list(services.waiting_claims(round_.redistributes)) == []
 
 
 def test_a_redistribution_rounds_letters_say_what_they_are(

@@ -223,15 +223,15 @@ def test_the_whole_flow_for_one_provider(seed000, official):
         today=date(2021, 2, 1),
         actor=official,
     )
-    assert services.redistributable(pot) == []  # not repaid yet
+    assert list(services.waiting_claims(pot)) == []  # not repaid yet
     services.mark_claim_repaid(claim=claim, paid_on=date(2021, 3, 1), actor=official)
-    assert services.redistributable(pot) == [claim]
+    assert list(services.waiting_claims(pot)) == [claim]
     again = services.redistribute(pot=pot, actor=official)
     assert again.redistributes_id == pot.pk
     assert again.allocated() == most
     claim.refresh_from_db()
     assert claim.redistribution_id == again.pk
-    assert services.redistributable(pot) == []
+    assert list(services.waiting_claims(pot)) == []
     # The original decision is untouched and both rounds stay readable.
     run.refresh_from_db()
     assert run.is_decided

@@ -15,7 +15,6 @@ from decimal import Decimal
 
 from .. import engine
 from .base import (  # noqa: F401
-    AGREEMENT_DATE_ORDER,
     APPLICATION_STATUSES,
     DECIMAL,
     FORMAT,

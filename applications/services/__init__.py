@@ -44,7 +44,6 @@ from .claims import (  # noqa: F401
     mark_claim_repaid,
     open_round,
     preview_redistribution,
-    redistributable,
     redistribute,
     redistribution_candidates,
     waiting_claims,

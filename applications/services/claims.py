@@ -144,18 +144,6 @@ def mark_claim_repaid(*, claim: RepaymentClaim, paid_on: date, actor) -> Repayme
     return claim
 
 
-def redistributable(pot: Pot) -> list[RepaymentClaim]:
-    """Money of a pot claimed back for redistribution, settled, and not yet redistributed."""
-    return list(
-        RepaymentClaim.objects.filter(
-            requisition__pot=pot,
-            disposition=ClaimDisposition.REDISTRIBUTE,
-            paid_on__isnull=False,
-            redistribution__isnull=True,
-        )
-    )
-
-
 def open_round(pot: Pot) -> AllocationRun | None:
     """The pot's redistribution round not yet decided, if any (there is at most one)."""
     return pot.redistributions.filter(decided_on__isnull=True).order_by("-number").first()

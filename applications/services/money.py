@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from allocations import audit
 from allocations.models import AllocationRun, PermittedUse, Pot
-from allocations.services import RunFrozen, decide_run
+from allocations.services import RunFrozen, record_decision
 from allocations.wording import format_kronor
 
 from ..models import (
@@ -126,7 +126,7 @@ def decide(
     run = (
         AllocationRun.objects.select_for_update().select_related("grant__agreement").get(pk=run.pk)
     )
-    # A decided run is refused by `decide_run` for that reason, whatever the dates.
+    # A decided run is refused by `record_decision` for that reason, whatever the dates.
     problems = (
         []
         if run.is_decided
@@ -135,7 +135,7 @@ def decide(
     if problems:
         raise WorkflowError(" ".join(message for _field, message in problems), problems=problems)
     try:
-        run = decide_run(
+        run = record_decision(
             run_id=run.pk,
             decided_on=decided_on,
             decided_by=decided_by,
