@@ -162,3 +162,38 @@ def test_the_agreement_moves_by_the_fewest_whole_years():
     assert years_to_move([date(2020, 12, 31), date(2021, 1, 31)], after=date(2026, 7, 1)) == 6
     assert years_to_move([date(2030, 1, 31)], after=date(2026, 7, 1)) == 0
     assert years_to_move([], after=date(2026, 7, 1)) == 0
+
+
+@pytest.mark.django_db(False)
+def test_make_run_sets_up_the_embedded_database_from_nothing(tmp_path):
+    """What `make run` does before serving, on SQLite and eager Celery: migrate from an empty
+    database (the freeze triggers survive every table rebuild), load the demo, books clean."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "CELERY_RESULT_BACKEND")
+    }
+    env.update(DEBUG="1", STIMULANS_DATA_DIR=str(tmp_path))
+    for command in (["migrate", "-v0"], ["load_demo"], ["check_books"]):
+        done = subprocess.run(
+            [sys.executable, "manage.py", *command],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "stimulans.sqlite3") as db:
+        triggers = {
+            name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
+        }
+    assert {"allocationrun_frozen_update", "allocationrow_frozen_delete"} <= triggers

@@ -3,6 +3,9 @@
 The services and the admin already refuse; these triggers make sure that no
 other path (a shell, a script, a future bug) can change or delete a decided
 run, its rows or its pot results either.
+
+On SQLite a later migration that rebuilds one of these tables (adding or altering a
+column) must drop the triggers first and make them again after (see 0008).
 """
 
 from django.db import migrations
