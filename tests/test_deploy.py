@@ -292,7 +292,7 @@ def test_the_image_installs_the_system_packages_and_only_the_runtime_requirement
     assert not re.search(r"^(COPY|RUN)\b.*requirements-dev", dockerfile, re.MULTILINE)
     assert "collectstatic" in dockerfile
     ignored = (ROOT / ".dockerignore").read_text().split()
-    assert {".venv", ".git", "var", "staticfiles"} <= set(ignored)
+    assert {".venv", ".git", "var", "staticfiles", "**/*.env"} <= set(ignored)
 
 
 # ---------------------------------------------------------------- system packages
