@@ -7,12 +7,13 @@ test:
 	scripts/test.sh
 
 lint:
+	scripts/bootstrap.sh dev
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/lint-imports
 
 migrations-check:
-	.venv/bin/python manage.py makemigrations --check --dry-run
+	DEBUG=1 .venv/bin/python manage.py makemigrations --check --dry-run
 
 bench:
 	scripts/bench.sh

@@ -13,9 +13,12 @@ if [ "${1:-}" = portal ]; then
     shift
 fi
 
-scripts/bootstrap.sh
+scripts/bootstrap.sh dev
+scripts/system-packages.sh
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
+# The servers run without DEBUG: their static files come from STATIC_ROOT, as in production.
+.venv/bin/python manage.py collectstatic --noinput -v0
 
 echo "+ .venv/bin/python $bench $*"
 # No `exec`: the EXIT trap from services.sh must run to stop the servers.

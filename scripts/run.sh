@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/bootstrap.sh
+scripts/system-packages.sh
 export DEBUG=1
 
 run() { echo "+ $*"; "$@"; }

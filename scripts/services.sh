@@ -164,4 +164,10 @@ _svc_wait Redis "$_SVC_REDIS_DIR/redis.log" \
 export DATABASE_URL="postgres://stimulans@127.0.0.1:$_SVC_PG_PORT/stimulans"
 export CELERY_BROKER_URL="redis://127.0.0.1:$_SVC_REDIS_PORT/0"
 export STIMULANS_TEST_SERVICES=1
+# Without DEBUG the product needs an explicit key; every process of one run (the tests, their
+# workers and servers) shares this throwaway one, as the servers of one installation must.
+if [ -z "${SECRET_KEY:-}" ] && [ -z "${SECRET_KEY_FILE:-}" ]; then
+    SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')
+    export SECRET_KEY
+fi
 echo "services.sh: DATABASE_URL=$DATABASE_URL CELERY_BROKER_URL=$CELERY_BROKER_URL"

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-scripts/bootstrap.sh
+scripts/bootstrap.sh dev
+scripts/system-packages.sh
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
 

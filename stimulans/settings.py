@@ -5,6 +5,10 @@ Celery tasks executed eagerly in-process, so a new user needs no server.
 `DATABASE_URL=postgres://…` switches to PostgreSQL and
 `CELERY_BROKER_URL=redis://…` to a real broker and worker. A malformed value
 stops start-up with a message naming the variable.
+
+In production (`DEBUG` off) everything comes from the environment, documented in
+`deploy/production.env`: the secret key must be given, and `STIMULANS_HTTPS=1` turns on
+HTTPS-only cookies, the redirect to HTTPS and HSTS.
 """
 
 import os
@@ -59,10 +63,31 @@ DEBUG = env_bool("DEBUG", False)
 
 
 def _secret_key() -> str:
-    # Embedded installs keep a generated key beside their database.
     key = env_str("SECRET_KEY")
+    key_file = env_str("SECRET_KEY_FILE")
+    if key and key_file:
+        raise ImproperlyConfigured("Set SECRET_KEY or SECRET_KEY_FILE, not both")
+    if key_file:
+        # A container secret (e.g. /run/secrets/…): the whole file, less its trailing newline.
+        try:
+            key = Path(key_file).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(
+                f"SECRET_KEY_FILE={key_file!r} cannot be read: {exc.strerror}"
+            ) from None
+        if not key:
+            raise ImproperlyConfigured(f"SECRET_KEY_FILE={key_file!r} is empty")
     if key:
         return key
+    if not DEBUG:
+        # Every server of one installation must sign with the same key, or sessions and
+        # password-reset links made by one are refused by the next: never guess one.
+        raise ImproperlyConfigured(
+            "SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is off; make one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'` "
+            "(on a development machine, set DEBUG=1 instead)"
+        )
+    # Development installs keep a generated key beside their database.
     path = DATA_DIR / "secret_key"
     if not path.exists():
         DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -74,6 +99,38 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if not _origin.startswith(("http://", "https://")):
+        raise ImproperlyConfigured(
+            f"CSRF_TRUSTED_ORIGINS entries must start with https:// (or http://), got {_origin!r}"
+        )
+
+# HTTPS: one switch for what a site served only over HTTPS must do. Behind a proxy that ends
+# TLS, the proxy says which scheme the browser used in X-Forwarded-Proto (and must overwrite
+# whatever a client sent in it).
+STIMULANS_HTTPS = env_bool("STIMULANS_HTTPS", False)
+STIMULANS_BEHIND_PROXY = env_bool("STIMULANS_BEHIND_PROXY", False)
+SECURE_SSL_REDIRECT = STIMULANS_HTTPS
+SESSION_COOKIE_SECURE = STIMULANS_HTTPS
+CSRF_COOKIE_SECURE = STIMULANS_HTTPS
+if STIMULANS_HTTPS:
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 60 * 60)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    if SECURE_HSTS_SECONDS < 0:
+        raise ImproperlyConfigured(f"SECURE_HSTS_SECONDS={SECURE_HSTS_SECONDS} is negative")
+else:
+    _hsts = [
+        n
+        for n in ("SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD")
+        if os.environ.get(n)
+    ]
+    if _hsts:
+        raise ImproperlyConfigured(f"{', '.join(_hsts)} apply only with STIMULANS_HTTPS=1")
+    SECURE_HSTS_SECONDS = 0
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if STIMULANS_BEHIND_PROXY else None
+# The load balancer asks /healthz over plain HTTP on the server's own address.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -92,6 +149,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from STATIC_ROOT, before sessions and the rest are touched.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # /healthz answers here: before the host check (CommonMiddleware), so a load balancer may
+    # ask by the server's address, and without sessions, language or login.
+    "stimulans.health.HealthCheckMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -135,11 +197,24 @@ def _database() -> dict:
             f"DATABASE_URL must start with postgres:// (or sqlite://), got {url.split(':')[0]!r}"
         )
     try:
-        config = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0))
+        config = dj_database_url.parse(url)
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
-    if config["ENGINE"].endswith("postgresql") and not config.get("NAME"):
-        raise ImproperlyConfigured("DATABASE_URL names no database")
+    if config["ENGINE"].endswith("postgresql"):
+        if not config.get("NAME"):
+            raise ImproperlyConfigured("DATABASE_URL names no database")
+        # Each process keeps its connection for a minute instead of opening one per request,
+        # and checks it before reuse, so a restarted PostgreSQL costs no restart of ours.
+        config["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
+        config["CONN_HEALTH_CHECKS"] = True
+        # A database that does not answer fails the request within seconds instead of hanging.
+        config.setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5)
+        )
+    else:
+        config["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0)
+    if config["CONN_MAX_AGE"] < 0:
+        raise ImproperlyConfigured("DATABASE_CONN_MAX_AGE must not be negative")
     return config
 
 
@@ -190,6 +265,20 @@ FILE_UPLOAD_HANDLERS = [
 ]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# Without DEBUG, static files get content-hashed names (cached for ever by browsers) and
+# compressed copies, served by WhiteNoise from STATIC_ROOT, which `collectstatic` fills: a
+# deployment runs it, and so does the test suite (tests/conftest.py), so a template naming a
+# missing file fails there as it would in production. `make run` (DEBUG=1) serves the files
+# where they lie and needs no collectstatic.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "stimulans.storage.StaticFilesStorage"
+    },
+}
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -277,6 +366,17 @@ STIMULANS_BASE_URL = env_str("STIMULANS_BASE_URL", "http://localhost:8000").rstr
 if not STIMULANS_BASE_URL.startswith(("http://", "https://")):  # also "https://" with no host
     raise ImproperlyConfigured(
         f"STIMULANS_BASE_URL must start with http:// or https://, got {STIMULANS_BASE_URL!r}"
+    )
+if STIMULANS_HTTPS and not STIMULANS_BASE_URL.startswith("https://"):
+    raise ImproperlyConfigured(
+        f"STIMULANS_BASE_URL must start with https:// when STIMULANS_HTTPS is on, "
+        f"got {STIMULANS_BASE_URL!r}"
+    )
+# How long /healthz waits for the broker and the cache (seconds) before it calls them down.
+STIMULANS_HEALTHZ_TIMEOUT = env_int("STIMULANS_HEALTHZ_TIMEOUT", 2)
+if STIMULANS_HEALTHZ_TIMEOUT < 1:
+    raise ImproperlyConfigured(
+        f"STIMULANS_HEALTHZ_TIMEOUT={STIMULANS_HEALTHZ_TIMEOUT} must be at least 1 (second)"
     )
 # Identifiers of the 360Giving export: a registered `360G-` prefix.
 STIMULANS_360GIVING_PREFIX = env_str("STIMULANS_360GIVING_PREFIX", "360G-stimulans")

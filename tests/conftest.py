@@ -51,6 +51,30 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "services: needs the PostgreSQL and Redis that `make test` starts"
     )
+    if not hasattr(config, "workerinput"):  # once per run, not in each xdist worker
+        collect_static_files()
+
+
+def collect_static_files() -> None:
+    """Fill STATIC_ROOT as a deployment does, unless it is newer than every static file.
+
+    The suite runs without DEBUG, on production's static storage (hashed names, served by
+    WhiteNoise): a page naming a static file that does not exist fails here as it would there.
+    """
+    from django.conf import settings
+    from django.contrib.staticfiles import finders
+    from django.core.management import call_command
+
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    if manifest.exists():
+        collected = manifest.stat().st_mtime
+        if all(
+            Path(storage.path(path)).stat().st_mtime <= collected
+            for finder in finders.get_finders()
+            for path, storage in finder.list(None)
+        ):
+            return
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 @pytest.fixture(scope="session", autouse=True)
