@@ -253,7 +253,7 @@ def budget_context(grant: Grant) -> dict:
     rows = [
         {
             "name": grant.title,
-            "indent": "0em",
+            "depth": 0,
             "amount": kr(grant.amount),
             "allocated": kr(allocated) if run else "",
             "unallocated": kr(grant.amount - allocated) if run else "",
@@ -283,7 +283,7 @@ def _tree_row(pot: Pot, depth: int, amount: int | None, result: PotResult | None
         "name": pot.name,
         "slug": pot.slug,
         "url": reverse("admin:allocations_pot_change", args=[pot.pk]),
-        "indent": f"{depth * 1.5}em",
+        "depth": depth,
         "amount": kr(amount),
         "takes_rest": pot.takes_rest,
         "allocated": kr(result.allocated) if result else "",

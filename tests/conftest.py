@@ -270,6 +270,11 @@ def browser_page(live_server, monkeypatch):
     Playwright drives the system browser; nothing is downloaded. Its sync API
     runs an event loop in this thread, so Django's async-safety check is lifted
     for the test's own ORM calls.
+
+    Any error in the browser's console fails the test: a script error, a resource that
+    did not load, and every Content-Security-Policy violation (Chromium reports each one
+    there, and the page's `securitypolicyviolation` events are reported too). A test that
+    provokes one on purpose empties `page.console_errors` afterwards.
     """
     from playwright.sync_api import sync_playwright
 
@@ -277,10 +282,23 @@ def browser_page(live_server, monkeypatch):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(locale="sv-SE", base_url=live_server.url)
+        context.add_init_script(
+            'document.addEventListener("securitypolicyviolation", (e) => console.error('
+            '"CSP violation: " + e.violatedDirective + " " + (e.blockedURI || "inline")));'
+        )
         page = context.new_page()
         page.set_default_timeout(15_000)
+        errors: list[str] = []
+        page.console_errors = errors
+        page.on(
+            "console",
+            lambda msg: msg.type == "error" and errors.append(f"{page.url}: {msg.text}"),
+        )
+        page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
         try:
             yield page
         finally:
             context.close()
             browser.close()
+        if page.console_errors:
+            pytest.fail("The browser's console shows errors:\n" + "\n".join(page.console_errors))

@@ -137,8 +137,8 @@ def test_grant_page_shows_the_budget_tree_with_swedish_amounts(client, grant):
     assert "0\xa0kr" in samordning
     assert "the rest" in samordning
     # Indented by depth: nara-vard-sdf is two levels down, its children three.
-    assert 'style="padding-left: 3.0em"' in tree_row(text, "nara-vard-sdf")
-    assert 'style="padding-left: 4.5em"' in tree_row(text, "prioriterade-omraden")
+    assert 'class="tree-depth-2"' in tree_row(text, "nara-vard-sdf")
+    assert 'class="tree-depth-3"' in tree_row(text, "prioriterade-omraden")
     # The runs: number and allocated total (51 810 636 kr less the 160 000 kr unallocated).
     assert "51\xa0650\xa0636\xa0kr" in text
     assert reverse("admin:allocations_allocationrun_decide", args=[grant.latest_run().pk]) in text

@@ -41,3 +41,29 @@ def test_the_language_switch_changes_the_interface(browser_page):
         page.select_option("select[name=language]", "en")
     assert page.locator("html").get_attribute("lang") == "en"
     assert "Sign in" in page.inner_text("h1")
+
+
+def test_the_browser_enforces_the_content_security_policy(browser_page):
+    """Chromium refuses inline script and style on our pages (and says so in the console)."""
+    page = browser_page
+    page.goto("/accounts/login/")
+    # Our own script ran: the language select is wired to submit its form.
+    assert page.locator("select[data-submit-on-change]").count() == 1
+    page.evaluate(
+        """() => {
+            const script = document.createElement("script");
+            script.textContent = "window.inlineRan = true";
+            document.body.append(script);
+            const div = document.createElement("div");
+            div.setAttribute("style", "width: 123px");
+            div.id = "styled";
+            document.body.append(div);
+        }"""
+    )
+    page.wait_for_timeout(200)  # violations are reported asynchronously
+    assert page.evaluate("window.inlineRan") is None
+    assert page.evaluate("document.getElementById('styled').offsetWidth") != 123
+    refused = [e for e in page.console_errors if "CSP violation" in e]
+    assert any("script-src" in e for e in refused), page.console_errors
+    assert any("style-src" in e for e in refused), page.console_errors
+    page.console_errors.clear()  # provoked on purpose

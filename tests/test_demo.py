@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -69,10 +70,10 @@ def test_load_demo_is_idempotent_and_gives_every_role(settings):
     # Each demo user starts where their work is.
     for username, target in (("handlaggare", "office:start"), ("utforare-a", "portal:start")):
         client = Client()
-        assert client.login(username=username, password="demo")
+        assert client.login(request=HttpRequest(), username=username, password="demo")
         assert client.get("/").url == reverse(target)
     client = Client()
-    client.login(username="handlaggare", password="demo")
+    client.login(request=HttpRequest(), username="handlaggare", password="demo")
     assert client.get(reverse("office:start"), HTTP_ACCEPT_LANGUAGE="en").status_code == 200
 
 
@@ -82,7 +83,7 @@ def agreement_dates(agreement: Agreement) -> dict:
 
 def provider_start_page(username: str):
     client = Client()
-    assert client.login(username=username, password="demo")
+    assert client.login(request=HttpRequest(), username=username, password="demo")
     response = client.get(reverse("portal:start"), HTTP_ACCEPT_LANGUAGE="sv")
     assert response.status_code == 200
     return response

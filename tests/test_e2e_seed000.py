@@ -17,6 +17,7 @@ from fractions import Fraction
 
 import pytest
 from django.core import mail
+from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -72,7 +73,7 @@ def text(response) -> str:
 
 def signed_in(username: str) -> Client:
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    assert client.login(username=username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=username, password=PASSWORD)
     return client
 
 

@@ -9,6 +9,7 @@ from django.core import mail
 from django.db import connection
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
+from django.http import HttpRequest
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -821,7 +822,9 @@ def test_an_invited_user_sets_a_password_once_and_signs_in(
         **EN,
     )
     assert response.status_code == 302
-    assert client.login(username="anna@example.invalid", password="Hemligt-lösen-42")
+    assert client.login(
+        request=HttpRequest(), username="anna@example.invalid", password="Hemligt-lösen-42"
+    )
     client.logout()
     spent = client.get(path, follow=True, **EN)
     assert not spent.context["validlink"]

@@ -102,7 +102,6 @@ def grant(request, pk):
         {
             "pot": pot,
             "depth": depth,
-            "indent": f"{depth * 1.5}rem",
             "result": results.get(pot.pk),
             "waiting": waiting.get(pot.pk, 0),
             "calls": calls.get(pot.pk, 0),
