@@ -147,7 +147,7 @@ INSTALLED_APPS = [
     "allocations",
     "applications",
     "reporting",
-    "accounts",
+    "stimulans.accounts",
 ]
 
 MIDDLEWARE = [
@@ -436,10 +436,10 @@ if AXES_FAILURE_LIMIT < 1 or _LOCK_MINUTES < 1:
 AXES_COOLOFF_TIME = timedelta(minutes=_LOCK_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out_response"
+AXES_LOCKOUT_CALLABLE = "stimulans.accounts.lockout.locked_out_response"
 # The address locked is the connection's, or, behind STIMULANS_PROXY_COUNT reverse proxies
 # that each append to X-Forwarded-For, the one the outermost proxy saw.
-AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_address"
+AXES_CLIENT_IP_CALLABLE = "stimulans.accounts.lockout.client_address"
 STIMULANS_PROXY_COUNT = env_int("STIMULANS_PROXY_COUNT", 0)
 
 LOGIN_URL = "login"

@@ -4,7 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
-    path("accounts/", include("accounts.urls")),
+    path("accounts/", include("stimulans.accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("reporting/", include("reporting.urls")),
     path("", include("allocations.urls")),

@@ -11,8 +11,8 @@ from django.db.models import F
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from accounts.lockout import client_address
 from allocations.models import AuditEntry
+from stimulans.accounts.lockout import client_address
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class AccountsConfig(AppConfig):
     """Signing in and one's own account: throttling, the lock's audit entry, "Mitt konto"."""
 
-    name = "accounts"
+    name = "stimulans.accounts"
+    label = "accounts"
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
