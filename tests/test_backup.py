@@ -254,6 +254,7 @@ def test_one_grant_restored_from_its_archive_alone_is_the_same_to_the_byte(
 
     assert everything(followed.slug) == before
     assert everything(other.slug) == before_other
+    call_command("check_books", verbosity=0)
     # The ids were free, so they are the ones they were.
     assert dict(AllocationRun.objects.filter(grant=followed).values_list("number", "pk")) == ids
     user = get_user_model().objects.get(username="handlaggare")
@@ -293,6 +294,7 @@ def test_one_grant_restored_beside_grants_that_took_its_ids_gets_new_ones(
     assert everything(grant.slug) == before
     assert everything(other.slug) == before_other
     assert Grant.objects.get(slug=grant.slug).pk != grant.pk
+    call_command("check_books", verbosity=0)
 
 
 def test_the_whole_database_restored_into_an_empty_one_is_the_same(
@@ -311,6 +313,7 @@ def test_the_whole_database_restored_into_an_empty_one_is_the_same(
     assert "the whole database (2 grants)" in out.getvalue()
 
     assert {slug: everything(slug) for slug in before} == before
+    call_command("check_books", verbosity=0)
     after = {m: m._base_manager.count() for m in backups.whole_models()}
     assert after == {m: n + (2 if m is AuditEntry else 0) for m, n in counts.items()}
     assert {name: (media / name).read_bytes() for name in files_in(media)} == stored
@@ -359,6 +362,45 @@ def test_a_tampered_or_truncated_archive_is_refused_and_nothing_is_written(
 
     call_command("restore", tmp_path / "a.zip", verbosity=0)
     assert Grant.objects.filter(slug=followed.slug).exists()
+
+
+def recrafted(path, out, change) -> None:
+    """The archive with its records changed and its manifest made to agree: only the
+    restore itself can find what is wrong."""
+    with zipfile.ZipFile(path) as src:
+        manifest = json.loads(src.read("manifest.json"))
+        records = json.dumps(change(json.loads(src.read("records.json")))).encode()
+        manifest["members"]["records.json"] = {
+            "sha256": hashlib.sha256(records).hexdigest(),
+            "size": len(records),
+        }
+        with zipfile.ZipFile(out, "w") as dst:
+            for info in src.infolist():
+                data = src.read(info.filename)
+                if info.filename == "records.json":
+                    data = records
+                elif info.filename == "manifest.json":
+                    data = json.dumps(manifest).encode()
+                dst.writestr(info, data)
+
+
+def test_a_restore_that_fails_half_way_leaves_no_record_and_no_file(followed, media, tmp_path):
+    call_command("backup", "--grant", followed.slug, "-o", tmp_path / "a.zip", verbosity=0)
+    wipe(media)
+    official_user("handlaggare")
+
+    def unknown_actor(records):
+        # The audit trail comes last, after the jobs have put their files back.
+        entry = next(r for r in reversed(records) if r["model"] == "allocations.auditentry")
+        entry["fields"]["actor"] = ["nobody"]
+        return records
+
+    recrafted(tmp_path / "a.zip", tmp_path / "bad.zip", unknown_actor)
+    with pytest.raises(CommandError, match="cannot be read back"):
+        call_command("restore", tmp_path / "bad.zip", verbosity=0)
+    assert not Grant.objects.exists()
+    assert not Organisation.objects.exists()
+    assert files_in(media) == []
 
 
 def test_a_grant_that_exists_is_replaced_only_when_asked_and_never_when_decided(
