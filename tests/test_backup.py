@@ -335,6 +335,30 @@ def tampered(path, out, member: str, change) -> None:
             dst.writestr(info, change(data) if info.filename == member else data)
 
 
+def recrafted(path, out, change) -> None:
+    """The archive with its records changed and its manifest made to agree: only the
+    restore itself can find what is wrong."""
+    with zipfile.ZipFile(path) as src:
+        manifest = json.loads(src.read("manifest.json"))
+        records = change(json.loads(src.read("records.json")))
+        manifest["counts"] = {}
+        for record in records:
+            manifest["counts"][record["model"]] = manifest["counts"].get(record["model"], 0) + 1
+        records = json.dumps(records).encode()
+        manifest["members"]["records.json"] = {
+            "sha256": hashlib.sha256(records).hexdigest(),
+            "size": len(records),
+        }
+        with zipfile.ZipFile(out, "w") as dst:
+            for info in src.infolist():
+                data = src.read(info.filename)
+                if info.filename == "records.json":
+                    data = records
+                elif info.filename == "manifest.json":
+                    data = json.dumps(manifest).encode()
+                dst.writestr(info, data)
+
+
 def test_a_tampered_or_truncated_archive_is_refused_and_nothing_is_written(
     followed, media, tmp_path
 ):
@@ -360,28 +384,19 @@ def test_a_tampered_or_truncated_archive_is_refused_and_nothing_is_written(
     assert not AuditEntry.objects.exists()
     assert files_in(media) == []
 
+    # An archive made to agree with itself still brings no account with a password along.
+    def with_a_user(records):
+        user = {"username": "intruder", "password": "pbkdf2_sha256$1$x$y", "is_superuser": True}
+        return [{"model": "auth.user", "pk": 999, "fields": user}, *records]
+
+    recrafted(tmp_path / "a.zip", tmp_path / "user.zip", with_a_user)
+    with pytest.raises(CommandError, match=r"records that are no grant's: auth\.user"):
+        call_command("restore", tmp_path / "user.zip", verbosity=0)
+    assert not get_user_model().objects.filter(username="intruder").exists()
+    assert not Grant.objects.exists()
+
     call_command("restore", tmp_path / "a.zip", verbosity=0)
     assert Grant.objects.filter(slug=followed.slug).exists()
-
-
-def recrafted(path, out, change) -> None:
-    """The archive with its records changed and its manifest made to agree: only the
-    restore itself can find what is wrong."""
-    with zipfile.ZipFile(path) as src:
-        manifest = json.loads(src.read("manifest.json"))
-        records = json.dumps(change(json.loads(src.read("records.json")))).encode()
-        manifest["members"]["records.json"] = {
-            "sha256": hashlib.sha256(records).hexdigest(),
-            "size": len(records),
-        }
-        with zipfile.ZipFile(out, "w") as dst:
-            for info in src.infolist():
-                data = src.read(info.filename)
-                if info.filename == "records.json":
-                    data = records
-                elif info.filename == "manifest.json":
-                    data = json.dumps(manifest).encode()
-                dst.writestr(info, data)
 
 
 def test_a_restore_that_fails_half_way_leaves_no_record_and_no_file(followed, media, tmp_path):

@@ -265,6 +265,15 @@ def open_archive(path: Path) -> Archive:
         users = json.loads(contents[USERS].getvalue())
     except (KeyError, ValueError) as exc:
         raise BackupError(f"{path}: the records cannot be read ({exc})") from None
+    well_formed = isinstance(records, list) and all(
+        isinstance(r, dict)
+        and isinstance(r.get("model"), str)
+        and isinstance(r.get("fields"), dict)
+        for r in records
+    )
+    wanted = ("usernames",) if manifest["scope"] == "grant" else ("groups", "users")
+    if not well_formed or not all(isinstance(users.get(k), list) for k in wanted):
+        raise BackupError(f"{path}: the records are not in the form a backup writes them")
     counts: dict[str, int] = defaultdict(int)
     for record in records:
         counts[record["model"]] += 1
@@ -275,7 +284,7 @@ def open_archive(path: Path) -> Archive:
 
 def _check_manifest(path: Path, manifest: dict) -> None:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BackupError(f"{path} is not a stimulans backup (format {manifest.get('format')!r})")
+        raise BackupError(f"{path} is not a stimulans backup")
     if manifest.get("version") != VERSION:
         raise BackupError(
             f"{path} is a stimulans backup of version {manifest.get('version')}; this version "
@@ -283,6 +292,18 @@ def _check_manifest(path: Path, manifest: dict) -> None:
         )
     if manifest.get("scope") not in ("grant", "all"):
         raise BackupError(f"{path}: unknown scope {manifest.get('scope')!r}")
+    kinds = {
+        "created_at": str,
+        "counts": dict,
+        "members": dict,
+        "migrations": dict,
+        "missing_files": list,
+    }
+    for key, kind in kinds.items():
+        if not isinstance(manifest.get(key), kind):
+            raise BackupError(f"{path}: the manifest has no valid {key!r}")
+    if manifest["scope"] == "grant" and not isinstance(manifest.get("grant"), str):
+        raise BackupError(f"{path}: the manifest does not say which grant it holds")
     for name in (RECORDS, USERS):
-        if name not in manifest.get("members", {}):
+        if name not in manifest["members"]:
             raise BackupError(f"{path}: the manifest lists no {name}")

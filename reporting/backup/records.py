@@ -117,50 +117,59 @@ def grant_sections(grant: Grant) -> list[tuple[type[models.Model], models.QueryS
     return shared + owned
 
 
+# The records that are one grant's alone, in the order they are inserted, each with the path
+# from it to its grant (`None`: the notices, which name what they concern by type and id).
+OWNED = (
+    (Grant, "pk"),
+    (GrantOrganisation, "grant"),
+    (GrantUnit, "grant"),
+    (Dataset, "grant"),
+    (DatasetValue, "dataset__grant"),
+    (Pot, "grant"),
+    (AllocationRun, "grant"),
+    (PotResult, "run__grant"),
+    (AllocationRow, "run__grant"),
+    (Ineligibility, "run__grant"),
+    (Call, "pot__grant"),
+    (Application, "grant"),
+    (ApplicationUnit, "application__grant"),
+    (ApplicationUse, "application__grant"),
+    (Requisition, "run__grant"),
+    (RequisitionLine, "requisition__run__grant"),
+    (Payment, "requisition__run__grant"),
+    (UsageReport, "requisition__run__grant"),
+    (UsageLine, "report__requisition__run__grant"),
+    (RepaymentClaim, "requisition__run__grant"),
+    (Notice, None),
+    (DecisionText, "grant"),
+    (DecisionSection, "text__grant"),
+    (Signatory, "text__grant"),
+    (Job, "grant"),
+    (JobPart, "job__grant"),
+    (AuditEntry, "grant"),
+)
+# What a notice may concern.
+NOTICE_CONCERNS = (Application, Requisition, UsageReport, RepaymentClaim)
+
+
+def per_grant_models() -> set[type[models.Model]]:
+    """Every model a grant's archive may hold."""
+    return set(SHARED) | {model for model, _path in OWNED}
+
+
 def _owned(grant: Grant) -> list[tuple[type[models.Model], models.QuerySet]]:
     """The records that are this grant's alone."""
-    applications = Application.objects.filter(grant=grant)
-    requisitions = Requisition.objects.filter(run__grant=grant)
-    reports = UsageReport.objects.filter(requisition__run__grant=grant)
-    claims = RepaymentClaim.objects.filter(requisition__run__grant=grant)
+    chosen = {
+        model: model._base_manager.filter(**{path: grant.pk})
+        for model, path in OWNED
+        if path is not None
+    }
     concerns = models.Q(pk__in=[])
-    for model, qs in (
-        (Application, applications),
-        (Requisition, requisitions),
-        (UsageReport, reports),
-        (RepaymentClaim, claims),
-    ):
+    for model in NOTICE_CONCERNS:
         ct = ContentType.objects.get_for_model(model)
-        concerns |= models.Q(content_type=ct, object_id__in=qs.values("pk"))
-    return [
-        (Grant, Grant.objects.filter(pk=grant.pk)),
-        (GrantOrganisation, GrantOrganisation.objects.filter(grant=grant)),
-        (GrantUnit, GrantUnit.objects.filter(grant=grant)),
-        (Dataset, Dataset.objects.filter(grant=grant)),
-        (DatasetValue, DatasetValue.objects.filter(dataset__grant=grant)),
-        (Pot, Pot.objects.filter(grant=grant)),
-        (AllocationRun, AllocationRun.objects.filter(grant=grant)),
-        (PotResult, PotResult.objects.filter(run__grant=grant)),
-        (AllocationRow, AllocationRow.objects.filter(run__grant=grant)),
-        (Ineligibility, Ineligibility.objects.filter(run__grant=grant)),
-        (Call, Call.objects.filter(pot__grant=grant)),
-        (Application, applications),
-        (ApplicationUnit, ApplicationUnit.objects.filter(application__grant=grant)),
-        (ApplicationUse, ApplicationUse.objects.filter(application__grant=grant)),
-        (Requisition, requisitions),
-        (RequisitionLine, RequisitionLine.objects.filter(requisition__run__grant=grant)),
-        (Payment, Payment.objects.filter(requisition__run__grant=grant)),
-        (UsageReport, reports),
-        (UsageLine, UsageLine.objects.filter(report__requisition__run__grant=grant)),
-        (RepaymentClaim, claims),
-        (Notice, Notice.objects.filter(concerns)),
-        (DecisionText, DecisionText.objects.filter(grant=grant)),
-        (DecisionSection, DecisionSection.objects.filter(text__grant=grant)),
-        (Signatory, Signatory.objects.filter(text__grant=grant)),
-        (Job, Job.objects.filter(grant=grant)),
-        (JobPart, JobPart.objects.filter(job__grant=grant)),
-        (AuditEntry, AuditEntry.objects.filter(grant=grant)),
-    ]
+        concerns |= models.Q(content_type=ct, object_id__in=chosen[model].values("pk"))
+    chosen[Notice] = Notice.objects.filter(concerns)
+    return [(model, chosen[model]) for model, _path in OWNED]
 
 
 # ---------------------------------------------------------------- what the whole database is

@@ -36,7 +36,7 @@ from ..models import (
     StrategicArea,
 )
 from .archive import Archive, migrations
-from .records import SHARED, BackupError, NeedUse, whole_models
+from .records import SHARED, BackupError, NeedUse, per_grant_models, whole_models
 
 
 # ---------------------------------------------------------------- restoring
@@ -204,6 +204,12 @@ def _store_files(archive: Archive, obj: models.Model, saved: list) -> None:
 
 def _restore_grant(archive: Archive, replace: bool, create_users: bool, saved: list) -> Restored:
     slug = archive.manifest["grant"]
+    sections = _sections(archive.records)
+    foreign = sorted({m._meta.label_lower for m, _r in sections} - _labels(per_grant_models()))
+    if foreign:
+        raise BackupError(
+            f"a grant's archive holds records that are no grant's: {', '.join(foreign)}"
+        )
     existing = Grant.objects.select_for_update().filter(slug=slug).first()
     if existing is not None:
         if not replace:
@@ -217,8 +223,7 @@ def _restore_grant(archive: Archive, replace: bool, create_users: bool, saved: l
                 f"{decided.decided_on:%Y-%m-%d}); a decision cannot be replaced"
             )
         _delete_undecided(existing)
-    created_users = _users(archive.users["usernames"], create_users)
-    sections = _sections(archive.records)
+    created_users = _users(archive.users.get("usernames", []), create_users)
     shared = [(m, r) for m, r in sections if m in SHARED]
     owned = [(m, r) for m, r in sections if m not in SHARED]
     mapping: dict[type[models.Model], dict] = defaultdict(dict)
@@ -261,6 +266,10 @@ def _restore_grant(archive: Archive, replace: bool, create_users: bool, saved: l
         created_users=created_users,
         warnings=warnings,
     )
+
+
+def _labels(found) -> set[str]:
+    return {model._meta.label_lower for model in found}
 
 
 def _delete_undecided(grant: Grant) -> None:

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from reporting.backup import BackupError, open_archive, restore
 
@@ -37,6 +38,10 @@ class Command(BaseCommand):
             )
         except BackupError as exc:
             raise CommandError(f"{exc}\nNothing was restored.") from None
+        except DatabaseError as exc:
+            raise CommandError(
+                f"the database refused the archive's records ({exc}).\nNothing was restored."
+            ) from None
         for warning in result.warnings:
             self.stderr.write(f"warning: {warning}")
         what = (
