@@ -8,14 +8,16 @@ their password. Once they have, the token no longer holds: it is derived from th
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.tokens import default_token_generator
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.contrib.auth.views import PasswordResetConfirmView
 from django.db import transaction
 from django.urls import reverse, reverse_lazy
+from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
+from django.utils.http import base36_to_int, urlsafe_base64_encode
 from django.utils.translation import gettext_lazy as _
 
 from allocations import audit
@@ -62,7 +64,7 @@ def invitation_url(request, user) -> str:
         "office:invitation",
         kwargs={
             "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
-            "token": default_token_generator.make_token(user),
+            "token": invitation_tokens.make_token(user),
         },
     )
     return request.build_absolute_uri(path)
@@ -99,8 +101,35 @@ def invite(*, request, email: str, organisation: Organisation, first_name="", la
     return membership
 
 
+class InvitationTokens(PasswordResetTokenGenerator):
+    """Invitation links hold longer than a password reset's day: a new provider user may not
+    read the e-mail at once (`STIMULANS_INVITATION_DAYS`). Spent once a password is set."""
+
+    key_salt = "stimulans.invitation"
+
+    def check_token(self, user, token):
+        """Django's check, with the invitation's own lifetime instead of the reset's."""
+        if not (user and token):
+            return False
+        try:
+            ts = base36_to_int(token.split("-")[0])
+        except ValueError:
+            return False
+        valid = any(
+            constant_time_compare(self._make_token_with_timestamp(user, ts, secret), token)
+            for secret in [self.secret, *self.secret_fallbacks]
+        )
+        age = self._num_seconds(self._now()) - ts
+        return valid and age <= settings.STIMULANS_INVITATION_DAYS * 24 * 3600
+
+
+invitation_tokens = InvitationTokens()
+
+
 class InvitationAcceptView(PasswordResetConfirmView):
     """The invitee chooses a password; afterwards the link is spent."""
+
+    token_generator = invitation_tokens
 
     template_name = "applications/invite/accept.html"
     success_url = reverse_lazy("login")

@@ -355,6 +355,12 @@ STIMULANS_NOTICE_RETRIES = env_int("STIMULANS_NOTICE_RETRIES", 5)
 STIMULANS_NOTICE_RETRY_BACKOFF = env_int("STIMULANS_NOTICE_RETRY_BACKOFF", 60)
 STIMULANS_NOTICE_STALE_MINUTES = env_int("STIMULANS_NOTICE_STALE_MINUTES", 15)
 # Finished jobs' files (exports, documents) are deleted this many days after they are made.
+# An invitation link holds this many days (a password reset's link, one day).
+STIMULANS_INVITATION_DAYS = env_int("STIMULANS_INVITATION_DAYS", 14)
+if STIMULANS_INVITATION_DAYS < 1:
+    raise ImproperlyConfigured(
+        f"STIMULANS_INVITATION_DAYS={STIMULANS_INVITATION_DAYS} must be at least 1 (day)"
+    )
 STIMULANS_JOB_FILE_DAYS = env_int("STIMULANS_JOB_FILE_DAYS", 7)
 if STIMULANS_JOB_FILE_DAYS < 1:
     raise ImproperlyConfigured(

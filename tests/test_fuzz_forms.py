@@ -27,7 +27,6 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from django.contrib.auth.models import User
-from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.test import Client
@@ -54,6 +53,7 @@ from allocations.models import (
 from allocations.services import compute_grant
 from applications import services
 from applications.forms.portal import MAX_COUNT
+from applications.invitations import invitation_tokens
 from applications.models import (
     SCREENING_FIELDS,
     Application,
@@ -1053,7 +1053,7 @@ def test_invitation(world, settings):
     invited.set_unusable_password()
     invited.save()
     uid = urlsafe_base64_encode(force_bytes(invited.pk))
-    token = default_token_generator.make_token(invited)
+    token = invitation_tokens.make_token(invited)
     fuzz = Fuzz(None)
     form_url = fuzz.client.get(reverse("office:invitation", args=[uid, token])).url
     assert form_url == reverse("office:invitation", args=[uid, "valj-losenord"])

@@ -864,3 +864,26 @@ def test_recording_a_decision_needs_the_decide_permission(seed000, client):
     assert answer.status_code == 403
     run.refresh_from_db()
     assert not run.is_decided
+
+
+def test_an_invitation_link_holds_longer_than_a_password_reset_and_then_expires(db, settings):
+    from django.contrib.auth.tokens import default_token_generator
+
+    from applications.invitations import invitation_tokens
+
+    user = User.objects.create_user("inbjuden", "inbjuden@example.invalid")
+    user.set_unusable_password()
+    user.save()
+    now = invitation_tokens._num_seconds(invitation_tokens._now())
+    three_days = invitation_tokens._make_token_with_timestamp(user, now - 3 * 86400)
+    too_old = invitation_tokens._make_token_with_timestamp(
+        user, now - (settings.STIMULANS_INVITATION_DAYS * 86400 + 60)
+    )
+
+    assert invitation_tokens.check_token(user, invitation_tokens.make_token(user))
+    assert invitation_tokens.check_token(user, three_days)
+    assert not invitation_tokens.check_token(user, too_old)
+    assert not invitation_tokens.check_token(user, "nonsense")
+    # A password reset's link is not an invitation's, nor the other way round.
+    assert not invitation_tokens.check_token(user, default_token_generator.make_token(user))
+    assert not default_token_generator.check_token(user, invitation_tokens.make_token(user))

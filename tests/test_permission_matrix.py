@@ -24,7 +24,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission, User
-from django.contrib.auth.tokens import default_token_generator
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.test import Client
@@ -47,6 +46,7 @@ from allocations.models import (
 )
 from allocations.services import compute_grant
 from applications import office_urls, portal_urls, services
+from applications.invitations import invitation_tokens
 from applications.models import (
     Application,
     ApplicationUnit,
@@ -419,7 +419,7 @@ def world(import_seed, settings, tmp_path):
     }
     invitation = {
         "uidb64": urlsafe_base64_encode(force_bytes(invited.pk)),
-        "token": default_token_generator.make_token(invited),
+        "token": invitation_tokens.make_token(invited),
     }
     markers = [OWNER_ORG, SECRET, SECRET_MAIL, REPORT_SECRET, draft.slug, "ans-010", "ans-011"]
     return users, objects, invitation, markers
