@@ -135,7 +135,13 @@ def _database() -> dict:
             f"DATABASE_URL must start with postgres:// (or sqlite://), got {url.split(':')[0]!r}"
         )
     try:
-        config = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0))
+        config = dj_database_url.parse(
+            url,
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+            # A connection kept between requests is checked before use, so a restarted
+            # PostgreSQL costs one reconnect, not an error page, and no restart of the web.
+            conn_health_checks=True,
+        )
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
     if config["ENGINE"].endswith("postgresql") and not config.get("NAME"):
@@ -187,6 +193,8 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 # Cache: in-process unless CACHE_URL names a Redis shared by every server process. Only a
 # shared cache may hold sessions (a session ended in one process must end in all of them), so
 # sessions are read from it only then, written through to the database as always.
+# With Redis down the cache misses instead of failing (stimulans/cache.py), so sessions come
+# from the database and pages answer; a Redis that does not answer is given up on quickly.
 CACHE_URL = env_str("CACHE_URL")
 if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://")):
     raise ImproperlyConfigured(
@@ -195,9 +203,10 @@ if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://")):
 if CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "stimulans.cache.ForgivingRedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": "stimulans",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
@@ -225,6 +234,16 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_TASK_ACKS_LATE = True
+# A task whose worker process was killed goes back to the queue for another process, instead
+# of being acknowledged as done: jobs claim their record, so a task that comes back twice
+# does its work once (allocations/jobs.py).
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A task a whole worker took and never acknowledged (the worker was killed) is handed to
+# another worker after this many seconds: longer than a task may run, so that a slow task
+# still running is not handed out twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 5 * 60)
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Usage report reminders go out this many days before the agreement's report-by date.
