@@ -301,6 +301,9 @@ def workers(tmp_path, transactional_db):
 def kill(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
+    # A new worker hands out, as it starts, the tasks taken longer ago than the visibility
+    # timeout (1 s here); one taken just now would wait for the next sweep, 100 s later.
+    time.sleep(1.5)
 
 
 @pytest.mark.worker
