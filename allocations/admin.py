@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from stimulans.roles import may_decide
 
-from . import audit, engine, services
+from . import audit, engine, jobs, services
 from .forms import (
     DatasetForm,
     DatasetValueFormSet,
@@ -299,7 +299,7 @@ def start_compute(request, grant: Grant) -> Job | None:
     """Ask for the computation through the one service; a grant it refuses says why."""
     try:
         return services.request_compute(grant=grant, actor=request.user)
-    except services.ComputeRefused as exc:
+    except jobs.JobRefused as exc:  # a grant not ready, or no queue for background work
         messages.error(request, str(exc))
         return None
 

@@ -24,7 +24,7 @@ from datetime import timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -37,10 +37,25 @@ from .models import AllocationRun, Grant, Job, JobStatus
 logger = logging.getLogger(__name__)
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+# How often a job whose worker died while doing it is taken up again before it is failed.
+MAX_ATTEMPTS = 3
+# The namespace of the PostgreSQL advisory locks a worker holds on the jobs it is doing.
+LOCK_NAMESPACE = 0x5354494D
 
 
 class JobRefused(Exception):
     """The work cannot be done as asked; the message says why, for the person who asked."""
+
+
+class Unavailable(JobRefused):
+    """The queue of background work does not answer: nothing was started."""
+
+
+def unavailable_reason() -> str:
+    return _(
+        "Background work is unavailable right now: the queue does not answer. Nothing was "
+        "started. Try again in a while; if it persists, tell the administrator."
+    )
 
 
 @dataclass
@@ -115,8 +130,6 @@ def request(
     grant is returned instead of a second one (the grant's row is locked while
     looking, so two presses at once find the same job).
     """
-    from . import tasks
-
     get_kind(kind)
     params = dict(params or {})
     params.setdefault("language", translation.get_language() or settings.LANGUAGE_CODE)
@@ -135,8 +148,28 @@ def request(
             requested_by=actor if getattr(actor, "is_authenticated", False) else None,
             requested_by_label=audit.actor_name(actor, actor_label),
         )
-        transaction.on_commit(lambda: tasks.run_job.delay(job.pk))
+        transaction.on_commit(lambda: send(job.pk))
+    job.refresh_from_db()
+    if job.status == JobStatus.FAILED and job.error == unavailable_reason():
+        raise Unavailable(job.error)
     return job
+
+
+def send(job_id: int) -> None:
+    """Hand a recorded job to the queue; a queue that does not answer fails the job, saying so.
+
+    Nothing was done yet, so nothing is half-done: the job is recorded as failed with
+    the reason, not left queued for a worker that will never hear of it.
+    """
+    from . import tasks
+
+    try:
+        tasks.run_job.delay(job_id)
+    except Exception as exc:  # the broker's and its client's errors differ; each is "not sent"
+        if tasks.run_job.app.conf.task_always_eager:
+            raise  # run in this process: the work failed, not the sending
+        logger.warning("job %s could not be queued: %s: %s", job_id, type(exc).__name__, exc)
+        fail(job_id, unavailable_reason())
 
 
 def active_job(*, kind: str, grant: Grant, record: bool = True) -> Job | None:
@@ -183,29 +216,87 @@ def wait(job: Job, *, seconds: float) -> Job:
 
 
 def run_job(*, job_id: int) -> None:
-    """Claim the job and run what its kind registered; a redelivered task does nothing."""
-    job = claim(job_id)
-    if job is None:
-        return
-    with translation.override(job.params.get("language") or settings.LANGUAGE_CODE):
-        try:
-            kind = get_kind(job.kind)
-        except LookupError as exc:
-            fail(job.pk, str(exc))
+    """Claim the job and run what its kind registered; a task delivered twice does it once."""
+    if not hold(job_id):
+        return  # another worker is doing it
+    try:
+        job = claim(job_id)
+        if job is None:
             return
-        guarded(job.pk, lambda: kind.run(job))
+        with translation.override(job.params.get("language") or settings.LANGUAGE_CODE):
+            try:
+                kind = get_kind(job.kind)
+            except LookupError as exc:
+                fail(job.pk, str(exc))
+                return
+            guarded(job.pk, lambda: kind.run(job))
+    finally:
+        release(job_id)
+
+
+def hold(job_id: int, *, seconds: float = 5) -> bool:
+    """Take the job's lock for this worker's database session, waiting a little for it.
+
+    A worker holds it for as long as it works on the job; PostgreSQL lets go of it when
+    the worker's connection ends, also when the worker is killed. So a task that finds
+    its job running and the lock free knows the worker before it died. The wait gives
+    a killed worker's session the moment PostgreSQL needs to notice it is gone. Without
+    PostgreSQL (the embedded install) there is one process and nothing to lock.
+    """
+    if connection.vendor != "postgresql":
+        return True
+    deadline = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, _key(job_id)])
+            if cursor.fetchone()[0]:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
+
+
+def release(job_id: int) -> None:
+    if connection.vendor != "postgresql" or connection.connection is None:
+        return  # a closed connection has let go of its locks already
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, _key(job_id)])
+
+
+def _key(job_id: int) -> int:
+    return job_id & 0x7FFFFFFF
 
 
 def claim(job_id: int) -> Job | None:
-    """Mark a queued job running; a job already taken (a redelivered task) is left alone."""
+    """Mark a queued job running, under the job's lock (`hold`).
+
+    A job found running lost its worker (a live one would hold the lock): it is taken
+    up again from the start, as its work is one transaction or made of idempotent
+    parts, until it has been tried `MAX_ATTEMPTS` times; then it fails, saying why.
+    A finished job is left alone.
+    """
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status != JobStatus.QUEUED:
+        if job is None or job.status not in ACTIVE:
             return None
+        if job.status == JobStatus.RUNNING:
+            logger.warning("job %s lost its worker; taking it up again", job_id)
+            if job.attempts >= MAX_ATTEMPTS:
+                fail_locked(
+                    job,
+                    _(
+                        "The worker stopped %(count)s times while doing this job, so it is "
+                        "not tried again. Tell the administrator."
+                    )
+                    % {"count": job.attempts},
+                )
+                return None
+        else:
+            job.started_at = timezone.now()
         job.status = JobStatus.RUNNING
-        job.started_at = timezone.now()
+        job.attempts += 1
         job.progress = 1
-        job.save(update_fields=["status", "started_at", "progress", "updated_at"])
+        job.save(update_fields=["status", "started_at", "progress", "attempts", "updated_at"])
         return job
 
 
@@ -220,6 +311,11 @@ def finish(
 ) -> None:
     """The job is done: keep the run it produced and/or the file it made."""
     if content is not None:
+        # A file left at the same name by a worker killed while writing it is replaced,
+        # not kept beside the new one under another name.
+        path = job.file.field.generate_filename(job, name)
+        if job.file.name != path and job.file.storage.exists(path):
+            job.file.storage.delete(path)
         job.file.save(name, content, save=False)
     if run is not None:
         job.run = run
@@ -235,11 +331,15 @@ def fail(job_id: int, message: str) -> None:
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status == JobStatus.FAILED:
             return
-        job.status = JobStatus.FAILED
-        job.error = message
-        job.finished_at = timezone.now()
-        discard_files(job)
-        job.save()
+        fail_locked(job, message)
+
+
+def fail_locked(job: Job, message: str) -> None:
+    job.status = JobStatus.FAILED
+    job.error = message
+    job.finished_at = timezone.now()
+    discard_files(job)
+    job.save()
 
 
 def discard_files(job: Job) -> None:

@@ -731,6 +731,8 @@ class Job(models.Model):
     file = models.FileField(_("file"), upload_to=job_file_path, max_length=300, blank=True)
     parts_total = models.PositiveIntegerField(default=0)
     parts_done = models.PositiveIntegerField(default=0)
+    # How many times a worker took the job up: more than once when a worker died doing it.
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         # The table was made when only reporting had jobs; its rows stay where they are.

@@ -126,23 +126,28 @@ def letter_recipients(run: AllocationRun) -> list:
 
 
 def start_letters(job: Job) -> None:
+    """Make the batch's parts and queue their subtasks; taken up again, it keeps the parts
+    it made and queues those not yet done (a subtask finds a part already done or being
+    rendered and leaves it)."""
     from . import tasks
 
     run = _run_of(job)
     orgs = letter_recipients(run)
     pdf.font_css()  # a missing font fails the batch here, before any subtask starts
     with transaction.atomic():
-        parts = JobPart.objects.bulk_create(
-            JobPart(job=job, position=i, organisation=org, label=org.name)
-            for i, org in enumerate(orgs, start=1)
-        )
-        if parts and parts[0].pk is None:
-            parts = list(job.parts.order_by("position"))
+        if not job.parts.exists():
+            JobPart.objects.bulk_create(
+                JobPart(job=job, position=i, organisation=org, label=org.name)
+                for i, org in enumerate(orgs, start=1)
+            )
+        parts = list(job.parts.order_by("position"))
         Job.objects.filter(pk=job.pk).update(
             parts_total=len(parts), progress=5, updated_at=timezone.now()
         )
-        ids = [p.pk for p in parts]
+        ids = [p.pk for p in parts if not p.done]
         chunks = [ids[i : i + LETTERS_PER_TASK] for i in range(0, len(ids), LETTERS_PER_TASK)]
+        if not chunks:  # every letter was made before the worker died: count and assemble
+            chunks = [[]]
         transaction.on_commit(
             lambda: [tasks.render_letter_parts.delay(job.pk, chunk) for chunk in chunks]
         )
@@ -158,27 +163,48 @@ def render_letter_parts(*, job_id: int, part_ids: list[int]) -> None:
 
 
 def _render_parts(job: Job, part_ids: list[int]) -> None:
+    """Render the parts not yet done, each stored whole and marked done in one transaction.
+
+    The parts are locked while rendered: a subtask delivered twice (its worker died, or
+    the batch was taken up again) skips those another is rendering. A worker killed here
+    leaves them not done; a file it left half-written is replaced when they are rendered
+    again. The count is the parts done, so counting twice counts nothing twice.
+    """
     from . import tasks
 
-    parts = list(JobPart.objects.filter(pk__in=part_ids, done=False).order_by("position"))
-    if not parts:
-        return
-    run = _run_of(job)
-    documents = pdf.render_letters(run, [p.organisation_id for p in parts])
-    for part, data in zip(parts, documents, strict=True):
-        part.file.save(letter_filename(part), ContentFile(data), save=False)
-        part.done = True
-        part.save(update_fields=["file", "done"])
+    with transaction.atomic():
+        parts = list(
+            JobPart.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=part_ids, done=False)
+            .order_by("position")
+        )
+        if parts:
+            run = _run_of(job)
+            documents = pdf.render_letters(run, [p.organisation_id for p in parts])
+            try:
+                for part, data in zip(parts, documents, strict=True):
+                    path = part.file.field.generate_filename(part, letter_filename(part))
+                    if part.file.storage.exists(path):
+                        part.file.storage.delete(path)
+                    part.file.save(letter_filename(part), ContentFile(data), save=False)
+                    part.done = True
+                    part.save(update_fields=["file", "done"])
+            except BaseException:
+                for part in parts:  # rolled back: no file stays without its part
+                    if part.file:
+                        part.file.delete(save=False)
+                raise
     with transaction.atomic():
         current = Job.objects.select_for_update().get(pk=job.pk)
         if current.status != JobStatus.RUNNING:
             for part in parts:  # the batch failed while these were rendered
                 part.file.delete(save=False)
             return
-        current.parts_done += len(parts)
+        current.parts_done = current.parts.filter(done=True).count()
         current.progress = 5 + 85 * current.parts_done // max(current.parts_total, 1)
         current.save(update_fields=["parts_done", "progress", "updated_at"])
-        if current.parts_done >= current.parts_total:
+        if current.parts_total and current.parts_done >= current.parts_total:
+            # Possibly queued twice (by two last subtasks): the assembly does it once.
             transaction.on_commit(lambda: tasks.assemble_letters.delay(job.pk))
 
 
@@ -187,12 +213,21 @@ def letter_filename(part: JobPart) -> str:
 
 
 def assemble_letters(*, job_id: int) -> None:
-    """Put every letter of the batch into one ZIP; the job is done when it is stored."""
-    job = Job.objects.select_related("run__grant").filter(pk=job_id).first()
-    if job is None or job.status != JobStatus.RUNNING:
+    """Put every letter of the batch into one ZIP; the job is done when it is stored.
+
+    Under the job's lock: of two assemblies (queued twice, or delivered again after a
+    worker died) one makes the ZIP and the other finds the job done.
+    """
+    if not jobs.hold(job_id):
         return
-    with translation.override(job.params.get("language") or settings.LANGUAGE_CODE):
-        jobs.guarded(job_id, lambda: _assemble(job))
+    try:
+        job = Job.objects.select_related("run__grant").filter(pk=job_id).first()
+        if job is None or job.status != JobStatus.RUNNING:
+            return
+        with translation.override(job.params.get("language") or settings.LANGUAGE_CODE):
+            jobs.guarded(job_id, lambda: _assemble(job))
+    finally:
+        jobs.release(job_id)
 
 
 def _assemble(job: Job) -> None:

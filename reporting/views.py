@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from allocations.jobs import JobRefused
 from allocations.models import AllocationRun, Grant, Job, JobPart, JobStatus
 
 from . import dashboard, pdf, roadmap, services
@@ -74,7 +75,7 @@ def grant_documents(request: HttpRequest, slug: str) -> HttpResponse:
                         kind=JobKind.EXPORT, grant=grant, params=form.params(), user=request.user
                     )
                     return redirect("allocations:job", pk=job.pk)
-        except RenderError as exc:
+        except JobRefused as exc:  # a document refused, or no queue for background work
             messages.error(request, str(exc))
     jobs = Job.objects.filter(grant=grant).select_related("run")[:20]
     text = DecisionText.objects.filter(grant=grant).first()

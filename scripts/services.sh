@@ -149,9 +149,10 @@ _svc_as_pg "$_SVC_PG_BIN/pg_ctl" -D "$_SVC_PG_DIR/data" -l "$_SVC_PG_DIR/postgre
 
 # --- Redis ----------------------------------------------------------------
 echo "services.sh: starting redis-server on 127.0.0.1:$_SVC_REDIS_PORT"
-redis-server --bind 127.0.0.1 --port "$_SVC_REDIS_PORT" --save "" --appendonly no \
-    --dir "$_SVC_REDIS_DIR" --daemonize yes --pidfile "$_SVC_REDIS_DIR/redis.pid" \
-    --logfile "$_SVC_REDIS_DIR/redis.log" || _svc_die "redis-server failed to start"
+_SVC_REDIS_START=(redis-server --bind 127.0.0.1 --port "$_SVC_REDIS_PORT" --save "" --appendonly no
+    --dir "$_SVC_REDIS_DIR" --daemonize yes --pidfile "$_SVC_REDIS_DIR/redis.pid"
+    --logfile "$_SVC_REDIS_DIR/redis.log")
+"${_SVC_REDIS_START[@]}" || _svc_die "redis-server failed to start"
 
 # --- Wait for both, then create the database ------------------------------
 _svc_wait PostgreSQL "$_SVC_PG_DIR/postgres.log" \
@@ -170,4 +171,15 @@ if [ -z "${SECRET_KEY:-}" ] && [ -z "${SECRET_KEY_FILE:-}" ]; then
     SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')
     export SECRET_KEY
 fi
+# For the fault tests (tests/test_faults.py), which stop and start both servers and always
+# start them again: how this script runs them. pg_ctl runs as STIMULANS_TEST_PG_USER if set.
+export STIMULANS_TEST_PG_CTL="$_SVC_PG_BIN/pg_ctl"
+export STIMULANS_TEST_PG_DATA="$_SVC_PG_DIR/data"
+export STIMULANS_TEST_PG_LOG="$_SVC_PG_DIR/postgres.log"
+STIMULANS_TEST_PG_USER=""
+[ "$(id -u)" -eq 0 ] && STIMULANS_TEST_PG_USER=nobody
+export STIMULANS_TEST_PG_USER
+STIMULANS_TEST_REDIS_START=$(printf '%q ' "${_SVC_REDIS_START[@]}")
+export STIMULANS_TEST_REDIS_START
+export STIMULANS_TEST_REDIS_PORT="$_SVC_REDIS_PORT"
 echo "services.sh: DATABASE_URL=$DATABASE_URL CELERY_BROKER_URL=$CELERY_BROKER_URL"

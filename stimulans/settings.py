@@ -306,6 +306,8 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 # Cache: in-process unless CACHE_URL names a Redis shared by every server process. Only a
 # shared cache may hold sessions (a session ended in one process must end in all of them), so
 # sessions are read from it only then, written through to the database as always.
+# With Redis down the cache misses instead of failing (stimulans/cache.py), so sessions come
+# from the database and pages answer; a Redis that does not answer is given up on quickly.
 CACHE_URL = env_str("CACHE_URL")
 if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://")):
     raise ImproperlyConfigured(
@@ -314,9 +316,10 @@ if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://")):
 if CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "stimulans.cache.ForgivingRedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": "stimulans",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
@@ -344,6 +347,16 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_TASK_ACKS_LATE = True
+# A task whose worker process was killed goes back to the queue for another process, instead
+# of being acknowledged as done: jobs claim their record, so a task that comes back twice
+# does its work once (allocations/jobs.py).
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A task a whole worker took and never acknowledged (the worker was killed) is handed to
+# another worker after this many seconds: longer than a task may run, so that a slow task
+# still running is not handed out twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 5 * 60)
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Usage report reminders go out this many days before the agreement's report-by date.

@@ -51,6 +51,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "services: needs the PostgreSQL and Redis that `make test` starts"
     )
+    config.addinivalue_line(
+        "markers", "faults: kills, stops or races the real services (tests/test_faults.py)"
+    )
     if not hasattr(config, "workerinput"):  # once per run, not in each xdist worker
         collect_static_files()
 
@@ -205,14 +208,13 @@ def worker_database_url() -> str:
     return f"{base}/{connection.settings_dict['NAME']}"
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    """A real `celery worker` on the Redis broker, using the test database."""
+def start_celery_worker(log_path: Path, **env: str) -> subprocess.Popen:
+    """Start a real `celery worker` (solo pool) on the Redis broker and the test database;
+    returns once a worker answers a ping. `env` adds to the environment it reads."""
     from stimulans.celery import app
 
-    env = dict(os.environ, DATABASE_URL=worker_database_url())
-    log_path = tmp_path / "worker.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed at teardown
+    env = dict(os.environ, DATABASE_URL=worker_database_url(), **env)
+    log = open(log_path, "a")  # noqa: SIM115 - the child keeps its own descriptor
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -232,23 +234,37 @@ def celery_worker_process(transactional_db, tmp_path):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    log.close()
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"the worker exited: {log_path.read_text()}")
             if app.control.ping(timeout=0.5):
-                break
-        else:
-            raise RuntimeError("the worker did not answer within 60 s")
+                return proc
+        raise RuntimeError("the worker did not answer within 60 s")
+    except BaseException:
+        stop_celery_worker(proc)
+        raise
+
+
+def stop_celery_worker(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """A real `celery worker` on the Redis broker, using the test database."""
+    proc = start_celery_worker(tmp_path / "worker.log")
+    try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_celery_worker(proc)
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from allocations import jobs
 from allocations.models import AllocationRun, JobStatus
-from allocations.services import ComputeRefused, published_differences, request_compute
+from allocations.services import published_differences, request_compute
 from allocations.wording import format_kronor, format_rate
 
 from ._common import get_grant
@@ -20,7 +20,7 @@ class Command(BaseCommand):
         try:
             job = request_compute(grant=grant, actor_label="allocate (command)")
             job = jobs.wait(job, seconds=settings.STIMULANS_TASK_WAIT_SECONDS)
-        except ComputeRefused as exc:
+        except jobs.JobRefused as exc:
             raise CommandError(str(exc)) from None
         except TimeoutError:
             raise CommandError(

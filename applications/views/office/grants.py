@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from allocations import jobs
 from allocations.engine import APPLIED_FOR
 from allocations.models import Grant
-from allocations.services import COMPUTE, ComputeRefused, request_compute
+from allocations.services import COMPUTE, request_compute
 from allocations.tree import pot_tree
 
 from ... import permissions, services
@@ -126,7 +126,7 @@ def compute(request, pk):
     grant = permissions.get_grant_for_official(request.user, pk)
     try:
         job = request_compute(grant=grant, actor=request.user)
-    except ComputeRefused as exc:
+    except jobs.JobRefused as exc:  # a grant not ready, or no queue for background work
         messages.error(request, str(exc))
         return redirect("office:grant", grant.pk)
     return redirect("allocations:job", pk=job.pk)
