@@ -50,11 +50,11 @@ def check_broker() -> str:
 
 
 def check_cache() -> str:
-    cache = settings.CACHES["default"]
-    if not cache["BACKEND"].endswith(".RedisCache"):
+    locations = settings.CACHES["default"].get("LOCATION") or []
+    urls = [locations] if isinstance(locations, str) else list(locations)
+    if not urls or not all(url.startswith(("redis://", "rediss://")) for url in urls):
         return IN_PROCESS
-    locations = cache["LOCATION"]
-    for url in [locations] if isinstance(locations, str) else locations:
+    for url in urls:
         _redis_ping(url)
     return OK
 

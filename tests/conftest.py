@@ -280,7 +280,7 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def browser_page(live_server, monkeypatch):
+def browser_page(live_server, monkeypatch, settings):
     """A page in headless Chromium (Debian's), pointed at the live test server.
 
     Playwright drives the system browser; nothing is downloaded. Its sync API
@@ -294,6 +294,13 @@ def browser_page(live_server, monkeypatch):
     """
     from playwright.sync_api import sync_playwright
 
+    # The live server serves static files from where they lie (its own static handler, by
+    # their plain names); gunicorn with WhiteNoise and hashed names is proved by
+    # tests/test_newcomer.py and tests/test_healthz.py.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

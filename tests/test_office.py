@@ -875,9 +875,10 @@ def test_an_invitation_link_holds_longer_than_a_password_reset_and_then_expires(
     user.set_unusable_password()
     user.save()
     now = invitation_tokens._num_seconds(invitation_tokens._now())
-    three_days = invitation_tokens._make_token_with_timestamp(user, now - 3 * 86400)
+    secret = invitation_tokens.secret
+    three_days = invitation_tokens._make_token_with_timestamp(user, now - 3 * 86400, secret)
     too_old = invitation_tokens._make_token_with_timestamp(
-        user, now - (settings.STIMULANS_INVITATION_DAYS * 86400 + 60)
+        user, now - (settings.STIMULANS_INVITATION_DAYS * 86400 + 60), secret
     )
 
     assert invitation_tokens.check_token(user, invitation_tokens.make_token(user))

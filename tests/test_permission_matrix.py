@@ -24,6 +24,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.contrib.auth.tokens import default_token_generator
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.test import Client
@@ -421,6 +422,11 @@ def world(import_seed, settings, tmp_path):
         "uidb64": urlsafe_base64_encode(force_bytes(invited.pk)),
         "token": invitation_tokens.make_token(invited),
     }
+    # A password reset's link has a token of its own, not an invitation's.
+    objects["password_reset_confirm"] = {
+        **invitation,
+        "token": default_token_generator.make_token(invited),
+    }
     markers = [OWNER_ORG, SECRET, SECRET_MAIL, REPORT_SECRET, draft.slug, "ans-010", "ans-011"]
     return users, objects, invitation, markers
 
@@ -430,7 +436,7 @@ def url_kwargs(name: str, pattern: URLPattern, objects: dict, invitation: dict, 
     if not converters:
         return {}
     if converters == {"uidb64", "token"}:
-        return invitation
+        return objects.get(name, invitation)
     short = name.split(":")[-1]
     if "pk" not in converters:  # reporting names its objects by slug
         kwargs = {key: objects[key] for key in converters}

@@ -426,7 +426,7 @@ def test_e_mails_link_to_the_portal_page_they_are_about(
 
 @pytest.mark.parametrize("value", ["stimulans.example.se", "ftp://x", "https://"])
 def test_a_malformed_base_url_stops_start_up_naming_the_variable(tmp_path, value):
-    result = settings_outcome(STIMULANS_DATA_DIR=str(tmp_path), STIMULANS_BASE_URL=value)
+    result = settings_outcome(STIMULANS_DATA_DIR=str(tmp_path), STIMULANS_BASE_URL=value, DEBUG="1")
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "STIMULANS_BASE_URL must start with http:// or https://" in result.stderr
