@@ -247,18 +247,18 @@ class Walk:
         return outcome
 
     def invitation_link(self, email: str) -> str:
-        """The link in the invitation e-mail (the console mail backend writes to the log)."""
-        deadline = time.monotonic() + 10
+        """The link in the invitation e-mail: a notice the worker sends (its body as sent)."""
+        from applications.models import Notice
+
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            found = re.findall(
-                rf"To: {re.escape(email)}\n.*?(http://\S+/inbjudan/\S+/)",
-                self.log_path.read_text(),
-                re.S,
-            )
-            if found:
-                return found[-1]
-            time.sleep(0.1)
-        raise AssertionError(f"no invitation to {email} in {self.log_path}")
+            for notice in Notice.objects.filter(kind="invitation").order_by("-pk"):
+                if email in notice.recipients:
+                    found = re.findall(r"(http://\S+/inbjudan/\S+/)", notice.body)
+                    if found and notice.status == "sent":
+                        return found[-1]
+            time.sleep(0.2)
+        raise AssertionError(f"no invitation sent to {email}")
 
 
 @pytest.fixture
