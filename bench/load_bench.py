@@ -466,6 +466,84 @@ def check_pages(port: int, data: dict) -> dict[str, int]:
     return sizes
 
 
+# ---------------------------------------------------------------- profile
+
+
+def profile_pages(data: dict, *, repeat: int, top: int) -> None:
+    """Where each page's time goes, in this process (no server, no network).
+
+    Per page: the median wall time of `repeat` requests through Django's full stack (the
+    same middleware and signed-in session, from Redis), its SQL (count and time, through a
+    database execute wrapper), the template rendering (cumulative, lazy queries included),
+    then the top functions of a cProfile of `repeat` more requests by own time.
+    """
+    import cProfile
+    import pstats
+    from http.cookies import SimpleCookie
+
+    from django.db import connection
+    from django.test import Client
+
+    sql = {"n": 0, "s": 0.0}
+
+    def timed(execute, query, params, many, context):
+        began = time.perf_counter()
+        try:
+            return execute(query, params, many, context)
+        finally:
+            sql["n"] += 1
+            sql["s"] += time.perf_counter() - began
+
+    print()
+    print("=" * 100)
+    print(f"PROFILE: in-process, Django's test client, median of {repeat} requests per page")
+    for key, (label, role) in [*PAGES.items(), FLOOR]:
+        person = data["identities"][role][0]
+        path, expect = person["pages"][key]
+        client = Client(HTTP_HOST=HOST)
+        client.cookies = SimpleCookie(person["cookie"])
+        for _ in range(3):
+            answer = client.get(path)
+            if answer.status_code != 200 or expect.encode() not in answer.content:
+                sys.exit(f"bench: profile: {key} answered {answer.status_code} without its data")
+        walls, queries, sql_times = [], [], []
+        with connection.execute_wrapper(timed):
+            for _ in range(repeat):
+                sql.update(n=0, s=0.0)
+                began = time.perf_counter()
+                client.get(path)
+                walls.append(time.perf_counter() - began)
+                queries.append(sql["n"])
+                sql_times.append(sql["s"])
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(repeat):
+            client.get(path)
+        profiler.disable()
+        stats = pstats.Stats(profiler)
+        total = stats.total_tt / repeat
+        rendering = sum(
+            ct
+            for (file, _line, name), (_cc, _nc, _tt, ct, _callers) in stats.stats.items()
+            if name == "render" and file.endswith("django/template/backends/django.py")
+        )
+        print("-" * 100)
+        print(
+            f"{label}: {statistics.median(walls) * 1000:.1f} ms, {statistics.median(queries)} "
+            f"queries in {statistics.median(sql_times) * 1000:.1f} ms, "
+            f"template rendering {rendering / repeat / (total or 1) * 100:.0f} % "
+            f"of the profiled {total * 1000:.1f} ms (its lazy queries included)"
+        )
+        rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:top]
+        for (file, line, name), (_cc, calls, tt, ct, _callers) in rows:
+            where = file.split("site-packages/")[-1].replace(str(ROOT) + "/", "")
+            print(
+                f"    {tt / repeat * 1000:7.2f} ms own {ct / repeat * 1000:8.2f} ms cum "
+                f"{calls // repeat:>7} calls  {name} ({where}:{line})"
+            )
+    print("=" * 100)
+
+
 # ---------------------------------------------------------------- locust
 
 
@@ -645,7 +723,14 @@ def main() -> int:
         "--saturation-seconds", type=int, default=15, help="per page and round (15 s)"
     )
     parser.add_argument("--rounds", type=int, default=2, help="saturation rounds (2)")
-    parser.add_argument("--only", choices=["paced", "saturation"], help="run one phase only")
+    parser.add_argument(
+        "--only", choices=["paced", "saturation", "profile"], help="run one phase only"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="first profile each page in-process (time, queries, top functions)",
+    )
     parser.add_argument("--database-name", default="stimulans_bench_load")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument(
@@ -688,7 +773,7 @@ def main() -> int:
     os.environ.update(env)
     os.environ.pop("CELERY_BROKER_URL", None)
     os.environ.pop("CELERY_RESULT_BACKEND", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "stimulans.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "portal_settings"  # the product's, with the floor
     data_file = Path(tempfile.gettempdir()) / f"stimulans-load-{os.getpid()}"
     kept = Path(tempfile.gettempdir()) / f"{args.database_name}.json"  # --keep, for --reuse
     data_file.mkdir(exist_ok=True)
@@ -733,6 +818,8 @@ def main() -> int:
         print(f"bench: gunicorn (pid {server.proc.pid}) on {HOST}:{port}, DEBUG off")
         providers = max(1, paced_users * 4 // 5)
         officials = min(args.officials, max(1, paced_users - providers))
+        if args.only == "profile":
+            providers = officials = 1
         started = time.perf_counter()
         data = identities(port, built, providers=providers, officials=officials)
         data_path = data_file / "users.json"
@@ -747,7 +834,9 @@ def main() -> int:
             "bench: every page answers 200 with its data: "
             + ", ".join(f"{key} {size // 1024} KB" for key, size in sizes.items())
         )
-        if args.only != "saturation":
+        if args.profile or args.only == "profile":
+            profile_pages(data, repeat=10, top=12)
+        if args.only in (None, "paced"):
             print(
                 f"bench: paced phase, {paced_users} users + 2 on the floor, {args.paced_seconds} s"
             )
@@ -762,7 +851,7 @@ def main() -> int:
             )
             ok_paced, paced_errors = print_paced(paced, paced_users, args.paced_seconds)
             errors += paced_errors
-        if args.only != "paced":
+        if args.only in (None, "saturation"):
             saturation: dict[str, Stats] = {}
             for round_ in range(1, args.rounds + 1):
                 for key in [FLOOR[0], *PAGES]:
@@ -800,12 +889,12 @@ def main() -> int:
 
     print()
     print(f"TARGET zero errors (all phases): {errors} errors  {pass_fail(errors == 0)}")
-    if args.only != "saturation":
+    if args.only in (None, "paced"):
         print(
             f"TARGET p95 < {P95_TARGET_MS} ms for every page, {paced_users} users waiting 1-5 s: "
             f"{pass_fail(ok_paced)}"
         )
-    if args.only != "paced":
+    if args.only in (None, "saturation"):
         print(
             "TARGET every page >= 15 % of the floor's req/s at saturation: "
             + pass_fail(ok_saturation)

@@ -19,6 +19,12 @@ elif [ "${1:-}" = load ]; then
 fi
 
 scripts/bootstrap.sh
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+
+echo "+ .venv/bin/python $bench $*"
+# No `exec`: the EXIT trap from services.sh must run to stop the servers.
+status=0
 # The benchmarks' own tooling (locust), never a runtime dependency: installed into .venv only
 # for the load benchmark, and again only when bench/requirements.txt changes.
 if [ "$bench" = bench/load_bench.py ]; then
@@ -29,12 +35,6 @@ if [ "$bench" = bench/load_bench.py ]; then
         touch "$stamp"
     fi
 fi
-# shellcheck source=scripts/services.sh
-source scripts/services.sh
-
-echo "+ .venv/bin/python $bench $*"
-# No `exec`: the EXIT trap from services.sh must run to stop the servers.
-status=0
 .venv/bin/python "$bench" "$@" || status=$?
 
 # --- The reporting benchmark (bench/reporting_bench.py; see bench/README.md) ----------------
