@@ -3,6 +3,8 @@
 #   scripts/bench.sh [ARGS]          the allocation benchmark; ARGS go to bench/allocation_bench.py,
 #                                    e.g. `scripts/bench.sh --repeat 3`
 #   scripts/bench.sh portal [ARGS]   the portal benchmark (gunicorn); ARGS go to bench/portal_bench.py
+#   scripts/bench.sh load [ARGS]     the load benchmark (gunicorn under locust); ARGS go to
+#                                    bench/load_bench.py. Installs bench/requirements.txt first.
 # The figures are a report, not a test: the script exits 0 even when a target is missed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -10,6 +12,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bench=bench/allocation_bench.py
 if [ "${1:-}" = portal ]; then
     bench=bench/portal_bench.py
+    shift
+elif [ "${1:-}" = load ]; then
+    bench=bench/load_bench.py
     shift
 fi
 
@@ -23,6 +28,16 @@ source scripts/services.sh
 echo "+ .venv/bin/python $bench $*"
 # No `exec`: the EXIT trap from services.sh must run to stop the servers.
 status=0
+# The benchmarks' own tooling (locust), never a runtime dependency: installed into .venv only
+# for the load benchmark, and again only when bench/requirements.txt changes.
+if [ "$bench" = bench/load_bench.py ]; then
+    stamp=.venv/.bench-requirements-stamp
+    if [ ! -f "$stamp" ] || [ bench/requirements.txt -nt "$stamp" ]; then
+        echo "bench: installing bench/requirements.txt into .venv"
+        .venv/bin/python -m pip install --disable-pip-version-check -q -r bench/requirements.txt
+        touch "$stamp"
+    fi
+fi
 .venv/bin/python "$bench" "$@" || status=$?
 
 # --- The reporting benchmark (bench/reporting_bench.py; see bench/README.md) ----------------

@@ -257,6 +257,19 @@ def test_an_application_status_changed_behind_the_trail(followed):  # noqa: F811
     )
 
 
+@pytest.mark.breaks_books
+def test_an_application_status_other_than_the_last_one_its_trail_recorded(import_seed):
+    """The latest status entry decides (its status read out of the entry's JSON by PostgreSQL)."""
+    grant = import_seed(SEED_000)
+    app = grant.applications.get(slug="ans-011")
+    services.withdraw_application(app=app, actor=None)
+    assert books.check_grant(grant) == []
+    type(app).objects.filter(pk=app.pk).update(status=ApplicationStatus.SUBMITTED)
+    text = breached(grant, "audit")
+    assert f"Application ans-011 of {app.organisation.name} is submitted, but the audit" in text
+    assert text.count("Application ") == 1
+
+
 def test_an_unrequisitioned_amount_taken_back_needs_no_answer_of_its_own(decided, official):
     """Taken back after its date, a requisition is declined by the claim's entry."""
     grant, run = decided

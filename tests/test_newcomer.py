@@ -34,6 +34,7 @@ import pypdf
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.db import connections
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -85,6 +86,9 @@ def free_port() -> int:
 @pytest.fixture
 def production(transactional_db, tmp_path, monkeypatch, request):
     """gunicorn with DEBUG off on the test database, and a Celery worker, sharing media."""
+    # This thread's connection may date from before the fault tests restarted PostgreSQL:
+    # a test process is no request, so no health check renews it. Start afresh.
+    connections.close_all()
     media = tmp_path / "media"
     media.mkdir()
     # The worker (conftest's fixture) inherits this environment: both write the same files.
