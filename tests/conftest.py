@@ -27,12 +27,19 @@ SEED_003 = "aldrenamnden-2023-god-och-nara-vard"
 SEEDS = (SEED_000, SEED_001, SEED_002, SEED_003)
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     """Tests of PostgreSQL and Redis behaviour need the services `make test` starts.
 
     Outside `make test` (a bare `pytest` on SQLite) they are deselected with a
     warning; under `make test` (STIMULANS_TEST_SERVICES=1) they always run.
+
+    The fault tests stop, kill and restart those services: they run last (after
+    pytest-django's own ordering), so no other test inherits what they disturb.
     """
+    items[:] = [i for i in items if not i.get_closest_marker("faults")] + [
+        i for i in items if i.get_closest_marker("faults")
+    ]
     if os.environ.get("STIMULANS_TEST_SERVICES") == "1":
         return
     keep, dropped = [], []
