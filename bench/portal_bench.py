@@ -94,6 +94,12 @@ def build(applications: int, providers: int, seed: int) -> dict:
         official.user_permissions.add(Permission.objects.get(codename="handle_cases"))
         provider = User.objects.create_user(PROVIDER, "u@example.invalid", PASSWORD)
         today = timezone.localdate()
+        # Seed 000 carries its 2019-2020 dates; a call open today needs an agreement after it.
+        agreement = grant.agreement
+        agreement.spend_by = today + timedelta(days=365)
+        agreement.report_by = today + timedelta(days=400)
+        agreement.repay_by = today + timedelta(days=460)
+        agreement.save(update_fields=["spend_by", "report_by", "repay_by"])
         call = services.open_call(
             pot=pot,
             title="Intresseanmälan särskilda boenden (benchmark)",
