@@ -221,6 +221,17 @@ class Grant(models.Model):
         )["total"]
         return total
 
+    def replace_refusal(self) -> str | None:
+        """Why the grant may not be replaced by an import or a restore: a decision is public
+        and stays. None when it has no decided run."""
+        decided = self.runs.decided().order_by("number").first()
+        if decided is None:
+            return None
+        return (
+            f"grant '{self.slug}' has a decided allocation (run {decided.number}, decided "
+            f"{decided.decided_on:%Y-%m-%d}); a decision cannot be replaced"
+        )
+
     def latest_run(self):
         return self.runs.order_by("-number").first()
 

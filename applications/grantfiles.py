@@ -65,13 +65,9 @@ def import_grant(
             raise ImportRefused(
                 f"grant '{g['id']}' is already imported; use --replace to import it again"
             )
-        decided = existing.runs.decided().order_by("number").first()
-        if decided is not None:
-            raise ImportRefused(
-                f"grant '{g['id']}' has a decided allocation (run {decided.number}, decided "
-                f"{decided.decided_on:%Y-%m-%d}); a decision cannot be replaced — import the "
-                "changed grant under a new id"
-            )
+        refusal = existing.replace_refusal()
+        if refusal:
+            raise ImportRefused(f"{refusal} — import the changed grant under a new id")
         before = export_grant(existing)
         _delete_grant(existing)
     _refuse_source_cycle(g)

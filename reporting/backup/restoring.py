@@ -216,12 +216,9 @@ def _restore_grant(archive: Archive, replace: bool, create_users: bool, saved: l
             raise BackupError(
                 f"grant '{slug}' exists in this database; use --replace to restore it over it"
             )
-        decided = existing.runs.decided().order_by("number").first()
-        if decided is not None:
-            raise BackupError(
-                f"grant '{slug}' has a decided allocation (run {decided.number}, decided "
-                f"{decided.decided_on:%Y-%m-%d}); a decision cannot be replaced"
-            )
+        refusal = existing.replace_refusal()
+        if refusal:
+            raise BackupError(refusal)
         _delete_undecided(existing)
     created_users = _users(archive.users.get("usernames", []), create_users)
     shared = [(m, r) for m, r in sections if m in SHARED]
