@@ -363,6 +363,16 @@ class Requisition(models.Model):
     report_reminder_sent_on = models.DateField(
         null=True, blank=True, verbose_name=_("report reminder sent on")
     )
+    # A recipient with no portal users answers through an official (svar för mottagarens
+    # räkning): the official is `answered_by`; on whose word, and the day it was given.
+    answered_by_official = models.BooleanField(_("answered by an official"), default=False)
+    on_behalf_of = models.CharField(
+        _("answered on the word of"),
+        max_length=200,
+        blank=True,
+        help_text=_("Name and role of the person at the recipient who gave the answer."),
+    )
+    on_behalf_given_on = models.DateField(_("answer given on"), null=True, blank=True)
 
     class Meta:
         ordering = ["run", "organisation__name", "pot__position"]
@@ -526,6 +536,7 @@ class NoticeKind(models.TextChoices):
     CLAIM = "claim", _("repayment claimed")
     REPORT_DUE = "report_due", _("usage report due")
     INVITATION = "invitation", _("invitation to the portal")
+    REMINDER = "reminder", _("reminder from an official")
 
 
 class NoticeStatus(models.TextChoices):

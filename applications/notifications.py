@@ -6,8 +6,11 @@ step is committed (`services.notices`). None is recorded when there is nobody to
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from .models import Membership, Notice, NoticeKind
 from .services.notices import record_notice
@@ -76,3 +79,25 @@ def report_due(req, days_left: int) -> Notice | None:
         concerns=req,
         step=f"report-by-{req.run.grant.agreement.report_by.isoformat()}",
     )
+
+
+def reminder(req, *, what: str, today: date) -> tuple[Notice | None, str]:
+    """An official's reminder to requisition (`what="requisition"`) or to report.
+
+    One per requisition and day (the notice's step). Returns the notice, or None and why
+    none was recorded: nobody to tell, or reminded today already.
+    """
+    recipients = _recipients(req.organisation_id)
+    if not recipients:
+        return None, _("The recipient has no portal users to remind; invite one first.")
+    context = {"req": req, "what": what, "url": portal_url("requisition", req.pk)}
+    notice = record_notice(
+        kind=NoticeKind.REMINDER,
+        context=context,
+        recipients=recipients,
+        concerns=req,
+        step=f"reminder-{today.isoformat()}",
+    )
+    if notice is None:
+        return None, _("Reminded today already.")
+    return notice, ""

@@ -13,7 +13,13 @@ urlpatterns = [
     path("utlysningar/<int:pk>/", office.call_review, name="call"),
     path("utlysningar/<int:pk>/stang/", office.call_close, name="call_close"),
     path("potter/<int:pk>/ansokningar/", office.pot_review, name="pot_review"),
+    path("potter/<int:pk>/ansokningar/granska/", office.bulk_review, name="bulk_review"),
     path("potter/<int:pk>/omfordela/", office.redistribute, name="redistribute"),
+    path(
+        "potter/<int:pk>/omfordela/bekrafta/",
+        office.redistribute_confirm,
+        name="redistribute_confirm",
+    ),
     path("ansokningar/<int:pk>/", office.application, name="application"),
     path("ansokningar/<int:pk>/granska/", office.review_application, name="review_application"),
     path(
@@ -25,7 +31,14 @@ urlpatterns = [
     path("korningar/<int:pk>/enheter/", office.run_units, name="run_units"),
     path("korningar/<int:pk>/beslut/", office.decide, name="decide"),
     path("rekvisitioner/", office.requisitions, name="requisitions"),
+    path("rekvisitioner/paminn/", office.remind, name="remind"),
     path("rekvisitioner/<int:pk>/", office.requisition, name="requisition"),
+    path("rekvisitioner/<int:pk>/svara/", office.answer_requisition, name="answer_requisition"),
+    path(
+        "rekvisitioner/<int:pk>/bjud-in/",
+        office.invite_recipient_user,
+        name="invite_recipient_user",
+    ),
     path("rekvisitioner/<int:pk>/utbetalning/", office.record_payment, name="record_payment"),
     path("rekvisitioner/<int:pk>/aterkrav/", office.claim, name="claim"),
     path("aterkrav/", office.claims, name="claims"),

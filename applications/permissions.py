@@ -30,6 +30,7 @@ from .models import (
     Application,
     ApplicationStatus,
     Call,
+    Membership,
     RepaymentClaim,
     ReportStatus,
     Requisition,
@@ -133,6 +134,26 @@ def can_answer_requisition(user, req: Requisition) -> Decision:
         return deny(_("You do not act for this organisation."))
     if req.status != RequisitionStatus.PENDING:
         return deny(_("This requisition has already been answered."))
+    return ALLOWED
+
+
+def recipient_has_portal_users(req: Requisition) -> bool:
+    """Someone acts for the recipient in the portal: an active member who has signed in (one
+    invited but not yet signed in cannot answer yet)."""
+    return Membership.objects.filter(
+        organisation_id=req.organisation_id, user__is_active=True, user__last_login__isnull=False
+    ).exists()
+
+
+def can_answer_for_recipient(user, req: Requisition) -> Decision:
+    """An official answers a requisition only for a recipient with no portal users of its own
+    (a city district administration, say); one that has users answers for itself."""
+    if not is_official(user):
+        return deny(_("Only officials answer for a recipient."))
+    if req.status != RequisitionStatus.PENDING:
+        return deny(_("This requisition has already been answered."))
+    if recipient_has_portal_users(req):
+        return deny(_("The recipient has portal users of its own: they answer in the portal."))
     return ALLOWED
 
 

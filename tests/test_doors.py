@@ -51,7 +51,8 @@ DECISION = {
 
 
 def decide_on_the_page(run, official, admin_client):
-    return signed_in(official).post(reverse("office:decide", args=[run.pk]), DECISION)
+    url = reverse("office:decide", args=[run.pk])
+    return signed_in(official).post(url, {**DECISION, "confirmed": "yes"})
 
 
 def decide_in_the_admin(run, official, admin_client):

@@ -213,18 +213,27 @@ def test_seed_000_from_call_to_redistribution(import_seed, django_capture_on_com
         {"decided_on": today.isoformat(), "decided_by": "Förvaltningschef"},
     )
     assert "before the call “Intresseanmälan särskilda boenden” closes" in text(too_early)
-    office.post(reverse("office:call_close", args=[call.pk]))
+    # Closing the call and deciding are each confirmed on a page that says what happens.
+    close = reverse("office:call_close", args=[call.pk])
+    assert "closes at the end of today" in text(office.get(close))
+    assert Call.objects.get().is_open(today + timedelta(days=1))
+    office.post(close, {"confirmed": "yes"})
     assert not Call.objects.get().is_open(today + timedelta(days=1))
 
+    decision = {
+        "decided_on": today.isoformat(),
+        "decided_by": "Förvaltningschef",
+        "delegation": "Äldrenämndens delegationsordning",
+        "reference": "ÄN 2020/55",
+        "requisition_by": (today + timedelta(days=14)).isoformat(),
+    }
+    summary = text(office.post(reverse("office:decide", args=[run.pk]), decision))
+    assert f"The decision allocates {kr(GRANT_AMOUNT)} to" in summary
+    assert "cannot be changed once recorded" in summary
+    run.refresh_from_db()
+    assert not run.is_decided
     response = office.post(
-        reverse("office:decide", args=[run.pk]),
-        {
-            "decided_on": today.isoformat(),
-            "decided_by": "Förvaltningschef",
-            "delegation": "Äldrenämndens delegationsordning",
-            "reference": "ÄN 2020/55",
-            "requisition_by": (today + timedelta(days=14)).isoformat(),
-        },
+        reverse("office:decide", args=[run.pk]), {**decision, "confirmed": "yes"}
     )
     assert response.url == reverse("office:run", args=[run.pk])
     run.refresh_from_db()
@@ -341,7 +350,12 @@ def test_seed_000_from_call_to_redistribution(import_seed, django_capture_on_com
     with django_capture_on_commit_callbacks(execute=True):
         response = office.post(
             reverse("office:claim", args=[req.pk]),
-            {"amount": str(unspent), "due_on": due.isoformat(), "disposition": "redistribute"},
+            {
+                "amount": str(unspent),
+                "due_on": due.isoformat(),
+                "disposition": "redistribute",
+                "confirmed": "yes",
+            },
         )
     assert response.url == reverse("office:requisition", args=[req.pk])
     claim = RepaymentClaim.objects.get()
@@ -379,7 +393,10 @@ def test_seed_000_from_call_to_redistribution(import_seed, django_capture_on_com
     preview = office.post(choose, {**chosen, "preview": "1"})
     assert preview.context["preview"].allocated == unspent
     assert not AllocationRun.objects.filter(redistributes=pot).exists()
-    response = office.post(choose, {**chosen, "create": "1"})
+    confirm = reverse("office:redistribute_confirm", args=[pot.pk])
+    assert "The round divides" in text(office.post(confirm, chosen))
+    assert not AllocationRun.objects.filter(redistributes=pot).exists()
+    response = office.post(confirm, {**chosen, "confirmed": "yes"})
     round_ = AllocationRun.objects.get(redistributes=pot)
     assert response.url == reverse("office:run", args=[round_.pk])
     assert round_.redistributed_amount == round_.allocated() == unspent
@@ -397,6 +414,7 @@ def test_seed_000_from_call_to_redistribution(import_seed, django_capture_on_com
             "reference": "ÄN 2020/56",
             "requisition_by": (today + timedelta(days=14)).isoformat(),
             "confirm": "on",
+            "confirmed": "yes",
         },
     )
     assert response.url == reverse("office:run", args=[round_.pk])

@@ -662,6 +662,7 @@ def test_twenty_presses_of_compute_and_of_decide_at_once_make_one_run_and_one_de
         "requisition_by": (date(2020, 2, 20) + timedelta(days=40)).isoformat(),
     }
     url = reverse("office:decide", args=[run.pk])
+    decision["confirmed"] = "yes"
     statuses = at_once(20, lambda i: clients[i].post(url, decision).status_code)
     assert all(s in (200, 302) for s in statuses), statuses
     assert statuses.count(302) == 1  # one decision; the others see it is decided

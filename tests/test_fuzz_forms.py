@@ -877,10 +877,11 @@ def test_decide(world):
         "delegation": "Äldrenämndens delegationsordning",
         "reference": "ÄN 2020/55",
         "requisition_by": (world.today + timedelta(days=30)).isoformat(),
+        "confirmed": "yes",
     }
 
     @FUZZ
-    @given(posted(valid), ENCODINGS)
+    @given(posted(valid, {**valid, "confirmed": "no"}), ENCODINGS)
     @example({**valid, "requisition_by": "0001-01-01"}, "multipart")
     @example({**valid, "requisition_by": "9999-12-31", "decided_on": "9999-12-31"}, "multipart")
     @example({**valid, "decided_by": "\x00"}, "urlencoded")
@@ -888,7 +889,8 @@ def test_decide(world):
         with fuzz.attempt(url, data, encoding):
             decided = AllocationRun.objects.get(pk=run_.pk)
             reqs = Requisition.objects.filter(run=decided)
-            if decided.decided_on is None:
+            if last(data.get("confirmed")) != "yes" or decided.decided_on is None:
+                assert decided.decided_on is None
                 assert not reqs.exists()
             else:
                 assert decided.decided_by.strip()
@@ -932,11 +934,16 @@ def test_record_payment(decided):
 def test_claim(decided):
     w = decided
     fuzz = Fuzz(w.official)
-    valid = {"amount": "40 000", "due_on": w.today.isoformat(), "disposition": "redistribute"}
+    valid = {
+        "amount": "40 000",
+        "due_on": w.today.isoformat(),
+        "disposition": "redistribute",
+        "confirmed": "yes",
+    }
     targets = pk_of(w.req_d, w.req_a, w.req_c, w.req_g)
 
     @FUZZ
-    @given(targets, posted(valid, ids=ids(w.req_a)), ENCODINGS)
+    @given(targets, posted(valid, {**valid, "confirmed": ""}, ids=ids(w.req_a)), ENCODINGS)
     @example(w.req_d.pk, {**valid, "reason": "declined", "requisition": str(w.req_a.pk)}, "json")
     @example(w.req_d.pk, {**valid, "reason": "declined"}, "multipart")
     @example(w.req_d.pk, {**valid, "amount": "40001"}, "multipart")
@@ -945,6 +952,8 @@ def test_claim(decided):
         with fuzz.attempt(url, data, encoding) as a:
             new = new_rows(RepaymentClaim, a.before)
             assert new.count() <= 1
+            if last(data.get("confirmed")) != "yes":
+                assert not new.exists()  # the summary first: nothing claimed
             for claim in new:
                 # Only D has anything to claim back: 50 000 kr unused, 10 000 kr claimed.
                 assert claim.requisition_id == w.req_d.pk
@@ -1008,7 +1017,7 @@ def test_redistribute(decided):
     candidates = services.redistribution_candidates(w.pot)
     chosen = [str(o.pk) for o in candidates if o.slug != "stiftelsen-ljusgarden"]
     outsiders = Organisation.objects.exclude(pk__in=[o.pk for o in candidates])
-    create = {"create": "1", "amount": "10000", "organisations": chosen}
+    create = {"create": "1", "amount": "10000", "organisations": chosen, "confirmed": "yes"}
     preview = {"preview": "1", "amount": "10000", "organisations": chosen}
 
     @FUZZ
@@ -1018,7 +1027,9 @@ def test_redistribute(decided):
     @example(w.pot.pk, {**create, "organisations": [str(outsiders.first().pk)]}, "multipart")
     @example(pots.exclude(pk=w.pot.pk).first().pk, create, "multipart")
     def run(pk, data, encoding):
-        url = reverse("office:redistribute", args=[pk])
+        # Creating is confirmed on its own page; a preview is the choosing page's.
+        name = "office:redistribute_confirm" if "create" in data else "office:redistribute"
+        url = reverse(name, args=[pk])
         with fuzz.attempt(url, data, encoding) as a:
             new = new_rows(AllocationRun, a.before)
             assert new.count() <= 1
@@ -1032,8 +1043,8 @@ def test_redistribute(decided):
                 asked = asked if isinstance(asked, list) else [asked]
                 got = {str(pk) for pk in round_.rows.values_list("organisation_id", flat=True)}
                 assert got <= {str(pk) for pk in asked}
-            if "create" not in data:
-                assert not new.exists()  # a preview stores nothing
+            if "create" not in data or last(data.get("confirmed")) != "yes":
+                assert not new.exists()  # a preview, or a summary not confirmed, stores nothing
 
     run()
     fuzz.saw_both()

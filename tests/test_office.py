@@ -97,7 +97,13 @@ def decide(office, run, **decision):
         "requisition_by": "2020-05-01",
         **decision,
     }
-    response = office.post(reverse("office:decide", args=[run.pk]), data)
+    url = reverse("office:decide", args=[run.pk])
+    summary = office.post(url, data)  # first what it will do, with the amounts
+    assert summary.status_code == 200
+    assert summary.context["ready"], summary.context["form"].errors
+    run.refresh_from_db()
+    assert not run.is_decided
+    response = office.post(url, {**data, "confirmed": "yes"})
     assert response.status_code == 302, response.context["form"].errors
     run.refresh_from_db()
     assert run.is_decided
@@ -182,7 +188,12 @@ def test_open_and_close_a_call(office, seed000):
     assert list(listing.context["page"]) == [call]
     assert list(office.get(reverse("office:calls"), {"state": "closed"}).context["page"]) == []
 
-    office.post(reverse("office:call_close", args=[call.pk]))
+    close = reverse("office:call_close", args=[call.pk])
+    assert "closes at the end of today" in page_text(office.get(close))
+    office.post(close)  # not confirmed: the page again
+    call.refresh_from_db()
+    assert call.closes_on == today + timedelta(days=10)
+    office.post(close, {"confirmed": "yes"})
     call.refresh_from_db()
     assert call.closes_on == today
 
@@ -599,7 +610,8 @@ def test_claim_repay_and_redistribute_in_two_steps(office, decided, official):
     first, second = 40_000, unspent - 40_000
     rounds = []
     for amount in (first, second):
-        office.post(url, {"amount": amount, "due_on": "2020-11-30", "disposition": "redistribute"})
+        claimed = {"amount": amount, "due_on": "2020-11-30", "disposition": "redistribute"}
+        office.post(url, {**claimed, "confirmed": "yes"})
         claim = RepaymentClaim.objects.latest("pk")
         assert claim.disposition == ClaimDisposition.REDISTRIBUTE
         response = office.post(
@@ -615,7 +627,10 @@ def test_claim_repay_and_redistribute_in_two_steps(office, decided, official):
         page = office.get(choose)
         everyone = [str(o.pk) for o in page.context["candidates"]]
         total = page.context["amount"]
-        response = office.post(choose, {"create": "1", "amount": total, "organisations": everyone})
+        response = office.post(
+            reverse("office:redistribute_confirm", args=[req.pot.pk]),
+            {"amount": total, "organisations": everyone, "confirmed": "yes"},
+        )
         rounds.append(AllocationRun.objects.get(redistributes=req.pot))
         assert response.url == reverse("office:run", args=[rounds[-1].pk])
 
@@ -630,7 +645,10 @@ def test_claim_repay_and_redistribute_in_two_steps(office, decided, official):
     decision = {"decided_on": "2020-12-01", "decided_by": "Förvaltningschef", "requisition_by": ""}
     unconfirmed = office.post(reverse("office:decide", args=[again.pk]), decision)
     assert unconfirmed.context["form"].errors["confirm"]
-    response = office.post(reverse("office:decide", args=[again.pk]), {**decision, "confirm": "on"})
+    response = office.post(
+        reverse("office:decide", args=[again.pk]),
+        {**decision, "confirm": "on", "confirmed": "yes"},
+    )
     assert response.status_code == 302
     assert sum(again.requisitions.values_list("amount", flat=True)) == unspent
     nothing = office.post(
@@ -653,7 +671,7 @@ def test_declined_money_is_taken_back(office, import_seed, django_capture_on_com
     services.decline_requisition(req=req, reason="Vi avstår", actor=provider(req.organisation))
     office.post(
         reverse("office:claim", args=[req.pk]),
-        {"amount": req.amount, "disposition": "return"},
+        {"amount": req.amount, "disposition": "return", "confirmed": "yes"},
     )
     claim = RepaymentClaim.objects.get()
     assert claim.paid_on == timezone.localdate()  # nothing was paid: taken back at once

@@ -144,10 +144,17 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     # An empty call form is shown again with its errors.
     "office:call_new": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
     "office:call": {"GET": OFFICE_GET},
-    "office:call_close": {"GET": OFFICE_POST_ONLY_GET, "POST": row(LOGIN, 403, 403, 302, 302)},
+    # The call is open: a GET, and a POST not confirmed, show what closing it means.
+    "office:call_close": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
     "office:pot_review": {"GET": OFFICE_GET},
+    # No application ticked: back to the list with a message.
+    "office:bulk_review": {"GET": OFFICE_POST_ONLY_GET, "POST": row(LOGIN, 403, 403, 302, 302)},
     # Nothing waits to be redistributed (the claim is not repaid): the page says so.
     "office:redistribute": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
+    "office:redistribute_confirm": {
+        "GET": row(LOGIN, 403, 403, 302, 302),
+        "POST": row(LOGIN, 403, 403, 302, 302),
+    },
     # The imported ans-011, submitted; the grant is decided, so review is refused.
     "office:application": {"GET": OFFICE_GET},
     "office:review_application": {
@@ -162,15 +169,32 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     # The decided run: an empty decision form is shown again with its errors.
     "office:run": {"GET": OFFICE_GET},
     "office:run_units": {"GET": OFFICE_GET},
-    "office:decide": {"GET": OFFICE_POST_ONLY_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
+    # The run is decided: a GET is sent back to it; a POST is refused with the form again.
+    "office:decide": {
+        "GET": row(LOGIN, 403, 403, 302, 302),
+        "POST": row(LOGIN, 403, 403, 200, 200),
+    },
     "office:requisitions": {"GET": OFFICE_GET},
+    # No requisition ticked: back to the list with a message.
+    "office:remind": {"GET": OFFICE_POST_ONLY_GET, "POST": row(LOGIN, 403, 403, 302, 302)},
     "office:requisition": {"GET": OFFICE_GET},
+    # Omsorg Norr AB's requisition is answered already: refused with a message.
+    "office:answer_requisition": {
+        "GET": OFFICE_POST_ONLY_GET,
+        "POST": row(LOGIN, 403, 403, 302, 302),
+    },
+    # An empty invitation is the requisition's page again with the form's errors.
+    "office:invite_recipient_user": {
+        "GET": OFFICE_POST_ONLY_GET,
+        "POST": row(LOGIN, 403, 403, 200, 200),
+    },
     "office:record_payment": {
         "GET": OFFICE_POST_ONLY_GET,
         "POST": row(LOGIN, 403, 403, 200, 200),
     },
     # Part of the unspent money is still claimable: an empty claim form has errors.
-    "office:claim": {"GET": OFFICE_POST_ONLY_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
+    # A GET shows the claim form to confirm; an empty POST is that form with errors.
+    "office:claim": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
     "office:claims": {"GET": OFFICE_GET},
     "office:claim_repaid": {"GET": OFFICE_POST_ONLY_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
     "office:reports": {"GET": OFFICE_GET},
@@ -404,6 +428,8 @@ def world(import_seed, settings, tmp_path):
         "call_close": call.pk,
         "pot_review": pot.pk,
         "redistribute": pot.pk,
+        "redistribute_confirm": pot.pk,
+        "bulk_review": pot.pk,
         "office:application": submitted.pk,
         "review_application": submitted.pk,
         "confirm_location": submitted.pk,
@@ -413,6 +439,8 @@ def world(import_seed, settings, tmp_path):
         "decide": run.pk,
         "office:requisition": req.pk,
         "record_payment": req.pk,
+        "answer_requisition": req.pk,
+        "invite_recipient_user": req.pk,
         "claim": req.pk,
         "claim_repaid": claim.pk,
         "office:report": report.pk,

@@ -123,7 +123,12 @@ def through_the_pages(office, grant, official, capture):
     pot, org = req.pot, req.organisation
     office.post(
         reverse("office:claim", args=[req.pk]),
-        {"amount": unspent, "due_on": "2021-03-31", "disposition": "redistribute"},
+        {
+            "amount": unspent,
+            "due_on": "2021-03-31",
+            "disposition": "redistribute",
+            "confirmed": "yes",
+        },
     )
     claim = RepaymentClaim.objects.get()
     office.post(reverse("office:claim_repaid", args=[claim.pk]), {"paid_on": "2021-03-01"})
@@ -159,6 +164,7 @@ def through_the_pages(office, grant, official, capture):
     assert org.name not in text(preview).split('id="preview"')[1]
 
     # Bad input is a form error and changes nothing.
+    confirm = reverse("office:redistribute_confirm", args=[pot.pk])
     outsider = Organisation.objects.exclude(pk__in=[o.pk for o in candidates]).first()
     for bad in (
         {**post, "organisations": []},
@@ -166,14 +172,19 @@ def through_the_pages(office, grant, official, capture):
         {**post, "amount": str(unspent + 1)},
         {**post, "amount": "abc"},
     ):
-        response = office.post(url, {**bad, "create": "1"})
+        response = office.post(confirm, {**bad, "confirmed": "yes"})
         assert response.status_code == 200
         assert response.context["form"].errors
         assert stored() == before
-    changed = office.post(url, {**post, "amount": str(unspent - 1), "create": "1"})
+    changed = office.post(confirm, {**post, "amount": str(unspent - 1), "confirmed": "yes"})
     assert "has changed to" in text(changed)
 
-    response = office.post(url, {**post, "create": "1"})
+    # Creating the round is confirmed on a page that says who gets what; a GET writes nothing.
+    summary = office.get(confirm, post)
+    assert stored() == before
+    assert kr(unspent) in text(summary)
+    assert "cannot be changed" in text(summary)
+    response = office.post(confirm, {**post, "confirmed": "yes"})
     round_ = AllocationRun.objects.get(redistributes=pot)
     assert response.url == reverse("office:run", args=[round_.pk])
     assert round_.redistribution_recipients == sorted(o.slug for o in chosen)
@@ -209,7 +220,8 @@ def through_the_pages(office, grant, official, capture):
     mail.outbox.clear()
     with capture(execute=True):
         response = office.post(
-            reverse("office:decide", args=[round_.pk]), {**decision, "confirm": "on"}
+            reverse("office:decide", args=[round_.pk]),
+            {**decision, "confirm": "on", "confirmed": "yes"},
         )
     assert response.status_code == 302
     round_.refresh_from_db()

@@ -410,3 +410,85 @@ class ClaimFilterForm(GetForm):
         required=False,
         choices=_choices(_("all"), ClaimDisposition.choices),
     )
+
+
+# ---------------------------------------------------------------- many at once
+
+
+def _ids(values) -> list[int]:
+    """Row ids ticked in a list; anything that is not a plausible id is left out."""
+    ids = []
+    for value in values:
+        value = str(value).strip()
+        if value.isdigit() and len(value) < 19:
+            ids.append(int(value))
+    return ids
+
+
+class BulkReviewForm(Labelled, forms.Form):
+    """Approve or reject the ticked applications of a list with one reason."""
+
+    APPROVE, REJECT = ReviewForm.APPROVE, ReviewForm.REJECT
+    decision = forms.ChoiceField(
+        label=_("decision for the ticked applications"),
+        choices=[(APPROVE, _("approve")), (REJECT, _("reject"))],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        label=_("reason"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("The providers see this. Required when rejecting."),
+    )
+
+    def __init__(self, data=None, *args, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        self.ticked = _ids(data.getlist("applications")) if data is not None else []
+
+    def clean(self):
+        data = super().clean()
+        if not self.ticked:
+            raise ValidationError(_("Tick at least one application."))
+        if data.get("decision") == self.REJECT and not data.get("reason", "").strip():
+            self.add_error("reason", _("Give the provider the reason for rejecting."))
+        return data
+
+
+class ReminderForm(forms.Form):
+    """The ticked requisitions of a list, whose recipients are reminded."""
+
+    def __init__(self, data=None, *args, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        self.ticked = _ids(data.getlist("requisitions")) if data is not None else []
+
+    def clean(self):
+        data = super().clean()
+        if not self.ticked:
+            raise ValidationError(_("Tick at least one recipient to remind."))
+        return data
+
+
+# ---------------------------------------------------------------- answering for a recipient
+
+
+class OnBehalfForm(Labelled, forms.Form):
+    """On whose word an official answers a requisition for a recipient with no portal users."""
+
+    on_behalf_name = forms.CharField(label=_("name of the person at the recipient"), max_length=120)
+    on_behalf_role = forms.CharField(
+        label=_("their role"),
+        max_length=78,
+        required=False,
+        help_text=_("E.g. district director (stadsdelsdirektör)."),
+    )
+    on_behalf_given_on = date_field(
+        _("the day they gave the answer"),
+        help_text=_("By telephone, e-mail or letter; keep the letter or e-mail in the case."),
+    )
+
+    def clean_on_behalf_name(self):
+        name = self.cleaned_data["on_behalf_name"].strip()
+        if not name:
+            raise ValidationError(_("Name the person at the recipient who gave the answer."))
+        return name

@@ -8,7 +8,8 @@ who and when, which is also the history shown on the application.
 One module a stage, every public function re-exported here (`services.decide(...)`):
 `calls`, `applying` (drafts, submission, review), `screening` (each unit's stored
 verdict in its pot), `money` (decision, requisitions, payments, balances), `reports`
-(usage reports), `claims` (repayment claims and redistribution), `notices` (the e-mail
+(usage reports), `claims` (repayment claims and redistribution), `bulk` (many rows at
+once, each through the single row's door), `notices` (the e-mail
 they send); `base` holds what they share.
 """
 
@@ -31,6 +32,14 @@ from .base import (  # noqa: F401
     pot_amount,
     pot_measure,
 )
+from .bulk import (  # noqa: F401
+    REPORT_REMINDER,
+    REQUISITION_REMINDER,
+    BulkOutcome,
+    bulk_review_applications,
+    remind_recipients,
+    reminder_for,
+)
 from .calls import (  # noqa: F401
     close_call,
     indicative_rate,
@@ -51,6 +60,7 @@ from .claims import (  # noqa: F401
 )
 from .money import (  # noqa: F401
     Balance,
+    OnBehalf,
     accept_requisition,
     balance_of,
     decide,

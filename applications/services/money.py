@@ -27,6 +27,37 @@ from ..models import (
 from .base import WorkflowError
 
 
+@dataclass(frozen=True)
+class OnBehalf:
+    """An answer an official gives for a recipient with no portal users: on whose word
+    (the name and role of the person at the recipient) and the day that word was given."""
+
+    name: str
+    role: str
+    given_on: date
+
+    def describe(self) -> str:
+        return f"{self.name.strip()}, {self.role.strip()}" if self.role.strip() else self.name
+
+
+def _answered(req: Requisition, actor, on_behalf: OnBehalf | None, today: date) -> dict:
+    """Record who answered; for an answer on a recipient's behalf, on whose word and when."""
+    req.answered_at = timezone.now()
+    req.answered_by = actor
+    if on_behalf is None:
+        return {}
+    if not on_behalf.name.strip():
+        raise WorkflowError(_("Name the person at the recipient who gave the answer."))
+    if on_behalf.given_on > today:
+        raise WorkflowError(_("The answer cannot have been given after today."))
+    if on_behalf.given_on < req.run.decided_on:
+        raise WorkflowError(_("The answer cannot have been given before the decision."))
+    req.answered_by_official = True
+    req.on_behalf_of = on_behalf.describe().strip()[:200]
+    req.on_behalf_given_on = on_behalf.given_on
+    return {"on_behalf_of": req.on_behalf_of, "given_on": on_behalf.given_on.isoformat()}
+
+
 def decision_date_problems(
     *, run: AllocationRun, decided_on: date, requisition_by: date | None
 ) -> list[tuple[str, str]]:
@@ -180,7 +211,10 @@ def accept_requisition(
     payment_account: str,
     lines: dict[PermittedUse, int],
     actor,
+    on_behalf: OnBehalf | None = None,
 ) -> Requisition:
+    """The recipient requisitions its money; or an official does, `on_behalf` of a recipient
+    with no portal users, recording on whose word."""
     req = Requisition.objects.select_for_update().select_related("run__grant").get(pk=req.pk)
     if req.status != RequisitionStatus.PENDING:
         raise WorkflowError(_("This requisition has already been answered."))
@@ -201,8 +235,7 @@ def accept_requisition(
     req.status = RequisitionStatus.ACCEPTED
     req.payment_method = payment_method
     req.payment_account = payment_account.strip()
-    req.answered_at = timezone.now()
-    req.answered_by = actor
+    behalf = _answered(req, actor, on_behalf, timezone.localdate())
     req.save()
     RequisitionLine.objects.bulk_create(
         RequisitionLine(requisition=req, use=use, amount=amount)
@@ -218,27 +251,31 @@ def accept_requisition(
             "amount": req.amount,
             "account": f"{payment_method} {req.payment_account}",
             "lines": {u.code: a for u, a in lines.items()},
+            **behalf,
         },
     )
     return req
 
 
 @transaction.atomic
-def decline_requisition(*, req: Requisition, reason: str, actor) -> Requisition:
+def decline_requisition(
+    *, req: Requisition, reason: str, actor, on_behalf: OnBehalf | None = None
+) -> Requisition:
     req = Requisition.objects.select_for_update().select_related("run__grant").get(pk=req.pk)
     if req.status != RequisitionStatus.PENDING:
         raise WorkflowError(_("This requisition has already been answered."))
+    if not reason.strip():
+        raise WorkflowError(_("Say why the money is declined."))
     req.status = RequisitionStatus.DECLINED
     req.decline_reason = reason.strip()
-    req.answered_at = timezone.now()
-    req.answered_by = actor
+    behalf = _answered(req, actor, on_behalf, timezone.localdate())
     req.save()
     audit.log(
         "requisition.declined",
         req,
         grant=req.run.grant,
         actor=actor,
-        after={"amount": req.amount, "reason": req.decline_reason},
+        after={"amount": req.amount, "reason": req.decline_reason, **behalf},
     )
     return req
 

@@ -9,6 +9,10 @@ change is a function in `services`.
 
 from __future__ import annotations
 
+from .bulk import (  # noqa: F401
+    bulk_review,
+    remind,
+)
 from .calls import (  # noqa: F401
     call_close,
     call_new,
@@ -17,11 +21,16 @@ from .calls import (  # noqa: F401
 from .claims import (  # noqa: F401
     claims,
     redistribute,
+    redistribute_confirm,
 )
 from .grants import (  # noqa: F401
     compute,
     grant,
     start,
+)
+from .recipients import (  # noqa: F401
+    answer_requisition,
+    invite_recipient_user,
 )
 from .reports import (  # noqa: F401
     report,

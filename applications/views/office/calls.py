@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from ... import permissions, services
 from ...forms.office import (
@@ -15,10 +15,11 @@ from ...forms.office import (
     CallForm,
 )
 from ...models import (
+    ApplicationStatus,
     Call,
 )
 from ...services import WorkflowError
-from .common import official_required, paginate
+from .common import confirmation_page, is_confirmed, official_required, paginate
 
 
 @official_required
@@ -70,13 +71,35 @@ def call_new(request):
 
 
 @official_required
-@require_POST
 def call_close(request, pk):
+    """Closing a call at the end of today, confirmed on a page that says what it means."""
     call = permissions.get_call_for(request.user, pk)
     today = timezone.localdate()
     if call.closes_on < today:
         messages.info(request, _("The call closed on %s already.") % call.closes_on.isoformat())
-    else:
-        services.close_call(call=call, today=today, actor=request.user)
-        messages.success(request, _("The call “%s” closes at the end of today.") % call)
+        return redirect("office:call", call.pk)
+    if not is_confirmed(request):
+        counts = call.applications.aggregate(
+            submitted=Count("pk", filter=Q(status=ApplicationStatus.SUBMITTED)),
+            drafts=Count("pk", filter=Q(status=ApplicationStatus.DRAFT)),
+        )
+        summary = [
+            _("The call “%(call)s” closes at the end of today, %(today)s, instead of %(closes)s.")
+            % {"call": call, "today": today.isoformat(), "closes": call.closes_on.isoformat()},
+            _(
+                "%(submitted)s submitted applications wait for review; the %(drafts)s drafts "
+                "can no longer be submitted. A closed call is not opened again."
+            )
+            % counts,
+        ]
+        return confirmation_page(
+            request,
+            title=_("Close the call “%s”?") % call,
+            summary=summary,
+            action=reverse("office:call_close", args=[call.pk]),
+            back=reverse("office:call", args=[call.pk]),
+            button=_("Close the call"),
+        )
+    services.close_call(call=call, today=today, actor=request.user)
+    messages.success(request, _("The call “%s” closes at the end of today.") % call)
     return redirect("office:call", call.pk)

@@ -8,6 +8,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.shortcuts import render
 
 from allocations.models import AuditEntry
 
@@ -39,3 +40,44 @@ def audit_history(*objects: tuple[str, list[int]]) -> list[AuditEntry]:
     for object_type, ids in objects:
         match |= Q(object_type=object_type, object_id__in=[str(pk) for pk in ids])
     return list(AuditEntry.objects.filter(match).order_by("at", "id"))
+
+
+CONFIRMED = "confirmed"
+
+
+def is_confirmed(request) -> bool:
+    """An irreversible action happens only on a POST that carries the confirmation."""
+    return request.method == "POST" and request.POST.get(CONFIRMED) == "yes"
+
+
+def confirmation_page(
+    request,
+    *,
+    title: str,
+    summary: list[str],
+    action: str,
+    back: str,
+    button: str,
+    form=None,
+    hidden: dict | None = None,
+):
+    """What an irreversible action will do, with the amounts, and the button that does it.
+
+    Shown for a GET and for a POST not yet confirmed; it writes nothing. A form still to be
+    filled in (unbound, or with errors) is shown to be completed first ("Continue"); a valid
+    one is carried in hidden fields beside the summary made from it, so that what is
+    confirmed is exactly what was summed up.
+    """
+    ready = form is None or (form.is_bound and form.is_valid())
+    context = {
+        "title": title,
+        "summary": summary if ready else [],
+        "action": action,
+        "back": back,
+        "button": button,
+        "form": form,
+        "ready": ready,
+        "hidden": sorted((hidden or {}).items()),
+        "confirmed": CONFIRMED,
+    }
+    return render(request, "applications/office/confirm.html", context)

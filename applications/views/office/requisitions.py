@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db.models import F
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -27,7 +28,14 @@ from ...models import (
     UsageReport,
 )
 from ...services import WorkflowError
-from .common import audit_history, official_required, paginate
+from .common import (
+    audit_history,
+    confirmation_page,
+    is_confirmed,
+    official_required,
+    paginate,
+)
+from .recipients import answer_forms
 
 
 @official_required
@@ -107,6 +115,7 @@ def _requisition_page(request, req: Requisition, **forms):
             ("applications.repaymentclaim", [c.pk for c, _form in claims]),
         ),
         "report": UsageReport.objects.filter(requisition=req).first(),
+        **answer_forms(request.user, req),
         **forms,
     }
     return render(request, "applications/office/requisition.html", context)
@@ -141,15 +150,32 @@ def record_payment(request, pk):
 
 
 @official_required
-@require_POST
 def claim(request, pk):
+    """A repayment claim (återkrav), confirmed on a page that says what it claims and where the
+    money goes: a GET shows the claim form, a valid form the summary, and only a POST with
+    the confirmation makes the claim."""
     req = permissions.get_requisition_for(request.user, pk)
     today = timezone.localdate()
     what = services.claimable(req, today)
     if not what or what[1] <= 0:
         messages.error(request, _("Nothing can be claimed back from this recipient now."))
         return redirect("office:requisition", req.pk)
-    form = ClaimForm(request.POST, most=what[1])
+    if request.method == "POST":
+        form = ClaimForm(request.POST, most=what[1])
+    else:
+        form = ClaimForm(most=what[1], initial=_claim_initial(req, what[1]))
+    if request.method == "POST" and not form.is_valid():
+        return _requisition_page(request, req, claim_form=form)
+    if not is_confirmed(request):
+        return confirmation_page(
+            request,
+            title=_("Claim money back from %(recipient)s?") % {"recipient": req.organisation},
+            summary=_claim_summary(req, what, form) if form.is_bound else [],
+            action=reverse("office:claim", args=[req.pk]),
+            back=reverse("office:requisition", args=[req.pk]),
+            button=_("Make the claim"),
+            form=form,
+        )
     if form.is_valid():
         try:
             services.claim_repayment(req=req, today=today, actor=request.user, **form.cleaned_data)
@@ -183,3 +209,43 @@ def claim_repaid(request, pk):
             messages.success(request, _("The claim is marked as repaid."))
             return redirect("office:requisition", req.pk)
     return _requisition_page(request, req, repaid=(form, claim.pk))
+
+
+def _claim_initial(req: Requisition, most: int) -> dict:
+    return {
+        "amount": most,
+        "due_on": req.run.grant.agreement.repay_by,
+        "disposition": ClaimDisposition.RETURN_TO_STATE,
+    }
+
+
+def _claim_summary(req: Requisition, what: tuple[str, int], form: ClaimForm) -> list[str]:
+    """What the claim does, with the amounts."""
+    data = form.cleaned_data
+    lines = [
+        _(
+            "%(amount)s is claimed back from %(recipient)s (%(reason)s), of the %(decided)s "
+            "decided from “%(pot)s”; at most %(most)s could be claimed."
+        )
+        % {
+            "amount": format_kronor(data["amount"], nbsp=True),
+            "recipient": req.organisation,
+            "reason": ClaimReason(what[0]).label,
+            "decided": format_kronor(req.amount, nbsp=True),
+            "pot": req.pot,
+            "most": format_kronor(what[1], nbsp=True),
+        },
+        _("The money goes: %(where)s.") % {"where": ClaimDisposition(data["disposition"]).label},
+    ]
+    if what[0] == ClaimReason.UNSPENT:
+        due = data.get("due_on")
+        lines.append(
+            _("The recipient is told by e-mail and repays by %(date)s.")
+            % {"date": due.isoformat() if due else "—"}
+        )
+    else:
+        lines.append(_("Nothing was paid out, so the money is taken back at once."))
+    if what[0] == ClaimReason.UNREQUISITIONED:
+        lines.append(_("The requisition, not answered in time, is marked as declined."))
+    lines.append(_("A claim cannot be withdrawn once made."))
+    return lines

@@ -16,6 +16,7 @@ from allocations.wording import reason_text
 
 from ... import permissions, services, units
 from ...forms.office import (
+    BulkReviewForm,
     LocationForm,
     ReviewFilterForm,
     ReviewForm,
@@ -131,6 +132,10 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
         "unit_based": unit_based,
         "amounts": pot.model_type == "approved_amounts",
         "today": timezone.localdate(),
+        # Ticking rows to review them together, until the grant is decided.
+        "bulk_form": None
+        if pot.grant.runs.filter(decided_on__isnull=False, redistributes=None).exists()
+        else BulkReviewForm(),
     }
     return render(request, "applications/office/review.html", context)
 

@@ -6,11 +6,13 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Sum
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.utils.translation import ngettext
 
 from allocations.models import AllocationRun, Organisation
 from allocations.services import published_differences
+from allocations.wording import format_kronor
 
 from ... import permissions, services
 from ...forms.office import (
@@ -19,7 +21,7 @@ from ...forms.office import (
     RunRowsFilterForm,
 )
 from ...services import WorkflowError
-from .common import official_required, paginate
+from .common import confirmation_page, is_confirmed, official_required, paginate
 
 
 @official_required
@@ -123,22 +125,80 @@ def run_units(request, pk):
 
 
 @official_required
-@require_POST
 def decide(request, pk):
+    """The decision, confirmed on a page that says what it gives to how many and that it is final.
+
+    A GET shows the page with the decision form; a valid form posted without the
+    confirmation shows the summary; only a POST with the confirmation decides.
+    """
     run = permissions.get_run_for_official(request.user, pk)
     allowed = permissions.can_decide_runs(request.user)
     if not allowed:
         raise PermissionDenied(allowed.reason)
-    form = _decision_form(run, request.POST)
-    if form.is_valid():
-        decision = dict(form.cleaned_data)
-        decision.pop("confirm", None)
-        try:
-            services.decide(run=run, actor=request.user, **decision)
-        except WorkflowError as exc:
-            for field, message in exc.problems or [(None, str(exc))]:
-                form.add_error(field if field in form.fields else None, message)
-        else:
-            messages.success(request, _("Decision recorded: %(run)s.") % {"run": run.title()})
+    if request.method != "POST":
+        if not _can_decide(run):
+            messages.info(request, _("This run cannot be decided."))
             return redirect("office:run", run.pk)
+        form = _decision_form(run)
+    else:
+        form = _decision_form(run, request.POST)
+        if not form.is_valid():
+            return _run_page(request, run, form)
+    # A run that cannot be decided goes straight to the service, which says why not; dates
+    # the service would refuse are shown at their fields before anything is confirmed.
+    if _can_decide(run) and not is_confirmed(request):
+        if form.is_bound:
+            problems = services.decision_date_problems(
+                run=run,
+                decided_on=form.cleaned_data["decided_on"],
+                requisition_by=form.cleaned_data.get("requisition_by"),
+            )
+            for field, message in problems:
+                form.add_error(field if field in form.fields else None, message)
+            if problems:
+                return _run_page(request, run, form)
+        return confirmation_page(
+            request,
+            title=_("Record the decision on %(run)s?") % {"run": run.title()},
+            summary=decision_summary(run),
+            action=reverse("office:decide", args=[run.pk]),
+            back=reverse("office:run", args=[run.pk]),
+            button=_("Record the decision"),
+            form=form,
+        )
+    decision = dict(form.cleaned_data)
+    decision.pop("confirm", None)
+    try:
+        services.decide(run=run, actor=request.user, **decision)
+    except WorkflowError as exc:
+        for field, message in exc.problems or [(None, str(exc))]:
+            form.add_error(field if field in form.fields else None, message)
+    else:
+        messages.success(request, _("Decision recorded: %(run)s.") % {"run": run.title()})
+        return redirect("office:run", run.pk)
     return _run_page(request, run, form)
+
+
+def decision_summary(run: AllocationRun) -> list[str]:
+    """What recording the decision does, with the amounts."""
+    totals = list(
+        run.rows.values("organisation_id", "pot_id").annotate(total=Sum("amount")).order_by()
+    )
+    recipients = {t["organisation_id"] for t in totals if t["total"] > 0}
+    requisitions = sum(1 for t in totals if t["total"] > 0)
+    amount = sum(t["total"] for t in totals if t["total"] > 0)
+    return [
+        ngettext(
+            "The decision allocates %(amount)s to %(count)s recipient and opens "
+            "%(requisitions)s requisition; each recipient is told by e-mail.",
+            "The decision allocates %(amount)s to %(count)s recipients and opens "
+            "%(requisitions)s requisitions; each recipient is told by e-mail.",
+            len(recipients),
+        )
+        % {
+            "amount": format_kronor(amount, nbsp=True),
+            "count": len(recipients),
+            "requisitions": requisitions,
+        },
+        _("A decision is public and final: it cannot be changed once recorded."),
+    ]

@@ -1,0 +1,141 @@
+"""Work on many records at once: review a list of applications, remind many recipients.
+
+Each row goes through the same service as a single one (`review_application`), so a bulk
+action changes nothing a single action could not, and refuses what it would refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from allocations import audit
+
+from ..models import (
+    Application,
+    ReportStatus,
+    Requisition,
+    RequisitionStatus,
+)
+from .applying import review_application
+from .base import WorkflowError
+
+
+@dataclass
+class BulkOutcome:
+    """What a bulk action did: the rows it changed, and each refused row with the reason."""
+
+    done: list = field(default_factory=list)
+    refused: list[tuple[object, str]] = field(default_factory=list)
+
+
+@transaction.atomic
+def bulk_review_applications(
+    *,
+    application_ids: Sequence[int],
+    approve: bool,
+    reason: str = "",
+    actor,
+    actor_label: str = "",
+) -> BulkOutcome:
+    """Approve or reject many applications with one reason (massgranskning).
+
+    Each application goes through `review_application`, the door of a single review, in a
+    savepoint of its own: one the service refuses (not submitted, its grant decided, an
+    amount to set) is rolled back to its savepoint, left exactly as it was and reported with
+    the reason, while the others are reviewed. The batch as a whole is one transaction, so
+    an unexpected error (a lost connection, a bug) leaves every application as it was
+    instead of an unknown part of the list reviewed, and the list is written in one commit.
+    The rows are locked in id order first, so two officials' batches cannot deadlock.
+
+    An approval keeps an amount already granted; a pot of approved amounts needs one set on
+    the application's own page, and the application is refused here until it has one.
+    """
+    ids = sorted({int(pk) for pk in application_ids})
+    apps = list(
+        Application.objects.select_for_update(of=("self",))
+        .filter(pk__in=ids)
+        .select_related("pot", "grant")
+        .order_by("pk")
+    )
+    outcome = BulkOutcome()
+    for app in sorted(apps, key=lambda a: (a.slug, a.pk)):
+        try:
+            with transaction.atomic():
+                reviewed = review_application(
+                    app=app,
+                    approve=approve,
+                    reason=reason,
+                    granted_amount=app.granted_amount if approve else None,
+                    actor=actor,
+                    actor_label=actor_label,
+                )
+        except WorkflowError as exc:
+            outcome.refused.append((app, str(exc)))
+        else:
+            outcome.done.append(reviewed)
+    return outcome
+
+
+REQUISITION_REMINDER, REPORT_REMINDER = "requisition", "report"
+
+
+def reminder_for(req: Requisition) -> str | None:
+    """What a recipient can be reminded of: to requisition, or to report; None: nothing."""
+    if req.run.decided_on is None:
+        return None
+    if req.status == RequisitionStatus.PENDING:
+        return REQUISITION_REMINDER
+    report_status = getattr(req, "report_status", None)
+    if report_status is None and hasattr(req, "report"):
+        report_status = req.report.status
+    if req.status == RequisitionStatus.ACCEPTED and report_status not in (
+        ReportStatus.SUBMITTED,
+        ReportStatus.ACCEPTED,
+    ):
+        return REPORT_REMINDER
+    return None
+
+
+@transaction.atomic
+def remind_recipients(*, requisition_ids: Sequence[int], today: date, actor) -> BulkOutcome:
+    """Remind each recipient to requisition its money, or to send its usage report.
+
+    A pending requisition is reminded to be answered; a requisitioned one whose report is
+    not sent in is reminded to report. Each reminder is a recorded notice (`record_notice`)
+    that the worker sends once this transaction commits, and an audit entry says who sent
+    it. One reminder per requisition and day: pressing again the same day sends nothing
+    new. Refused, with the reason: a requisition with nothing to remind of, a recipient with
+    no portal users to tell, one reminded today already.
+    """
+    from .. import notifications
+
+    reqs = (
+        Requisition.objects.select_for_update(of=("self",))
+        .filter(pk__in=sorted({int(pk) for pk in requisition_ids}))
+        .select_related("run__grant__agreement", "organisation", "pot")
+        .order_by("pk")
+    )
+    outcome = BulkOutcome()
+    for req in reqs:
+        what = reminder_for(req)
+        if what is None:
+            outcome.refused.append((req, _("Nothing to remind of: answered and reported.")))
+            continue
+        notice, problem = notifications.reminder(req, what=what, today=today)
+        if notice is None:
+            outcome.refused.append((req, problem))
+            continue
+        audit.log(
+            "requisition.reminded",
+            req,
+            grant=req.run.grant,
+            actor=actor,
+            after={"reminder": what, "notice": notice.pk, "recipients": notice.recipients},
+        )
+        outcome.done.append(req)
+    return outcome

@@ -1,0 +1,88 @@
+"""The officials' one navigation, shared by the case-handling and the reporting pages.
+
+Each item names the URLs that belong to it, so that a page deep in a section (one
+requisition, one grant's dashboard) marks its section as current. The reporting pages are
+named by URL only, never imported: the workflow does not depend on the layer above it, and
+an item whose URL is not mounted is left out.
+"""
+
+from __future__ import annotations
+
+from django import template
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+from stimulans.roles import is_administrator
+
+register = template.Library()
+
+# (label, the item's URL, the other URLs of its section)
+ITEMS = [
+    (
+        _("Overview"),
+        "office:start",
+        {"office:grant", "office:compute", "office:run", "office:run_units", "office:decide"},
+    ),
+    (
+        _("Calls"),
+        "office:calls",
+        {
+            "office:call_new",
+            "office:call",
+            "office:call_close",
+            "office:pot_review",
+            "office:application",
+            "office:bulk_review",
+        },
+    ),
+    (
+        _("Requisitions"),
+        "office:requisitions",
+        {
+            "office:requisition",
+            "office:record_payment",
+            "office:claim",
+            "office:answer_requisition",
+            "office:invite_recipient_user",
+            "office:remind",
+        },
+    ),
+    (_("Usage reports"), "office:reports", {"office:report", "office:review_report"}),
+    (
+        _("Claims"),
+        "office:claims",
+        {"office:claim_repaid", "office:redistribute", "office:redistribute_confirm"},
+    ),
+    (
+        _("Dashboards and documents"),
+        "reporting:grants",
+        {
+            "reporting:dashboard",
+            "reporting:documents",
+            "reporting:needs",
+            "reporting:import-dataset",
+            "allocations:job",
+        },
+    ),
+    (_("Roadmap follow-up"), "reporting:followup", set()),
+    (_("Import units"), "reporting:import-units", set()),
+]
+
+
+@register.inclusion_tag("_officials_nav.html", takes_context=True)
+def officials_nav(context) -> dict:
+    request = context.get("request")
+    match = getattr(request, "resolver_match", None)
+    here = match.view_name if match else ""
+    items = []
+    for label, name, section in ITEMS:
+        try:
+            url = reverse(name)
+        except NoReverseMatch:
+            continue
+        current = "page" if here == name else ("true" if here in section else "")
+        items.append({"label": label, "url": url, "current": current})
+    user = getattr(request, "user", None)
+    if user is not None and is_administrator(user):
+        items.append({"label": _("Administration"), "url": reverse("admin:index"), "current": ""})
+    return {"items": items}
