@@ -1091,3 +1091,123 @@ def test_invitation(world, settings):
 
     run()
     fuzz.saw_both()
+
+
+# ---------------------------------------------------------------- bulk work, answering for others
+
+
+def _on_site(response) -> None:
+    """A bulk action goes back to the list it came from, never off the site."""
+    if response.status_code == 302:
+        assert response.url.startswith("/"), response.url
+        assert not response.url.startswith("//"), response.url
+
+
+def test_bulk_review(world):
+    fuzz = Fuzz(world.official)
+    url = reverse("office:bulk_review", args=[world.pot.pk])
+    ticked = [str(world.submitted_a.pk), str(world.submitted_b.pk)]
+    elsewhere = Application.objects.exclude(pot=world.pot)
+    approve = {"decision": "approve", "reason": "", "applications": ticked, "next": ""}
+    reject = {"decision": "reject", "reason": "Under 80 % placerade.", "applications": ticked}
+    foreign = ids(world.draft_a, *elsewhere)
+
+    @FUZZ
+    @given(posted(approve, reject, ids=foreign), ENCODINGS)
+    @example(approve, "multipart")
+    @example({**reject, "reason": " \x00 "}, "multipart")
+    @example({**approve, "applications": [str(world.draft_a.pk)]}, "multipart")
+    @example({**approve, "next": "https://elsewhere.invalid/"}, "urlencoded")
+    def run(data, encoding):
+        with fuzz.attempt(url, data, encoding) as a:
+            _on_site(a.response)
+            assert _row(world.draft_a) == _row_in(a.before, world.draft_a)
+            for app in elsewhere:
+                assert _row(app) == _row_in(a.before, app)
+            posted_ids = data.get("applications", [])
+            posted_ids = {
+                str(p) for p in (posted_ids if isinstance(posted_ids, list) else [posted_ids])
+            }
+            for app in (world.submitted_a, world.submitted_b, world.approved_a):
+                now = Application.objects.get(pk=app.pk)
+                if now.status == app.status:
+                    continue
+                assert str(app.pk) in posted_ids
+                assert now.status in (ApplicationStatus.APPROVED, ApplicationStatus.REJECTED)
+                assert now.reviewed_by == world.official
+
+    run()
+    fuzz.saw_both()
+
+
+def test_remind(decided):
+    w = decided
+    fuzz = Fuzz(w.official)
+    url = reverse("office:remind")
+    valid = {"requisitions": [str(w.req_a.pk), str(w.req_c.pk)], "next": ""}
+    answered = (w.req_d, w.req_e)
+
+    @FUZZ
+    @given(posted(valid, ids=ids(*answered)), ENCODINGS)
+    @example(valid, "multipart")
+    @example({"requisitions": [str(w.req_d.pk)]}, "multipart")  # nothing to remind of
+    @example({"requisitions": "x" * 40}, "urlencoded")
+    def run(data, encoding):
+        with fuzz.attempt(url, data, encoding) as a:
+            _on_site(a.response)
+            for req in Requisition.objects.all():
+                assert _row(req) == _row_in(a.before, req)  # a reminder changes no money
+            reminded = AuditEntry.objects.filter(action="requisition.reminded")
+            assert reminded.count() <= 2
+            assert not reminded.filter(object_id__in=[str(r.pk) for r in answered]).exists()
+
+    run()
+    fuzz.saw_both()
+
+
+def test_answer_requisition_for_a_recipient(decided):
+    w = decided
+    fuzz = Fuzz(w.official)
+    with_users = Membership.objects.values("organisation")
+    req = (
+        w.run.requisitions.filter(status=RequisitionStatus.PENDING)
+        .exclude(organisation__in=with_users)
+        .order_by("pk")
+        .first()
+    )
+    behalf = {
+        "behalf-on_behalf_name": "Anna Berg",
+        "behalf-on_behalf_role": "stadsdelsdirektör",
+        "behalf-on_behalf_given_on": w.today.isoformat(),
+    }
+    accept = {
+        **behalf,
+        "action": "accept",
+        "accept-payment_method": "bankgiro",
+        "accept-payment_account": "5050-1055",
+        f"accept-use_{w.uses[0].pk}": str(req.amount),
+    }
+    decline = {**behalf, "action": "decline", "decline-decline_reason": "Verksamheten upphör."}
+    # Omsorg Norr's user has signed in: it answers for itself.
+    Client().force_login(w.owner)
+
+    @FUZZ
+    @given(pk_of(req, w.req_a, w.req_c), posted(accept, decline, ids=ids(w.foreign_use)), ENCODINGS)
+    @example(req.pk, accept, "multipart")
+    @example(req.pk, {**decline, "decline-decline_reason": " "}, "multipart")
+    @example(req.pk, {**accept, "behalf-on_behalf_given_on": "9999-12-31"}, "multipart")
+    @example(w.req_a.pk, decline, "multipart")
+    def run(pk, data, encoding):
+        url = reverse("office:answer_requisition", args=[pk])
+        with fuzz.attempt(url, data, encoding) as a:
+            for other in (w.req_a, w.req_c):
+                assert _row(other) == _row_in(a.before, other)
+            now = Requisition.objects.get(pk=req.pk)
+            if now.status != RequisitionStatus.PENDING:
+                assert now.answered_by == w.official
+                assert now.answered_by_official
+                assert now.on_behalf_of.strip()
+                assert now.on_behalf_given_on <= w.today
+
+    run()
+    fuzz.saw_both()

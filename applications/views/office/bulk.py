@@ -19,7 +19,8 @@ from .common import official_required
 def _back(request, default: str) -> str:
     """Back to the list the rows were ticked in (its filters and page), never off the site."""
     back = request.POST.get("next", "")
-    if back and url_has_allowed_host_and_scheme(
+    # A path on this site only: `redirect` would take anything else for a URL name.
+    if back.startswith("/") and url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return back
