@@ -671,6 +671,9 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        # An object's entries are read by type and id (its history, the units an application
+        # added, each run's computation): without it, a scan of the whole trail.
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object")]
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit trail")
 

@@ -4,25 +4,26 @@ A column is a named source of kronor per pot. The budget columns come from
 the runs; the workflow columns (requisitioned, paid, reported used, unspent,
 claimed back, repaid, redistributed) from the requisitions and what followed
 them, as `reporting.workflow` reads them. What does not balance is said in words
-by the books' checks (`applications.books`), the same `check_books` runs.
+by the books' checks (`applications.books`), the same `check_books` runs: the latest kept
+(`reporting.services.current_books_check`), made again when anything changed since.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
+from django.db.models import Min, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from allocations.models import AllocationRun, Grant, Organisation, Pot
 from allocations.tree import Tree
 from allocations.wording import format_kronor
-from applications import books
 
-from . import charts
+from . import charts, services
 from .documents import RenderError, latest_run, runs_of
 from .workflow import PotMoney, pot_money, rolled_up, uncounted_runs
 
@@ -37,6 +38,7 @@ class GrantFigures:
     tree: Tree[Pot]
     run: AllocationRun | None
     decided_run: AllocationRun | None
+    _results: dict[int, dict[int, tuple[int, int]]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, grant: Grant) -> GrantFigures:
@@ -51,7 +53,18 @@ class GrantFigures:
     def allocated_by_pot(self, run: AllocationRun | None) -> dict[int, int]:
         if run is None:
             return {}
-        return dict(run.pot_results.values_list("pot_id", "allocated"))
+        return {pot_id: allocated for pot_id, (_amount, allocated) in self.results(run).items()}
+
+    def results(self, run: AllocationRun) -> dict[int, tuple[int, int]]:
+        """(amount, allocated) per pot id of `run`, read once per run for all the columns."""
+        if run.pk not in self._results:
+            self._results[run.pk] = {
+                pot_id: (amount, allocated)
+                for pot_id, amount, allocated in run.pot_results.order_by().values_list(
+                    "pot_id", "amount", "allocated"
+                )
+            }
+        return self._results[run.pk]
 
     @cached_property
     def money(self) -> dict[int, PotMoney]:
@@ -72,7 +85,7 @@ class MoneyColumn:
 
 def _amounts(f: GrantFigures) -> dict[int, int]:
     if f.run is not None:
-        return dict(f.run.pot_results.values_list("pot_id", "amount"))
+        return {pot_id: amount for pot_id, (amount, _allocated) in f.results(f.run).items()}
     return {p.pk: p.amount for p in f.pots if p.amount is not None}
 
 
@@ -190,8 +203,9 @@ def budget_table(grant: Grant) -> dict:
     totals = {c.key: c.grant_total(f, values[c.key]) if c.grant_total else None for c in COLUMNS}
     if totals.get("amount") is not None and totals.get("allocated") is not None:
         totals["unallocated"] = totals["amount"] - totals["allocated"]
-    # The books' own checks (`check_books`), the same on the page as on the command line.
-    problems = [str(breach) for breach in books.check_grant(grant)]
+    # The books' own checks (`check_books`), the same on the page as on the command line: the
+    # latest kept, checked again first if anything changed since (`services.current_books_check`).
+    check = services.current_books_check(grant)
     groups = [(_("Budget"), BUDGET_COLUMNS)]
     if f.decided_run is not None:
         groups.append((_("After the decision"), [DECIDED, *WORKFLOW_COLUMNS]))
@@ -201,7 +215,9 @@ def budget_table(grant: Grant) -> dict:
         "rows": rows,
         "totals": totals,
         "total_cells": [totals.get(c.key) for c in COLUMNS],
-        "problems": problems,
+        "books_check": check,
+        "check_minutes": services.books_check_minutes(),
+        "problems": check.texts(),
         "notes": column_notes(f),
         "groups": [
             {
@@ -295,10 +311,18 @@ def _pot_flow(grant, run, nodes, links, base: int) -> None:
     nodes.append(charts.Node("unallocated", _("Not allocated"), recipient_column, muted=True))
     links.append(charts.Link("grant", "unallocated", unallocated))
     totals: dict[int, int] = defaultdict(int)
-    per_pot: dict[tuple[int, int], int] = defaultdict(int)
-    for pot_id, org_id, amount in run.rows.values_list("pot_id", "organisation_id", "amount"):
+    per_pot: dict[tuple[int, int], int] = {}
+    # Summed by PostgreSQL, in the order the rows first name each pair (as reading every row
+    # would add them up): a run has a row per unit, thousands of them.
+    for pot_id, org_id, amount in (
+        run.rows.order_by()
+        .values("pot_id", "organisation_id")
+        .annotate(total=Sum("amount"), first=Min("id"))
+        .order_by("first")
+        .values_list("pot_id", "organisation_id", "total")
+    ):
         totals[org_id] += amount
-        per_pot[(pot_id, org_id)] += amount
+        per_pot[(pot_id, org_id)] = amount
     top = sorted(totals, key=lambda o: -totals[o])[:TOP_RECIPIENTS]
     names = dict(grant.organisations.filter(pk__in=top).values_list("pk", "name"))
     names.update(
@@ -371,11 +395,15 @@ def pot_charts(table: dict) -> dict:
     per_pot = []
     if f.run is not None:
         parents = f.tree.parents
-        amounts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for pot_id, name, amount in f.run.rows.values_list(
-            "pot_id", "organisation__name", "amount"
+        amounts: dict[int, dict[str, int]] = defaultdict(dict)
+        for pot_id, name, amount in (
+            f.run.rows.order_by()
+            .values("pot_id", "organisation__name")
+            .annotate(total=Sum("amount"), first=Min("id"))
+            .order_by("first")
+            .values_list("pot_id", "organisation__name", "total")
         ):
-            amounts[pot_id][name] += amount
+            amounts[pot_id][name] = amount
         for pot in f.pots:
             if pot.pk in parents or not amounts.get(pot.pk):
                 continue

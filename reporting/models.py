@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from allocations.models import Grant, slug_validator
@@ -25,6 +27,55 @@ def job_file_path(job, filename: str) -> str:
 
 def part_file_path(part, filename: str) -> str:
     return f"reporting/jobs/{part.job_id}/parts/{filename}"
+
+
+# ---------------------------------------------------------------- the books' last check
+
+
+class BooksCheck(models.Model):
+    """The latest run of the books' check (`applications.books.check_grant`) for a grant.
+
+    The dashboard shows it instead of checking on every view: a check reads every
+    application and audit entry of the grant. It is made again when an audit entry
+    newer than `audit_mark` exists (every change through the services leaves one), when
+    it is older than the beat's interval allows, and when an official asks for it.
+    """
+
+    grant = models.OneToOneField(Grant, models.CASCADE, related_name="books_check")
+    checked_at = models.DateTimeField(_("checked at"))
+    # The newest audit entry (any grant's) when the check began; 0 when there was none.
+    audit_mark = models.PositiveBigIntegerField(_("newest audit entry"), default=0)
+    # The breaches' texts by language code ({} when the books balance), each as the check
+    # wrote them in that language.
+    breaches = models.JSONField(_("breaches"), default=dict, blank=True)
+    milliseconds = models.PositiveIntegerField(_("time taken (ms)"), default=0)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("asked for by"),
+    )
+
+    class Meta:
+        verbose_name = _("books check")
+        verbose_name_plural = _("books checks")
+
+    def __str__(self) -> str:
+        return f"{self.grant}: {self.checked_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def balanced(self) -> bool:
+        return not any(self.breaches.values())
+
+    def texts(self, language: str | None = None) -> list[str]:
+        """The breaches in `language` (the active one by default), else in the default one."""
+        language = language or get_language() or settings.LANGUAGE_CODE
+        found = self.breaches.get(language.split("-")[0])
+        if found is None:
+            found = self.breaches.get(settings.LANGUAGE_CODE, [])
+        return list(found)
 
 
 # ---------------------------------------------------------------- texts the official writes

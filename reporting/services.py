@@ -10,24 +10,37 @@ finish queues the ZIP.
 from __future__ import annotations
 
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from allocations import audit, jobs
-from allocations.models import AllocationRun, Grant, Job, JobPart, JobStatus, PermittedUse, Pot
+from allocations.models import (
+    AllocationRun,
+    AuditEntry,
+    Grant,
+    Job,
+    JobPart,
+    JobStatus,
+    PermittedUse,
+    Pot,
+)
+from applications import books
 
 from . import pdf
 from .documents import RenderError, latest_run, recipients
 from .exporters import get_exporter
-from .models import JobKind, Need
+from .models import BooksCheck, JobKind, Need
 
 # Recipients per letters subtask: small enough that two workers finish together.
 LETTERS_PER_TASK = 5
@@ -321,3 +334,80 @@ def tag_use(*, use: PermittedUse, needs: list[Need], actor=None, actor_label: st
         before={"roadmap_needs": before},
         after={"roadmap_needs": after},
     )
+
+
+# ---------------------------------------------------------------- the books' check
+
+
+def books_check_minutes() -> int:
+    return settings.STIMULANS_BOOKS_CHECK_MINUTES
+
+
+@transaction.atomic
+def check_books(*, grant: Grant, actor=None) -> BooksCheck:
+    """Run the books' check of `grant` (`applications.books.check_grant`) and keep its result.
+
+    The breaches are kept in every language of the site, each as the check words them, so
+    the dashboard shows them in its reader's; a check that finds none is run once.
+    """
+    began = time.perf_counter()
+    mark = AuditEntry.objects.aggregate(newest=Max("id"))["newest"] or 0
+    found = [str(breach) for breach in books.check_grant(grant)]
+    texts: dict[str, list[str]] = {}
+    if found:
+        active = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
+        for code, _name in settings.LANGUAGES:
+            if code == active:
+                texts[code] = found
+            else:
+                with translation.override(code):
+                    texts[code] = [str(breach) for breach in books.check_grant(grant)]
+    check = BooksCheck(
+        grant=grant,
+        checked_at=timezone.now(),
+        audit_mark=mark,
+        breaches=texts,
+        milliseconds=round((time.perf_counter() - began) * 1000),
+        checked_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    # One row per grant; two checks at once (two pages, or a page and the beat) both store,
+    # the later one wins.
+    BooksCheck.objects.bulk_create(
+        [check],
+        update_conflicts=True,
+        unique_fields=["grant"],
+        update_fields=["checked_at", "audit_mark", "breaches", "milliseconds", "checked_by"],
+    )
+    return BooksCheck.objects.get(grant=grant)
+
+
+def books_check_is_stale(check: BooksCheck | None) -> bool:
+    """Whether the kept check may no longer say what the books are.
+
+    Stale when a change was made since (every change through the services leaves an audit
+    entry) or when it is older than twice the beat's interval (the beat is not running). A
+    change made past the services leaves no entry: the beat's next check finds it.
+    """
+    if check is None:
+        return True
+    newest = AuditEntry.objects.aggregate(newest=Max("id"))["newest"] or 0
+    if newest > check.audit_mark:
+        return True
+    return timezone.now() - check.checked_at > timedelta(minutes=2 * books_check_minutes())
+
+
+def current_books_check(grant: Grant) -> BooksCheck:
+    """The grant's kept books check, made again first if it is stale."""
+    check = BooksCheck.objects.filter(grant=grant).select_related("checked_by").first()
+    if books_check_is_stale(check):
+        check = check_books(grant=grant)
+    return check
+
+
+def check_all_books() -> int:
+    """The beat's task: check and keep every grant's books; returns how many were checked."""
+    count = 0
+    for grant in Grant.objects.order_by("slug"):
+        check_books(grant=grant)
+        count += 1
+    return count

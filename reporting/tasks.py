@@ -21,3 +21,9 @@ def render_letter_parts(job_id: int, part_ids: list[int]) -> None:
 @shared_task(name="reporting.assemble_letters", **RETRY)
 def assemble_letters(job_id: int) -> None:
     services.assemble_letters(job_id=job_id)
+
+
+@shared_task(name="reporting.check_books", **RETRY)
+def check_books() -> int:
+    """The beat's: check every grant's books and keep the result for the dashboard."""
+    return services.check_all_books()

@@ -43,6 +43,13 @@ def grant_list(request: HttpRequest) -> HttpResponse:
 @official_required
 def grant_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     grant = get_grant_for(request.user, slug)
+    if request.method == "POST" and request.POST.get("action") == "check-books":
+        check = services.check_books(grant=grant, actor=request.user)
+        if check.balanced:
+            messages.success(request, _("The books are checked now: they balance."))
+        else:
+            messages.error(request, _("The books are checked now: they do not balance."))
+        return redirect("reporting:dashboard", slug=grant.slug)
     table = dashboard.budget_table(grant)
     context = {
         "grant": grant,

@@ -379,7 +379,18 @@ if STIMULANS_JOB_FILE_DAYS < 1:
     raise ImproperlyConfigured(
         f"STIMULANS_JOB_FILE_DAYS={STIMULANS_JOB_FILE_DAYS} must be at least 1 (day)"
     )
+# The books' check (`applications.books`) runs for every grant this often (beat), and the
+# dashboard shows its result; a page finding it older than twice this checks again itself.
+STIMULANS_BOOKS_CHECK_MINUTES = env_int("STIMULANS_BOOKS_CHECK_MINUTES", 15)
+if STIMULANS_BOOKS_CHECK_MINUTES < 1:
+    raise ImproperlyConfigured(
+        f"STIMULANS_BOOKS_CHECK_MINUTES={STIMULANS_BOOKS_CHECK_MINUTES} must be at least 1 (minute)"
+    )
 CELERY_BEAT_SCHEDULE = {
+    "check-books": {
+        "task": "reporting.check_books",
+        "schedule": STIMULANS_BOOKS_CHECK_MINUTES * 60,
+    },
     "report-reminders": {"task": "applications.send_report_reminders", "schedule": 6 * 60 * 60},
     "notice-sweep": {"task": "applications.requeue_stale_notices", "schedule": 5 * 60},
     "expire-job-files": {"task": "allocations.expire_job_files", "schedule": 60 * 60},

@@ -1,14 +1,18 @@
 """The grant dashboard: the budget tree's columns balance, and the charts show the money."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 
-from allocations.models import PotResult
+from allocations.models import AuditEntry, Grant, PotResult
 from allocations.services import compute_grant
 from allocations.wording import format_kronor
-from reporting import dashboard
+from reporting import dashboard, tasks
+from reporting.models import BooksCheck
 
 from .conftest import SEED_000, SEED_002, SEED_003, SEEDS
 from .factories import decide, official_user
@@ -88,3 +92,64 @@ def test_the_dashboard_page_shows_the_tree_and_charts(import_seed, client):
     assert "51\u00a0810\u00a0636\u00a0kr" in page
     assert page.count("<svg") >= 3  # the flow, the overview and the pots' bars
     assert "cdn" not in page.lower()
+
+
+@pytest.mark.breaks_books  # changes records behind the services' back, on purpose
+def test_the_dashboard_shows_the_kept_books_check_and_checks_again(import_seed, client, settings):
+    """The page shows the latest books check with its time, and checks again when a change
+    went through the services, when the check is too old, or when an official asks."""
+    grant = import_seed(SEED_003)
+    run = compute_grant(grant_id=grant.pk)
+    user = official_user("o")
+    client.force_login(user)
+    url = reverse("reporting:dashboard", args=[grant.slug])
+    page = client.get(url).content.decode()
+    check = BooksCheck.objects.get(grant=grant)
+    assert check.balanced
+    assert check.checked_by is None
+    assert check.audit_mark == AuditEntry.objects.order_by("-id").first().pk
+    assert "Räkenskaperna stämmer:" in page
+    assert "Kontrollera nu" in page
+    assert f"Kontrollerat {date_format(localtime(check.checked_at), 'j F Y H:i')}" in page
+
+    # A change past the services leaves no audit entry: the kept check is shown until an
+    # official asks for a new one (or the beat makes it).
+    broken = PotResult.objects.filter(run=run, pot__slug="grundstod-sdf")
+    allocated = broken.get().allocated
+    broken.update(allocated=5_400_000)
+    page = client.get(url).content.decode()
+    assert "Räkenskaperna stämmer:" in page
+    assert BooksCheck.objects.get(grant=grant).checked_at == check.checked_at
+    answer = client.post(url, {"action": "check-books"}, follow=True)
+    page = answer.content.decode()
+    assert "Räkenskaperna stämmer inte:" in page
+    assert "Utveckling av den nära vården" in page
+    assert "Räkenskaperna är kontrollerade nu: de stämmer inte." in page
+    check = BooksCheck.objects.get(grant=grant)
+    assert check.checked_by == user
+    assert not check.balanced
+    # Kept in each language, as the check words it in that language.
+    assert any("its parts add up to" in text for text in check.texts("en"))
+    assert any("underliggande delarna uppgår sammanlagt" in text for text in check.texts("sv"))
+    with translation.override("en"):
+        assert check.texts() == check.texts("en")
+
+    # Put right past the services, then a change through them (the decision) leaves an audit
+    # entry: the page checks again by itself.
+    broken.update(allocated=allocated)
+    assert not BooksCheck.objects.get(grant=grant).balanced
+    decide(run_id=run.pk, decided_on=date(2023, 5, 25), decided_by="Äldrenämnden")
+    page = client.get(url).content.decode()
+    assert "Räkenskaperna stämmer:" in page
+    assert BooksCheck.objects.get(grant=grant).balanced
+
+    # A check older than twice the beat's interval is made again by the page.
+    old = timezone.now() - timedelta(minutes=2 * settings.STIMULANS_BOOKS_CHECK_MINUTES + 1)
+    BooksCheck.objects.filter(grant=grant).update(checked_at=old)
+    client.get(url)
+    assert BooksCheck.objects.get(grant=grant).checked_at > old
+
+    # The beat's task checks every grant and keeps the result.
+    BooksCheck.objects.all().delete()
+    assert tasks.check_books() == Grant.objects.count()
+    assert BooksCheck.objects.filter(grant=grant).exists()

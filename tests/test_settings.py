@@ -194,6 +194,10 @@ def test_static_files_are_hashed_and_compressed_unless_debug(tmp_path):
         ({"STIMULANS_JOB_FILE_DAYS": "a week"}, "STIMULANS_JOB_FILE_DAYS='a week' is not a whole"),
         ({"STIMULANS_JOB_FILE_DAYS": "0"}, "STIMULANS_JOB_FILE_DAYS=0 must be at least 1"),
         (
+            {"STIMULANS_BOOKS_CHECK_MINUTES": "0"},
+            "STIMULANS_BOOKS_CHECK_MINUTES=0 must be at least 1",
+        ),
+        (
             {"SECRET_KEY": None, "SECRET_KEY_FILE": "/nonexistent/secret"},
             "SECRET_KEY_FILE='/nonexistent/secret' cannot be read",
         ),

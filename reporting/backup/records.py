@@ -41,6 +41,7 @@ from applications.models import (
 )
 
 from ..models import (
+    BooksCheck,
     DecisionSection,
     DecisionText,
     Need,
@@ -76,7 +77,9 @@ SHARED = (
     NeedUse,
 )
 # Records of the workflow that belong to no grant: in the whole database's archive only.
-NOT_PER_GRANT = (Membership,)
+# Not in a grant's archive: memberships are the users', and a books check is made again after
+# a restore (its audit mark names entries of the database it was made in).
+NOT_PER_GRANT = (Membership, BooksCheck)
 
 
 class BackupError(Exception):
