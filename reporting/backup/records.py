@@ -41,6 +41,7 @@ from applications.models import (
 )
 
 from ..models import (
+    DecidedTexts,
     DecisionSection,
     DecisionText,
     Need,
@@ -144,6 +145,7 @@ OWNED = (
     (DecisionText, "grant"),
     (DecisionSection, "text__grant"),
     (Signatory, "text__grant"),
+    (DecidedTexts, "run__grant"),
     (Job, "grant"),
     (JobPart, "job__grant"),
     (AuditEntry, "grant"),
