@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from . import texts
 from .models import (
     DecisionSection,
     DecisionText,
@@ -52,6 +53,10 @@ class DecisionTextAdmin(admin.ModelAdmin):
                 "fields": [
                     "letter_conditions",
                     "letter_requisition",
+                    "appeal",
+                    "delegation_reference",
+                    "postal_address",
+                    "org_number",
                     "contact_name",
                     "contact_title",
                     "contact_email",
@@ -60,6 +65,25 @@ class DecisionTextAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    # The officials' page saves through `texts.save_texts`; the admin saves its inlines itself,
+    # so it keeps the decided runs' texts first and records the change as that door does.
+    def save_model(self, request, obj, form, change):
+        texts.keep_decided_texts(grant=obj.grant)
+        before = (
+            texts.text_values(DecisionText.objects.get(pk=obj.pk)) if change and obj.pk else None
+        )
+        super().save_model(request, obj, form, change)
+        texts.log_change(obj, actor=request.user, before=before, after=texts.text_values(obj))
+
+    def delete_model(self, request, obj):
+        texts.keep_decided_texts(grant=obj.grant)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            texts.keep_decided_texts(grant=obj.grant)
+        super().delete_queryset(request, queryset)
 
 
 class NeedItemInline(admin.TabularInline):

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from allocations import engine, grantfile
@@ -38,6 +42,7 @@ from allocations.wording import (
 )
 
 from .models import DecisionText
+from .texts import Texts, texts_for
 
 
 class RenderError(JobRefused):
@@ -73,12 +78,6 @@ def latest_run(grant: Grant, *, decided: bool = False) -> AllocationRun:
     return run
 
 
-def decision_text(grant: Grant) -> DecisionText:
-    """The official's texts, or empty ones: a grant can be rendered before anyone writes."""
-    text = DecisionText.objects.filter(grant=grant).first()
-    return text if text is not None else DecisionText(grant=grant)
-
-
 # ---------------------------------------------------------------- the run, loaded once
 
 
@@ -103,6 +102,7 @@ class PotSection:
     leaf: bool
     model_type: str | None
     description: list[str] = field(default_factory=list)
+    rule: str = ""  # who is eligible, in sentences; empty for a model without a rule
     by_organisation: list[Line] = field(default_factory=list)
     by_unit: list[Line] = field(default_factory=list)
 
@@ -191,7 +191,7 @@ class RunData:
     # ---------------------------------------------------------------- words
 
     def describe(self, pot: Pot, result: PotResult) -> list[str]:
-        """The pot's allocation model in words, with its figures."""
+        """The pot's allocation model in words, with its figures (what is left is the report's)."""
         model = self._model(pot)
         kind = model.get("type")
         lines = [pot.description] if pot.description else []
@@ -229,8 +229,6 @@ class RunData:
             lines.extend(self._tiered_text(model))
         elif kind == "approved_amounts":
             lines.append(_("Amounts granted on application, within the pot."))
-        if result.unallocated:
-            lines.append(_("Not allocated: %(amount)s.") % {"amount": kr(result.unallocated)})
         return lines
 
     def _key_text(self, model: dict) -> str:
@@ -249,11 +247,20 @@ class RunData:
             parts.append(f"{format_percent(share)} {label}{details}")
         return _("Split by a key: %(factors)s.") % {"factors": "; ".join(parts)}
 
+    def rule(self, pot: Pot) -> str:
+        """Who is eligible in the pot, in sentences (`wording.rule_text`); "" without a rule."""
+        model = self._model(pot)
+        if model.get("type") not in engine.UNIT_BASED:
+            return ""
+        if model.get("type") == "tiered" and not model.get("eligible"):
+            return ""
+        return rule_text(model.get("eligible"), municipality=self.grant.recipient)
+
     def _per_unit_text(self, model: dict, result: PotResult) -> list[str]:
         measure = model["measure"]
         lines = [
-            _("Split per %(measure)s among units that meet the rule: %(rule)s.")
-            % {"measure": measure_word(measure, 1), "rule": rule_text(model.get("eligible"))}
+            _("Split per %(measure)s among the units that meet the eligibility rule.")
+            % {"measure": measure_word(measure, 1)}
         ]
         if model.get("applicants_only", True):
             lines.append(_("Only units named in an approved application take part."))
@@ -283,8 +290,6 @@ class RunData:
         lines = [_("Fixed amounts by activity and volume:")]
         for tier in grantfile.to_model(model).tiers:
             lines.append(tier_text(tier))
-        if model.get("eligible"):
-            lines.append(_("Eligibility: %(rule)s.") % {"rule": rule_text(model["eligible"])})
         if model.get("overflow") == "scale":
             lines.append(_("If the amounts exceed the pot, every amount is scaled down in step."))
         return lines
@@ -346,6 +351,7 @@ class RunData:
             )
             if leaf:
                 section.description = self.describe(pot, result)
+                section.rule = self.rule(pot)
                 self._fill(section, rows_by_pot.get(pot.pk, []))
             out.append(section)
         return out
@@ -494,11 +500,152 @@ def agreement_paragraph(grant: Grant) -> str:
     return f"{text} {agreement.purpose}"
 
 
+# ---------------------------------------------------------------- what every decision says
+# A Swedish administrative decision says who decided and on what authority, when, under which
+# reference, what and why, on what conditions, by when, how to appeal, and whom to ask.
+
+# Swedish endings of the offices and bodies that decide, and their definite form:
+# "förvaltningschef" → "förvaltningschefen", "nämnd" → "nämnden", "utskott" → "utskottet".
+DEFINITE_ENDINGS = (
+    ("chef", "en"),
+    ("direktör", "en"),
+    ("nämnd", "en"),
+    ("styrelse", "n"),
+    ("are", "n"),
+    ("utskott", "et"),
+    ("råd", "et"),
+)
+
+
+def in_sentence(name: str) -> str:
+    """An office or a body as it stands inside a Swedish sentence: `Förvaltningschef` →
+    `förvaltningschefen`, `Äldrenämnden` → `äldrenämnden`.
+
+    Only a one-word name is changed (a name of several words may hold a proper noun,
+    "Stockholms stads äldrenämnd"), and only in Swedish; in English a name is as written.
+    """
+    name = name.strip()
+    if not (get_language() or "").startswith("sv") or " " in name or len(name) < 2:
+        return name
+    word = name[0].lower() + name[1:] if name[1:2].islower() else name
+    for ending, suffix in DEFINITE_ENDINGS:
+        if word.endswith(ending):
+            return word + suffix
+    return word
+
+
+def decided_by_text(*, body: str, delegate: str = "", reference: str = "") -> str:
+    """Who decided and on what authority: "Beslut fattat av förvaltningschefen med stöd av
+    delegation från äldrenämnden (delegationsordning punkt 3.2)." """
+    if not delegate:
+        return _("Decision made by %(body)s.") % {"body": in_sentence(body)}
+    params = {"delegate": in_sentence(delegate), "body": in_sentence(body), "reference": reference}
+    if reference:
+        return (
+            _("Decision made by %(delegate)s under delegation from %(body)s (%(reference)s).")
+            % params
+        )
+    return _("Decision made by %(delegate)s under delegation from %(body)s.") % params
+
+
+def default_appeal() -> str:
+    """How a municipal decision is appealed: judicial review under the Local Government Act."""
+    return _(
+        "This decision can be appealed by judicial review (laglighetsprövning) under chapter 13 "
+        "of the Local Government Act (2017:725). Any member of the municipality may appeal. The "
+        "appeal is made in writing to the administrative court (förvaltningsrätten) and must "
+        "have reached the court within three weeks from the day it was announced on the "
+        "municipality's notice board (anslagstavla) that the decision had been made, or for a "
+        "decision of a board, that its minutes had been approved. State which decision you "
+        "appeal, with its date and reference number, and why you consider that it should be "
+        "set aside: that it was not made in due order, that it concerns something outside the "
+        "municipality's powers, that the body that made it exceeded its powers, or that it is "
+        "otherwise contrary to law."
+    )
+
+
+def portal_url() -> str:
+    return settings.STIMULANS_BASE_URL + reverse("portal:decisions")
+
+
+def default_requisition(grant: Grant) -> str:
+    """How to requisition: on the decision's page in the providers' portal."""
+    return _(
+        "Requisition the money in the stimulus-grant portal, %(url)s: sign in, choose "
+        "Decisions and open the decision on “%(grant)s” (one for each part of the grant you "
+        "are granted money from). On the decision's page, give the account the money is to be "
+        "paid into and how you plan to use it under each of the agreement's headings; the "
+        "amounts must add up to the amount granted. You can also decline the money there."
+    ) % {"url": portal_url(), "grant": grant.title}
+
+
+def administration(grant: Grant, text: DecisionText) -> dict:
+    """Who sends the decision: name, postal address, organisation number and contact."""
+    org = grant.administered_by
+    return {
+        "name": org.name,
+        "municipality": grant.recipient,
+        "address": text.address_lines(),
+        "org_number": text.org_number or org.org_number,
+        "contact_name": text.contact_name,
+        "contact_title": text.contact_title,
+        "contact_email": text.contact_email,
+        "contact_phone": text.contact_phone,
+    }
+
+
+def requisition_deadlines(run: AllocationRun) -> dict[int, date | None]:
+    """The requisition deadline the decision set (`Requisition.due_on`), per organisation."""
+    out: dict[int, date | None] = {}
+    for org_id, due_on in run.requisitions.values_list("organisation_id", "due_on"):
+        if due_on is not None and (out.get(org_id) is None or due_on < out[org_id]):
+            out[org_id] = due_on
+        else:
+            out.setdefault(org_id, due_on)
+    return out
+
+
+def requisition_deadline(run: AllocationRun) -> date | None:
+    """The decision's requisition deadline for every recipient (the earliest, if they differ)."""
+    dates = [d for d in requisition_deadlines(run).values() if d is not None]
+    return min(dates) if dates else None
+
+
+def common_context(run: AllocationRun, texts: Texts) -> dict:
+    """What the report and the letters of one decision share."""
+    grant = run.grant
+    text = texts.text
+    decided = run.is_decided
+    body = run.decided_by if decided else grant.decision_body
+    delegate = run.delegation if decided else grant.delegated_to
+    agreement = grant.agreement
+    return {
+        **redistribution_context(run),
+        "grant": grant,
+        "agreement": agreement,
+        "run": run,
+        "decided": decided,
+        "text": text,
+        "sections_extra": texts.sections,
+        "signatories": texts.signatories,
+        "reference": run.decision_reference or grant.reference,
+        "administration": grant.administered_by.name,
+        "sender": administration(grant, text),
+        "decided_by": decided_by_text(
+            body=body, delegate=delegate, reference=text.delegation_reference if delegate else ""
+        ),
+        "appeal": text.appeal or default_appeal(),
+        "requisition_how": text.letter_requisition or default_requisition(grant),
+        "uses": list(agreement.permitted_uses.all()),
+    }
+
+
 def decision_context(run: AllocationRun) -> dict:
     """Everything the decision report (tjänsteutlåtande) shows, checked to tie."""
     data = RunData(run)
     grant = data.grant
-    text = decision_text(grant)
+    texts = texts_for(run)
+    text = texts.text
     sections = data.sections()
     totals = check_totals(data, sections)
     appendix = [s for s in sections if s.leaf and s.by_unit]
@@ -507,16 +654,8 @@ def decision_context(run: AllocationRun) -> dict:
         attachments.append(_("Appendix 1: Allocation per unit"))
     attachments.extend(text.attachment_lines())
     return {
-        "grant": grant,
-        "agreement": grant.agreement,
-        "run": run,
-        "decided": run.is_decided,
+        **common_context(run, texts),
         "date": run.decided_on or text.meeting_date,
-        "reference": run.decision_reference or grant.reference,
-        "administration": grant.administered_by.name,
-        "text": text,
-        "sections_extra": list(text.sections.all()) if text.pk else [],
-        "signatories": list(text.signatories.all()) if text.pk else [],
         "points": decision_points(grant, text, totals),
         "summary_default": default_summary(grant, totals),
         "agreement_paragraph": agreement_paragraph(grant),
@@ -525,7 +664,7 @@ def decision_context(run: AllocationRun) -> dict:
         "appendix": appendix,
         "totals": totals,
         "attachments": attachments,
-        "uses": list(grant.agreement.permitted_uses.all()),
+        "requisition_by": requisition_deadline(run) if run.is_decided else None,
     }
 
 
@@ -565,22 +704,9 @@ def letter_contexts(run: AllocationRun, organisation_ids: list[int]) -> list[dic
             % {"number": run.number, "grant": run.grant.title}
         )
     data = RunData(run, organisation_ids)
-    grant = data.grant
-    text = decision_text(grant)
     sections = [s for s in data.sections() if s.leaf]
-    agreement = grant.agreement
-    common = {
-        **redistribution_context(run),
-        "grant": grant,
-        "agreement": agreement,
-        "run": run,
-        "text": text,
-        "date": run.decided_on,
-        "reference": run.decision_reference or grant.reference,
-        "administration": grant.administered_by.name,
-        "uses": list(agreement.permitted_uses.all()),
-        "signatories": list(text.signatories.all()) if text.pk else [],
-    }
+    common = {**common_context(run, texts_for(run)), "date": run.decided_on}
+    deadlines = requisition_deadlines(run)
     out = []
     for org_id in organisation_ids:
         org = data.organisations.get(org_id)
@@ -589,16 +715,17 @@ def letter_contexts(run: AllocationRun, organisation_ids: list[int]) -> list[dic
                 _("Run %(number)s gives nothing to organisation %(id)s.")
                 % {"number": run.number, "id": org_id}
             )
-        groups, conditions = [], []
+        groups, conditions, computations = [], [], []
         for section in sections:
             mine = [line for line in section.by_unit if line.organisation_id == org_id]
             totals = [line for line in section.by_organisation if line.organisation_id == org_id]
             if not totals:
                 continue
             groups.append((section, mine or totals))
-            rule = data._model(section.pot).get("eligible")
-            if rule:
-                conditions.append((section.name, rule_text(rule)))
+            if section.model_type != "fixed":  # a fixed amount's basis says all there is
+                computations.append((section.name, section.description))
+            if section.rule:
+                conditions.append((section.name, section.rule))
         if not groups:
             raise RenderError(
                 _("Run %(number)s gives nothing to organisation %(id)s.")
@@ -609,8 +736,10 @@ def letter_contexts(run: AllocationRun, organisation_ids: list[int]) -> list[dic
                 **common,
                 "organisation": org,
                 "groups": groups,
+                "computations": computations,
                 "total": sum(line.amount for _section, lines in groups for line in lines),
                 "conditions": conditions,
+                "requisition_by": deadlines.get(org_id),
             }
         )
     return out

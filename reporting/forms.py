@@ -4,7 +4,8 @@ from django.utils.translation import gettext_lazy as _
 from allocations.models import Grant
 
 from .exporters import EXPORTERS
-from .models import Need, StrategicArea
+from .models import DecisionText, Need, StrategicArea
+from .texts import TEXT_FIELDS
 from .uploads import UploadField
 
 SELECT = {"class": "form-select"}
@@ -120,3 +121,71 @@ class DatasetImportForm(forms.Form):
         required=False,
         widget=forms.CheckboxInput({"class": "form-check-input"}),
     )
+
+
+class DecisionTextForm(forms.ModelForm):
+    """The grant's decision texts on the officials' page (`reporting.texts.save_texts`)."""
+
+    class Meta:
+        model = DecisionText
+        fields = list(TEXT_FIELDS)
+        widgets = {
+            "meeting_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            **{
+                name: forms.Textarea(attrs={"rows": 3})
+                for name in (
+                    "summary",
+                    "background",
+                    "matter",
+                    "preparation",
+                    "considerations",
+                    "gender_analysis",
+                    "attachments",
+                    "letter_conditions",
+                    "letter_requisition",
+                    "appeal",
+                    "postal_address",
+                )
+            },
+        }
+
+    # The groups the page shows, each with the fields in it.
+    GROUPS = (
+        (
+            _("The decision"),
+            (
+                "subtitle",
+                "meeting_date",
+                "delegated_amount",
+                "immediate_adjustment",
+                "delegation_reference",
+            ),
+        ),
+        (
+            _("The decision report"),
+            (
+                "summary",
+                "background",
+                "matter",
+                "preparation",
+                "considerations",
+                "gender_analysis",
+                "attachments",
+            ),
+        ),
+        (_("The letters"), ("letter_conditions", "letter_requisition", "appeal")),
+        (
+            _("The administration and its contact"),
+            (
+                "postal_address",
+                "org_number",
+                "contact_name",
+                "contact_title",
+                "contact_email",
+                "contact_phone",
+            ),
+        ),
+    )
+
+    def groups(self):
+        return [(title, [self[name] for name in names]) for title, names in self.GROUPS]

@@ -7,7 +7,7 @@ from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from allocations.models import Grant, slug_validator
+from allocations.models import AllocationRun, Grant, slug_validator, validate_org_number
 
 # ---------------------------------------------------------------- jobs
 
@@ -120,7 +120,38 @@ class DecisionText(models.Model):
         _("attachments (bilagor)"), blank=True, help_text=_("One attachment per line.")
     )
     letter_conditions = models.TextField(_("conditions in the letters"), blank=True)
-    letter_requisition = models.TextField(_("how to requisition (letters)"), blank=True)
+    letter_requisition = models.TextField(
+        _("how to requisition (letters)"),
+        blank=True,
+        help_text=_("Empty: the letters describe the requisition page of the providers' portal."),
+    )
+    appeal = models.TextField(
+        _("how to appeal (överklagande)"),
+        blank=True,
+        help_text=_(
+            "Empty: the letters describe an appeal by judicial review (laglighetsprövning) "
+            "under the Local Government Act (2017:725), chapter 13."
+        ),
+    )
+    delegation_reference = models.CharField(
+        _("delegation's reference"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "Where the delegation is written, for a decision made by delegation: "
+            "e.g. delegationsordning punkt 3.2."
+        ),
+    )
+    postal_address = models.TextField(
+        _("the administration's postal address"), blank=True, help_text=_("One line per line.")
+    )
+    org_number = models.CharField(
+        _("the administration's organisation number"),
+        max_length=11,
+        blank=True,
+        validators=[validate_org_number],
+        help_text=_("Empty: the administering organisation's own number, if it has one."),
+    )
     contact_name = models.CharField(_("contact person"), max_length=200, blank=True)
     contact_title = models.CharField(_("contact person's title"), max_length=200, blank=True)
     contact_email = models.EmailField(_("contact e-mail"), blank=True)
@@ -135,6 +166,32 @@ class DecisionText(models.Model):
 
     def attachment_lines(self) -> list[str]:
         return [line.strip() for line in self.attachments.splitlines() if line.strip()]
+
+    def address_lines(self) -> list[str]:
+        return [line.strip() for line in self.postal_address.splitlines() if line.strip()]
+
+
+class DecidedTexts(models.Model):
+    """The decision texts as they stood when a run was decided, kept for its documents.
+
+    The official may change the grant's texts after a decision (a new contact, a later
+    redistribution round's wording), but a decided run's report and letters keep saying what
+    was decided: before the first change after a decision, the texts are copied here
+    (`reporting.texts.keep_decided_texts`), and the documents of that run read this copy.
+    """
+
+    run = models.OneToOneField(
+        AllocationRun, models.CASCADE, related_name="decided_texts", verbose_name=_("run")
+    )
+    texts = models.JSONField(_("texts"))
+    kept_at = models.DateTimeField(_("kept at"))
+
+    class Meta:
+        verbose_name = _("decided texts")
+        verbose_name_plural = _("decided texts")
+
+    def __str__(self) -> str:
+        return str(self.run)
 
 
 class DecisionSection(models.Model):

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.grant_list, name="grants"),
     path("grants/<slug:slug>/", views.grant_dashboard, name="dashboard"),
     path("grants/<slug:slug>/documents/", views.grant_documents, name="documents"),
+    path("grants/<slug:slug>/texts/", views.decision_texts, name="texts"),
     path("grants/<slug:slug>/needs/", views.tag_needs, name="needs"),
     path("grants/<slug:slug>/datasets/import/", views.dataset_import, name="import-dataset"),
     path("roadmap/", views.followup, name="followup"),

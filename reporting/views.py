@@ -9,13 +9,14 @@ import io
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from allocations.jobs import JobRefused
-from allocations.models import AllocationRun, Grant, Job, JobPart, JobStatus
+from allocations.models import AllocationRun, AuditEntry, Grant, Job, JobPart, JobStatus
 
 from . import dashboard, pdf, roadmap, services
 from .access import (
@@ -25,9 +26,16 @@ from .access import (
     official_required,
 )
 from .documents import RenderError, runs_of
-from .forms import DatasetImportForm, ExportForm, NeedTagForm, UnitImportForm
+from .forms import (
+    DatasetImportForm,
+    DecisionTextForm,
+    ExportForm,
+    NeedTagForm,
+    UnitImportForm,
+)
 from .imports import ImportRefused, import_dataset, import_units
 from .models import DecisionText, JobKind, Roadmap
+from .texts import TEXT_FIELDS, save_texts
 from .workflow_exports import UsageExporter
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -85,12 +93,7 @@ def grant_documents(request: HttpRequest, slug: str) -> HttpResponse:
         except JobRefused as exc:  # a document refused, or no queue for background work
             messages.error(request, str(exc))
     jobs = Job.objects.filter(grant=grant).select_related("run")[:20]
-    text = DecisionText.objects.filter(grant=grant).first()
-    texts_url = (
-        reverse("admin:reporting_decisiontext_change", args=[text.pk])
-        if text
-        else reverse("admin:reporting_decisiontext_add") + f"?grant={grant.pk}"
-    )
+    texts_url = reverse("reporting:texts", args=[grant.slug])
     decided = grant.runs.decided().with_round_numbers().select_related("redistributes")
     return render(
         request,
@@ -102,6 +105,42 @@ def grant_documents(request: HttpRequest, slug: str) -> HttpResponse:
             "texts_url": texts_url,
             "decided_runs": decided.order_by("-number"),
             "letters_default": runs_of(grant).decided().order_by("-number").first(),
+        },
+    )
+
+
+@official_required
+def decision_texts(request: HttpRequest, slug: str) -> HttpResponse:
+    """The grant's decision texts: what the report and the letters say around their figures.
+
+    Decided runs keep the texts they were decided with (`reporting.texts`).
+    """
+    grant = get_grant_for(request.user, slug)
+    text = DecisionText.objects.filter(grant=grant).first() or DecisionText(grant=grant)
+    form = DecisionTextForm(request.POST if request.method == "POST" else None, instance=text)
+    if request.method == "POST" and form.is_valid():
+        values = {name: form.cleaned_data[name] for name in TEXT_FIELDS}
+        try:
+            save_texts(grant=grant, values=values, actor=request.user)
+        except ValidationError as exc:  # a race with another edit; say so, change nothing
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("The decision texts are saved."))
+            return redirect("reporting:texts", grant.slug)
+    entries = AuditEntry.objects.filter(grant=grant, action="decision_texts_changed")
+    changes = [
+        (entry, [DecisionText._meta.get_field(name).verbose_name for name in entry.after or {}])
+        for entry in entries.order_by("-at", "-pk")[:10]
+    ]
+    decided = grant.runs.decided().with_round_numbers().select_related("redistributes")
+    return render(
+        request,
+        "reporting/decision_texts.html",
+        {
+            "grant": grant,
+            "form": form,
+            "changes": changes,
+            "decided_runs": decided.order_by("-number"),
         },
     )
 

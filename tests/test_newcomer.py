@@ -474,7 +474,7 @@ def test_a_newcomers_first_hour(walk, capsys):
         ),
         ("lars@linden.example", ["Lindens vård- och omsorgsboende"], "Lars Lind"),
     ]
-    refusal = "Villkoret uppfylls inte: belägen i staden är ja."
+    refusal = "Villkoret uppfylls inte: enheten ska ligga i staden."
     for email, names, contact in applications:
         walk.sign_in(email)
         assert page.url.endswith("/portal/"), page.url

@@ -216,6 +216,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     # An empty POST names no document: the page again with a message.
     "reporting:documents": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
     "reporting:needs": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
+    # Every decision text is optional: an empty POST saves (and the decided run keeps its own).
+    "reporting:texts": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 302, 302)},
     "reporting:import-dataset": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
     "reporting:import-units": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
     "reporting:followup": {"GET": OFFICE_GET},

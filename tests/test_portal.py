@@ -304,8 +304,11 @@ def test_call_page_shows_purpose_rule_dates_rate_and_a_button_per_organisation(s
     assert agreement.purpose in html
     for use in agreement.permitted_uses.all():
         assert use.label in html
-    assert "at least one of: located in the city is yes" in html
-    assert "share of residents placed by the city is at least 80 %" in html
+    # The rule in sentences, as an official would write it, from the pot's rule.
+    assert (
+        "Care homes and service houses can take part. The home must be located in "
+        f"{grant.recipient} or have at least 80 per cent of its residents placed by the city."
+    ) in html
     assert call.closes_on.isoformat() in html
     assert agreement.report_by.isoformat() in html
     rate, applied = services.indicative_rate(call)
@@ -357,7 +360,10 @@ def test_the_application_flow_draft_review_submit_read_only_withdraw(seed000):
 
     review_url = reverse("portal:application_review", args=[app.pk])
     html = client.get(review_url).content.decode()
-    assert "None of the conditions is met: located in the city is yes" in html
+    assert (
+        "None of the conditions is met: the unit must be located in the city or have at "
+        "least 80 per cent of its residents placed by the city."
+    ) in html
     assert "meets the rule" in html
     assert "Send the application" in html
 

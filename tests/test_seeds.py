@@ -116,8 +116,8 @@ def test_seed_001_approved_but_ineligible_units_get_nothing_and_a_reason(import_
     assert all(r.application_slug in named for r in reasons)
     texts = sorted({r.reason() for r in reasons})
     assert texts == [
-        "Villkoret uppfylls inte: för hemtjänst: antal kunder är minst 10.",
-        "Villkoret uppfylls inte: för vård- och omsorgsboende: belägen i staden är ja.",
+        "Villkoret uppfylls inte: enheten ska ha minst 10 kunder.",
+        "Villkoret uppfylls inte: enheten ska ligga i staden.",
     ]
 
 

@@ -319,7 +319,7 @@ def _call_facts(call: Call) -> dict:
     facts = {
         "kind": pot.model_type,
         "unit_based": pot.model_type in services.UNIT_BASED,
-        "rule": rule_text(model.get("eligible")),
+        "rule": rule_text(model.get("eligible"), municipality=pot.grant.recipient),
         "measure": services.pot_measure(pot),
         "pot_amount": services.pot_amount(pot),
         "tiers": [
@@ -494,7 +494,9 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "app": app,
         "form": form,
         "unit_based": unit_based,
-        "rule": rule_text((app.pot.model or {}).get("eligible")),
+        "rule": rule_text(
+            (app.pot.model or {}).get("eligible"), municipality=app.pot.grant.recipient
+        ),
     }
     return render(request, "applications/portal/application_form.html", context)
 

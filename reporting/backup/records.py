@@ -42,6 +42,7 @@ from applications.models import (
 
 from ..models import (
     BooksCheck,
+    DecidedTexts,
     DecisionSection,
     DecisionText,
     Need,
@@ -147,6 +148,7 @@ OWNED = (
     (DecisionText, "grant"),
     (DecisionSection, "text__grant"),
     (Signatory, "text__grant"),
+    (DecidedTexts, "run__grant"),
     (Job, "grant"),
     (JobPart, "job__grant"),
     (AuditEntry, "grant"),
