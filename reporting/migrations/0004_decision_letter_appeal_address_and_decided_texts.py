@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('allocations', '0010_job_attempts'),
-        ('reporting', '0002_jobs_to_allocations'),
+        ('reporting', '0003_books_check'),
     ]
 
     operations = [
