@@ -2,10 +2,12 @@
 
 import re
 from datetime import date
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -247,6 +249,13 @@ class Application(models.Model):
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The provider's declaration (intygande) that the units' stated facts are true: the text
+    # it ticked, who and when. Cleared when the stated facts change, so it covers what is sent.
+    facts_declaration = models.TextField(_("declaration"), blank=True)
+    facts_declared_at = models.DateTimeField(_("declared at"), null=True, blank=True)
+    facts_declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["grant", "position", "id"]
@@ -273,6 +282,29 @@ class ApplicationUnit(models.Model):
     # The figures the provider confirmed or corrected; empty: as registered for the grant.
     places = models.PositiveIntegerField(_("places"), null=True, blank=True)
     customers = models.PositiveIntegerField(_("customers"), null=True, blank=True)
+    # The eligibility facts the provider states (uppgifter); empty: as registered for the grant.
+    # Until an official verifies them they count only in this application's verdict, never in
+    # the grant's own figures (`services.facts`).
+    stated_in_city = models.BooleanField(_("stated: in the city"), null=True, blank=True)
+    stated_city_placed_share = models.DecimalField(
+        _("stated: share placed by the city"),
+        max_digits=5,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(1))],
+    )
+    # Set by `services.verify_facts` alone: the grant's figures then hold what was verified.
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True, editable=False)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    verification_note = models.TextField(_("verification note"), blank=True, editable=False)
     # The pot's verdict on the unit with those figures, kept so that a list of a thousand
     # applications is summed in SQL instead of screened again on every request.
     # `screened_with` is the digest of the pot's model it was made with; empty: to be made.

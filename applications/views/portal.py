@@ -49,7 +49,12 @@ from ..models import (
 )
 from ..permissions import organisation_ids
 from ..services import WorkflowError
-from ..units import save_draft_with_new_units, unconfirmed_grant_units, units_new_to_grant
+from ..units import (
+    offered_units,
+    save_draft_with_new_units,
+    unconfirmed_grant_units,
+    units_new_to_grant,
+)
 
 PER_PAGE = 25
 PREVIEW = 10
@@ -469,11 +474,15 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
             .order_by("unit__name", "id")
         )
         new_units = units_new_to_grant(app)
+        grant_units, new_units, unavailable = offered_units(app, grant_units, new_units)
+    else:
+        unavailable = []
     form = ApplicationForm(
         request.POST or None,
         app=app,
         grant_units=grant_units,
         new_units=new_units,
+        unavailable=unavailable,
         unconfirmed=unconfirmed_grant_units(grant_units),
         uses=list(PermittedUse.objects.filter(agreement_id=app.grant.agreement_id)),
         needs_amount=app.pot.model_type == "approved_amounts",

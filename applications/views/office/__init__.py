@@ -18,6 +18,10 @@ from .claims import (  # noqa: F401
     claims,
     redistribute,
 )
+from .facts import (  # noqa: F401
+    facts,
+    facts_import,
+)
 from .grants import (  # noqa: F401
     compute,
     grant,
