@@ -168,9 +168,25 @@ def payment_account_problem(method: str, account: str) -> str | None:
 class ApplicationStatus(models.TextChoices):
     DRAFT = "draft", _("draft")
     SUBMITTED = "submitted", _("submitted")
-    APPROVED = "approved", _("approved")
+    # Approved in review: recommended for the decision (tillstyrkt), not yet granted (beviljad),
+    # which only a decided run makes it (`Application.status_label`).
+    APPROVED = "approved", _("recommended")
     REJECTED = "rejected", _("rejected")
     WITHDRAWN = "withdrawn", _("withdrawn")
+
+
+def with_granted(applications):
+    """The applications, each with `granted`: whether a decided run gives its organisation
+    money from its pot (then its status reads "granted")."""
+    return applications.annotate(
+        granted=models.Exists(
+            Requisition.objects.filter(
+                run__decided_on__isnull=False,
+                organisation=models.OuterRef("organisation"),
+                pot=models.OuterRef("pot"),
+            )
+        )
+    )
 
 
 class Application(models.Model):
@@ -269,6 +285,24 @@ class Application(models.Model):
 
     def __str__(self) -> str:
         return f"{self.slug} ({self.organisation})"
+
+    @property
+    def status_label(self) -> str:
+        """The status in words: a recommended application reads "granted" once a decided run
+        gives the money (`with_granted`, or `granted` set by the view), never before."""
+        if self.status == ApplicationStatus.APPROVED and getattr(self, "granted", False):
+            return str(_("granted"))
+        return self.get_status_display()
+
+    def is_granted(self) -> bool:
+        return (
+            self.status == ApplicationStatus.APPROVED
+            and Requisition.objects.filter(
+                run__decided_on__isnull=False,
+                organisation_id=self.organisation_id,
+                pot_id=self.pot_id,
+            ).exists()
+        )
 
 
 class ApplicationUnit(models.Model):

@@ -122,14 +122,14 @@ def test_a_provider_applies_and_an_official_approves(world, browser_page, live_s
     row = page.locator("tr", has=page.get_by_role("link", name=app.slug))
     assert "Nära Omsorg AB" in row.inner_text()
     click_and_wait(page, page.get_by_role("link", name=app.slug))
-    page.get_by_label("Approve").check()
+    page.get_by_label("Recommend").check()
     click_and_wait(page, page.get_by_role("button", name="Record the review"))
     assert page.url.endswith(f"/handlaggning/utlysningar/{call.pk}/")
     assert f"Application {app.slug} is reviewed." in page.inner_text("main")
     app.refresh_from_db()
     assert (app.status, app.reviewed_by) == (ApplicationStatus.APPROVED, official)
     row = page.locator("tr", has=page.get_by_role("link", name=app.slug))
-    assert "approved" in row.inner_text().lower()
+    assert "recommended" in row.inner_text().lower()
 
 
 def test_a_new_care_home_is_registered_applied_for_and_its_location_confirmed(

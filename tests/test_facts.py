@@ -5,7 +5,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 from django.utils import timezone
 from openpyxl import Workbook
 
@@ -18,7 +20,7 @@ from applications.placements import import_placements
 from applications.services import UnitChoice, Verification, WorkflowError
 
 from .conftest import SEED_000, fit_agreement
-from .factories import provider_user
+from .factories import provider_user, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -364,3 +366,170 @@ def test_the_command_imports_through_the_same_service(seed, norr, official, tmp_
     with pytest.raises(CommandError, match="no grant"):
         call_command("import_placements", "nope", str(path))
     assert Application.objects.filter(pk=app.pk).exists()
+
+
+# ---------------------------------------------------------------- the pages
+
+
+def app_post(grant, unit_keys, **overrides):
+    uses = list(PermittedUse.objects.filter(agreement=grant.agreement)[:1])
+    data = {
+        "units": unit_keys,
+        "uses": [str(u.pk) for u in uses],
+        "intended_use": "Kompetensutveckling.",
+        "contact_name": "Anna",
+        "contact_email": "anna@example.invalid",
+        "payment_method": "bankgiro",
+        "payment_account": "5050-1055",
+        "will_report": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_the_form_offers_what_can_take_part_and_greys_the_rest(seed, norr, official):
+    grant, pot, call = seed
+    user = provider_user(norr)
+    client = signed_in(user)
+    home_care = units.create_unit(
+        organisation=norr,
+        actor=user,
+        name="Norr hemtjänst",
+        type="home_care",
+        places=None,
+        customers=300,
+    )
+    home = new_home(norr, user)
+    app = services.start_application(call=call, organisation=norr, actor=user, today=today())
+    url = reverse("portal:application_edit", args=[app.pk])
+    html = client.get(url).content.decode()
+    # The home care office is of a type the pot does not take: greyed, with the reason.
+    assert "Norr hemtjänst" in html
+    assert "Cannot be chosen: this pot does not take its type." in html
+    assert f'value="new-{home_care.pk}"' not in html
+    assert f'value="new-{home.pk}"' in html
+    # A unit another sent application to the pot names is greyed with that application.
+    taken = (
+        ApplicationUnit.objects.filter(
+            application__pot=pot,
+            application__organisation=norr,
+            application__status__in=("submitted", "approved"),
+        )
+        .select_related("grant_unit__unit", "application")
+        .first()
+    )
+    assert f"already applied for in application {taken.application.slug}" in html
+    assert f'name="units" value="{taken.grant_unit_id}"' not in html
+    # Posting a greyed unit anyway is a form error; nothing is saved.
+    response = client.post(url, app_post(grant, [str(taken.grant_unit_id)]))
+    assert response.status_code == 200
+    assert not ApplicationUnit.objects.filter(application=app).exists()
+
+    # Stating the new home's facts, declared: the verdict is shown at once, the grant untouched.
+    key = f"new-{home.pk}"
+    data = app_post(
+        grant,
+        [key],
+        **{
+            f"in_city_{key}": "yes",
+            f"share_{key}": "90",
+            f"places_{key}": "42",
+            "declare_facts": "on",
+        },
+    )
+    assert client.post(url, data).status_code == 302
+    link = ApplicationUnit.objects.get(application=app)
+    assert link.stated_in_city is True
+    assert link.stated_city_placed_share == Decimal("0.9")
+    assert link.places == 42
+    app.refresh_from_db()
+    assert app.facts_declared_by == user
+    assert "takes part" in client.get(url).content.decode()
+    assert GrantUnit.objects.get(pk=link.grant_unit_id).in_city is False
+    assert services.submission_problems(app) == []
+
+
+def test_the_official_verifies_on_the_list_with_a_reason_for_corrections(seed, norr, official):
+    grant, _pot, _call = seed
+    user = provider_user(norr)
+    app, gu = apply_with_new_home(seed, norr, user)
+    services.submit_application(app=app, actor=user, today=today())
+    link = ApplicationUnit.objects.get(application=app)
+    url = reverse("office:facts", args=[grant.pk])
+    # Officials only: a provider is refused, and changes nothing.
+    assert signed_in(user).get(url).status_code == 403
+    assert signed_in(user).post(url, {"links": [link.pk]}).status_code == 403
+    office = signed_in(official)
+    html = office.get(url).content.decode()
+    assert "Solgläntan" in html
+    assert "table-danger" in html  # stated in the city; the grant says not
+    assert 'data-select-all="links"' in html
+    # A correction without a reason: shown again with the error, nothing changed.
+    response = office.post(url, {"links": [link.pk], f"places_{link.pk}": "41"})
+    assert response.status_code == 200
+    assert "Give the reason for correcting a stated figure." in response.content.decode()
+    gu.refresh_from_db()
+    assert gu.places == 40
+    # With the reason it is verified, and the application's history says so.
+    response = office.post(
+        url, {"links": [link.pk], f"places_{link.pk}": "41", "reason": "Avtalet säger 41."}
+    )
+    assert response.status_code == 302
+    gu.refresh_from_db()
+    assert (gu.in_city, gu.places) == (True, 41)
+    page = office.get(reverse("office:application", args=[app.pk])).content.decode()
+    assert "Unit facts verified" in page
+    assert "Avtalet säger 41." in page
+
+
+def test_the_import_page_reports_and_refuses(seed, norr, official):
+    grant, _pot, _call = seed
+    user = provider_user(norr)
+    app, gu = apply_with_new_home(seed, norr, user)
+    services.submit_application(app=app, actor=user, today=today())
+    url = reverse("office:facts_import", args=[grant.pk])
+    office = signed_in(official)
+    bad = SimpleUploadedFile("reg.csv", b"id;share\nx;1\n", content_type="text/csv")
+    response = office.post(url, {"file": bad})
+    assert "Missing columns: date" in response.content.decode()
+    gu.refresh_from_db()
+    assert gu.in_city is False
+    good = SimpleUploadedFile(
+        "reg.csv",
+        f"id;share;date\n{gu.unit.slug};0,9;2020-03-01\nokand;1;2020-03-01\n".encode(),
+        content_type="text/csv",
+    )
+    html = office.post(url, {"file": good}).content.decode()
+    assert "Row 3: okand" in html
+    gu.refresh_from_db()
+    assert gu.in_city is True
+    assert signed_in(user).post(url, {"file": good}).status_code == 403
+
+
+def test_approved_reads_recommended_until_a_decision_grants(seed, norr, official):
+    grant, _pot, _call = seed
+    user = provider_user(norr)
+    app, _gu = apply_with_new_home(seed, norr, user)
+    services.submit_application(app=app, actor=user, today=today())
+    services.review_application(app=app, approve=True, actor=official)
+    portal = signed_in(user)
+    page = portal.get(reverse("portal:application", args=[app.pk])).content.decode()
+    assert "recommended" in page
+    assert ">granted<" not in page
+    assert "Application recommended" in page
+    sv = signed_in(user, "sv").get(reverse("portal:application", args=[app.pk])).content.decode()
+    assert "tillstyrkt" in sv
+    assert "beviljad" not in sv
+    run = compute_grant(grant_id=grant.pk, actor=official)
+    services.decide(
+        run=run,
+        decided_on=today() - timedelta(days=2),
+        decided_by="Förvaltningschef",
+        delegation="Delegationsordning",
+        reference="ÄN 1",
+        requisition_by=today() + timedelta(days=14),
+        actor=official,
+    )
+    # The imported applications of Omsorg Norr AB to the pot are granted money now.
+    listed = portal.get(reverse("portal:applications")).content.decode()
+    assert ">granted<" in listed

@@ -192,7 +192,7 @@ class ReviewForm(Labelled, forms.Form):
     APPROVE, REJECT = "approve", "reject"
     decision = forms.ChoiceField(
         label=_("decision"),
-        choices=[(APPROVE, _("approve")), (REJECT, _("reject"))],
+        choices=[(APPROVE, _("recommend")), (REJECT, _("reject"))],
         widget=forms.RadioSelect,
     )
     reason = forms.CharField(

@@ -72,7 +72,7 @@ def in_city_field() -> forms.TypedChoiceField:
 
 def percent_field() -> forms.DecimalField:
     return forms.DecimalField(
-        label=_("Share placed by the city (%)"),
+        label=_("Share placed by the city (per cent)"),
         required=False,
         min_value=0,
         max_value=100,
