@@ -143,7 +143,7 @@ def test_start_page_lists_organisations_calls_applications_decisions_and_tasks(s
     assert "Omsorg Norr AB" in html
     assert call.title in html
     assert "ans-010" in html  # its imported applications, with status
-    assert "recommended" in html  # approved in review; "granted" only once decided
+    assert "granted" in html  # approved in review and now decided: the money is granted
     assert draft.slug in html
     assert foreign.slug not in html
     assert "Vårdhem Syd AB" not in html
