@@ -96,6 +96,7 @@ def test_a_provider_applies_and_an_official_approves(world, browser_page, live_s
     page.get_by_label("Payment method").select_option("bankgiro")
     page.get_by_label("Account number").fill("5050-1055")
     page.get_by_label("We will report back what the money was used for").check()
+    page.get_by_label("We declare that the facts we state for each unit", exact=False).check()
     click_and_wait(page, page.get_by_role("button", name="Save draft"))
     assert "The draft is saved." in page.inner_text("main")
     app = Application.objects.get(call=call, organisation=nara)
