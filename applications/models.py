@@ -2,10 +2,12 @@
 
 import re
 from datetime import date
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -166,9 +168,25 @@ def payment_account_problem(method: str, account: str) -> str | None:
 class ApplicationStatus(models.TextChoices):
     DRAFT = "draft", _("draft")
     SUBMITTED = "submitted", _("submitted")
-    APPROVED = "approved", _("approved")
+    # Approved in review: recommended for the decision (tillstyrkt), not yet granted (beviljad),
+    # which only a decided run makes it (`Application.status_label`).
+    APPROVED = "approved", _("recommended")
     REJECTED = "rejected", _("rejected")
     WITHDRAWN = "withdrawn", _("withdrawn")
+
+
+def with_granted(applications):
+    """The applications, each with `granted`: whether a decided run gives its organisation
+    money from its pot (then its status reads "granted")."""
+    return applications.annotate(
+        granted=models.Exists(
+            Requisition.objects.filter(
+                run__decided_on__isnull=False,
+                organisation=models.OuterRef("organisation"),
+                pot=models.OuterRef("pot"),
+            )
+        )
+    )
 
 
 class Application(models.Model):
@@ -247,6 +265,13 @@ class Application(models.Model):
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The provider's declaration (intygande) that the units' stated facts are true: the text
+    # it ticked, who and when. Cleared when the stated facts change, so it covers what is sent.
+    facts_declaration = models.TextField(_("declaration"), blank=True)
+    facts_declared_at = models.DateTimeField(_("declared at"), null=True, blank=True)
+    facts_declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["grant", "position", "id"]
@@ -261,6 +286,24 @@ class Application(models.Model):
     def __str__(self) -> str:
         return f"{self.slug} ({self.organisation})"
 
+    @property
+    def status_label(self) -> str:
+        """The status in words: a recommended application reads "granted" once a decided run
+        gives the money (`with_granted`, or `granted` set by the view), never before."""
+        if self.status == ApplicationStatus.APPROVED and getattr(self, "granted", False):
+            return str(_("granted"))
+        return self.get_status_display()
+
+    def is_granted(self) -> bool:
+        return (
+            self.status == ApplicationStatus.APPROVED
+            and Requisition.objects.filter(
+                run__decided_on__isnull=False,
+                organisation_id=self.organisation_id,
+                pot_id=self.pot_id,
+            ).exists()
+        )
+
 
 class ApplicationUnit(models.Model):
     """A unit an application names, in the order it names them."""
@@ -273,6 +316,29 @@ class ApplicationUnit(models.Model):
     # The figures the provider confirmed or corrected; empty: as registered for the grant.
     places = models.PositiveIntegerField(_("places"), null=True, blank=True)
     customers = models.PositiveIntegerField(_("customers"), null=True, blank=True)
+    # The eligibility facts the provider states (uppgifter); empty: as registered for the grant.
+    # Until an official verifies them they count only in this application's verdict, never in
+    # the grant's own figures (`services.facts`).
+    stated_in_city = models.BooleanField(_("stated: in the city"), null=True, blank=True)
+    stated_city_placed_share = models.DecimalField(
+        _("stated: share placed by the city"),
+        max_digits=5,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(1))],
+    )
+    # Set by `services.verify_facts` alone: the grant's figures then hold what was verified.
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True, editable=False)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    verification_note = models.TextField(_("verification note"), blank=True, editable=False)
     # The pot's verdict on the unit with those figures, kept so that a list of a thousand
     # applications is summed in SQL instead of screened again on every request.
     # `screened_with` is the digest of the pot's model it was made with; empty: to be made.

@@ -8,12 +8,12 @@ its applications or a computed run.
 A unit the grant does not know yet can be applied for: saving the application
 adds it to the grant with the register's type, places and customers. The
 attributes the eligibility rules read besides those — whether the unit is in the
-city and the share of its residents the city placed — are the administration's
-to confirm, not the provider's to declare; until an administrator confirms them
-(on the application's page for officials, or in the unit-in-grant admin; audited)
-they are taken at their least favourable
-value, so a rule that asks for them screens the unit out with its reason rather
-than counting it on figures no one has checked.
+city and the share of its residents the city placed — the provider states in its
+application and declares true (`services.facts`): its application's verdict is made
+on them at once, but the grant's own figures keep their least favourable value
+until an official verifies the statement (one by one, in bulk, or from the city's
+placement register; audited), so a computation never counts a unit on figures no
+one has checked.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from allocations import audit
 from allocations.models import AuditEntry, Grant, GrantUnit, Organisation, Unit
 
 from . import services
-from .models import Application
+from .models import Application, ApplicationStatus, ApplicationUnit
 
 # The fields a provider keeps in the register; the rest is the administration's.
 PROVIDER_FIELDS = ("name", "type", "places", "customers")
@@ -140,7 +140,7 @@ def unconfirmed_grant_units(grant_units: list[GrantUnit] | list[int]) -> set[int
     entries = AuditEntry.objects.filter(
         object_type=label,
         object_id__in=[str(getattr(gu, "pk", gu)) for gu in grant_units],
-        action__in=(ADDED_BY_APPLICATION, "grantunit.changed"),
+        action__in=(ADDED_BY_APPLICATION, "grantunit.changed", "grantunit.facts_verified"),
     ).order_by("at", "id")
     # The latest entry wins. The admin logs a unit it adds under the same action, but only an
     # application's entry names the application: a unit the administration added is its own.
@@ -150,11 +150,80 @@ def unconfirmed_grant_units(grant_units: list[GrantUnit] | list[int]) -> set[int
     return {int(pk) for pk, flag in unconfirmed.items() if flag}
 
 
+def pot_unit_types(app: Application) -> set[str] | None:
+    """The unit types that can take part in the application's pot; None: any type."""
+    model = app.pot.model or {}
+    types = (model.get("eligible") or {}).get("unit_types")
+    if types:
+        return set(types)
+    tiers = model.get("tiers")
+    if tiers:
+        return {tier["unit_type"] for tier in tiers}
+    return None
+
+
+def offered_units(
+    app: Application, grant_units: list[GrantUnit], new_units: list[Unit]
+) -> tuple[list[GrantUnit], list[Unit], list[tuple[str, str, str]]]:
+    """Which of the organisation's units the application form offers, and the others with the
+    reason each cannot be chosen: (name, type, reason) — shown greyed, never posted.
+
+    Offered: a unit of a type the pot takes that no other sent application to the pot (through
+    this call or another) names. A unit already named by this application stays offered, so
+    the provider can take it out.
+    """
+    from allocations.wording import unit_type_label
+
+    types = pot_unit_types(app)
+    chosen = set(app.applicationunit_set.values_list("grant_unit_id", flat=True))
+    taken = dict(
+        ApplicationUnit.objects.filter(
+            application__pot_id=app.pot_id,
+            application__status__in=(
+                ApplicationStatus.SUBMITTED,
+                ApplicationStatus.APPROVED,
+            ),
+            grant_unit__in=grant_units,
+        )
+        .exclude(application=app)
+        .values_list("grant_unit_id", "application__slug")
+    )
+    offered, unavailable = [], []
+    for gu in grant_units:
+        if gu.pk in chosen:
+            offered.append(gu)
+        elif types is not None and gu.type not in types:
+            unavailable.append(
+                (str(gu.unit), unit_type_label(gu.type), _("this pot does not take its type"))
+            )
+        elif gu.pk in taken:
+            unavailable.append(
+                (
+                    str(gu.unit),
+                    unit_type_label(gu.type),
+                    _("already applied for in application %(app)s") % {"app": taken[gu.pk]},
+                )
+            )
+        else:
+            offered.append(gu)
+    offered_new = []
+    for unit in new_units:
+        if types is not None and unit.type not in types:
+            unavailable.append(
+                (unit.name, unit_type_label(unit.type), _("this pot does not take its type"))
+            )
+        else:
+            offered_new.append(unit)
+    return offered, offered_new, unavailable
+
+
 @dataclass
 class NewUnitChoice:
     unit: Unit
     places: int | None = None
     customers: int | None = None
+    in_city: bool | None = None
+    city_placed_share: Decimal | None = None
 
 
 def _add_to_grant(app: Application, unit: Unit, actor) -> GrantUnit:
@@ -214,6 +283,8 @@ def save_draft_with_new_units(
             _add_to_grant(app, choice.unit, actor),
             places=choice.places,
             customers=choice.customers,
+            in_city=choice.in_city,
+            city_placed_share=choice.city_placed_share,
         )
         for choice in new_units
     ]

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import io
 
-from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 
-from .imports import too_large
+from allocations.tables import UploadField  # noqa: F401 (the pages' file field)
 
 
 class OversizeUpload(UploadedFile):
@@ -41,13 +40,3 @@ class LimitedUploadHandler(FileUploadHandler):
         if self.over:
             return OversizeUpload(self.file_name, self.content_type, file_size)
         return None  # within the limit: the next handler's file is the upload
-
-
-class UploadField(forms.FileField):
-    """A file field that refuses a file over the upload limit, saying how large it was."""
-
-    def to_python(self, data):
-        upload = super().to_python(data)
-        if upload is not None and upload.size > settings.STIMULANS_UPLOAD_MAX_BYTES:
-            raise forms.ValidationError(too_large(upload.size), code="too_large")
-        return upload

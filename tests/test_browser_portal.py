@@ -96,6 +96,7 @@ def test_a_provider_applies_and_an_official_approves(world, browser_page, live_s
     page.get_by_label("Payment method").select_option("bankgiro")
     page.get_by_label("Account number").fill("5050-1055")
     page.get_by_label("We will report back what the money was used for").check()
+    page.get_by_label("We declare that the facts we state for each unit", exact=False).check()
     click_and_wait(page, page.get_by_role("button", name="Save draft"))
     assert "The draft is saved." in page.inner_text("main")
     app = Application.objects.get(call=call, organisation=nara)
@@ -122,14 +123,14 @@ def test_a_provider_applies_and_an_official_approves(world, browser_page, live_s
     row = page.locator("tr", has=page.get_by_role("link", name=app.slug))
     assert "Nära Omsorg AB" in row.inner_text()
     click_and_wait(page, page.get_by_role("link", name=app.slug))
-    page.get_by_label("Approve").check()
+    page.get_by_label("Recommend").check()
     click_and_wait(page, page.get_by_role("button", name="Record the review"))
     assert page.url.endswith(f"/handlaggning/utlysningar/{call.pk}/")
     assert f"Application {app.slug} is reviewed." in page.inner_text("main")
     app.refresh_from_db()
     assert (app.status, app.reviewed_by) == (ApplicationStatus.APPROVED, official)
     row = page.locator("tr", has=page.get_by_role("link", name=app.slug))
-    assert "approved" in row.inner_text().lower()
+    assert "recommended" in row.inner_text().lower()
 
 
 def test_a_new_care_home_is_registered_applied_for_and_its_location_confirmed(

@@ -123,7 +123,7 @@ def test_seed_000_from_call_to_redistribution(import_seed, django_capture_on_com
         f"Indicative rate now: {rate_text(rate_before)} per place, "
         f"with {places_before:,} places applied for so far."
     ) in page
-    assert "Application ans-008 to this pot is approved." in page
+    assert "Application ans-008 to this pot is recommended." in page
 
     response = portal.post(reverse("portal:apply", args=[call.pk]), {"organisation": nara.pk})
     app = Application.objects.get(call=call)
@@ -152,6 +152,7 @@ def test_seed_000_from_call_to_redistribution(import_seed, django_capture_on_com
             "payment_method": "bankgiro",
             "payment_account": "5050-1055",
             "will_report": "on",
+            "declare_facts": "on",
             "review": "1",
         },
     )
@@ -189,7 +190,9 @@ def test_seed_000_from_call_to_redistribution(import_seed, django_capture_on_com
     assert response.url == reverse("office:call", args=[call.pk])
     app.refresh_from_db()
     assert (app.status, app.reviewed_by) == (ApplicationStatus.APPROVED, official)
-    assert "Application approved" in text(portal.get(reverse("portal:application", args=[app.pk])))
+    assert "Application recommended" in text(
+        portal.get(reverse("portal:application", args=[app.pk]))
+    )
 
     # ------------------------------------------------------------ compute, close and decide
     with django_capture_on_commit_callbacks(execute=True):

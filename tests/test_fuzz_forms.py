@@ -663,6 +663,7 @@ def test_application_edit(world):
         "payment_method": "plusgiro",
         "payment_account": "902001-7",
         "will_report": "on",
+        "declare_facts": "on",
         "review": "1",
     }
     foreign = ids(world.unit_b, world.taken_a, world.foreign_use, world.b, world.draft_b)

@@ -493,6 +493,7 @@ def test_a_newcomers_first_hour(walk, capsys):
         page.select_option("select[name=payment_method]", "bankgiro")
         walk.fill({"payment_account": "5050-1055"})
         page.locator("input[name=will_report]").check()
+        page.locator("input[name=declare_facts]").check()
         if len(names) > 1:
             walk.shot("portal-apply")
         walk.button(t("Save and review before sending"))
@@ -521,10 +522,12 @@ def test_a_newcomers_first_hour(walk, capsys):
     for organisation in ("Solrosen Omsorg AB", "Lindens Vård AB"):
         row = page.locator("tbody tr", has_text=organisation)
         walk.click(row.get_by_role("link").first)
-        page.get_by_label(t("approve"), exact=True).check()
+        page.get_by_label(t("recommend"), exact=True).check()
         walk.button(t("Record the review"))
         assert page.url == review_list, page.url
-        assert t("approved") in plain(page.locator("tbody tr", has_text=organisation).inner_text())
+        assert t("recommended") in plain(
+            page.locator("tbody tr", has_text=organisation).inner_text()
+        )
     # Applications may come in until the call closes; the decision waits for that.
     walk.button(t("Close the call"))
     assert f"Utlysningen ”{call_title}” stänger vid dagens slut." in walk.messages()

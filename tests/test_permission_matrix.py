@@ -139,6 +139,9 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     # ------------------------------------------------------------ the officials' pages
     "office:start": {"GET": OFFICE_GET},
     "office:grant": {"GET": OFFICE_GET},
+    # An empty verification is shown again with its error; so is an import without a file.
+    "office:facts": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
+    "office:facts_import": {"GET": OFFICE_POST_ONLY_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
     "office:compute": {"GET": OFFICE_POST_ONLY_GET, "POST": row(LOGIN, 403, 403, 302, 302)},
     "office:calls": {"GET": OFFICE_GET},
     # An empty call form is shown again with its errors.
@@ -427,6 +430,8 @@ def world(import_seed, settings, tmp_path):
         "unit_edit": Unit.objects.filter(organisation=owner_org).order_by("pk").first().pk,
         "grant": grant.pk,
         "compute": grant.pk,
+        "facts": grant.pk,
+        "facts_import": grant.pk,
         "call_close": call.pk,
         "pot_review": pot.pk,
         "redistribute": pot.pk,

@@ -97,6 +97,7 @@ def application_post(grant, units, **overrides) -> dict:
         "payment_method": "bankgiro",
         "payment_account": "5050-1055",
         "will_report": "on",
+        "declare_facts": "on",
     }
     for unit in units:
         data[f"places_{unit.pk}"] = str(unit.places)
@@ -142,7 +143,7 @@ def test_start_page_lists_organisations_calls_applications_decisions_and_tasks(s
     assert "Omsorg Norr AB" in html
     assert call.title in html
     assert "ans-010" in html  # its imported applications, with status
-    assert "approved" in html
+    assert "granted" in html  # approved in review and now decided: the money is granted
     assert draft.slug in html
     assert foreign.slug not in html
     assert "Vårdhem Syd AB" not in html
@@ -317,7 +318,7 @@ def test_call_page_shows_purpose_rule_dates_rate_and_a_button_per_organisation(s
     assert f"{applied:,} places applied for so far" in html
     assert html.count("Start an application") == 2
     # The provider's applications to the pot from before the call are shown beside the button.
-    assert "Application ans-010 to this pot is approved." in html
+    assert "Application ans-010 to this pot is recommended." in html
 
 
 def test_call_page_of_an_unknown_call_is_404(seed000):

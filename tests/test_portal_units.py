@@ -261,6 +261,7 @@ def application_post(grant, units: list[str], **overrides) -> dict:
         "payment_method": "bankgiro",
         "payment_account": "5050-1055",
         "will_report": "on",
+        "declare_facts": "on",
     }
     data.update(overrides)
     return data

@@ -17,8 +17,8 @@ from django.urls import reverse
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from allocations import tables
 from allocations.models import AuditEntry, Dataset, Unit
-from reporting import imports
 from reporting.imports import ImportRefused, import_units
 from reporting.uploads import OversizeUpload
 
@@ -149,7 +149,7 @@ def test_a_workbook_that_unpacks_too_far_is_refused_before_it_is_read(office, se
 
 
 def test_blank_rows_count_towards_the_row_limit(office, monkeypatch):
-    monkeypatch.setattr(imports, "MAX_ROWS", 5)
+    monkeypatch.setattr(tables, "MAX_ROWS", 5)
     wb = Workbook()
     wb.active.append(HEADER)
     wb.active.append(GOOD_ROW)

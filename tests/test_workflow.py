@@ -78,6 +78,7 @@ def fill_in(app, units, actor, **overrides):
         "payment_method": "bankgiro",
         "payment_account": "5050-1055",
         "will_report": True,
+        "declared": True,
         **overrides,
     }
     return services.save_draft(app=app, actor=actor, **fields)
@@ -139,8 +140,14 @@ def test_the_whole_flow_for_one_provider(seed000, official):
     # Review and decision.
     services.review_application(app=app, approve=True, actor=official)
     new.refresh_from_db()
-    assert new.places == 52  # the confirmed figure is what the computation uses
-    assert AuditEntry.objects.filter(action="unit.figures_confirmed").exists()
+    assert new.places == 50  # recommending does not verify what the provider stated
+    link = app.applicationunit_set.get(grant_unit=new)
+    services.verify_facts(
+        grant=grant, verifications=[services.Verification(link.pk)], actor=official
+    )
+    new.refresh_from_db()
+    assert new.places == 52  # the verified figure is what the computation uses
+    assert AuditEntry.objects.filter(action="grantunit.facts_verified").exists()
     run = compute_grant(grant_id=grant.pk, actor=official)
     services.decide(
         run=run,
@@ -241,8 +248,11 @@ def test_the_whole_flow_for_one_provider(seed000, official):
     )
     assert [e.action for e in history.order_by("at", "id")] == [
         "application.started",
+        "application.facts_stated",
+        "application.facts_stated",
         "application.submitted",
         "application.reviewed",
+        "application.facts_verified",
     ]
 
 

@@ -13,10 +13,12 @@ from allocations.engine import APPLIED_FOR
 from allocations.forms import DecideForm
 from allocations.grantfile import MAX_KRONOR
 from allocations.models import AllocationRun, Grant, Organisation, Pot
+from allocations.tables import UploadField
 from allocations.wording import format_kronor
 
 from ..models import (
     ApplicationStatus,
+    Call,
     ClaimDisposition,
     ReportStatus,
     RequisitionStatus,
@@ -190,7 +192,7 @@ class ReviewForm(Labelled, forms.Form):
     APPROVE, REJECT = "approve", "reject"
     decision = forms.ChoiceField(
         label=_("decision"),
-        choices=[(APPROVE, _("approve")), (REJECT, _("reject"))],
+        choices=[(APPROVE, _("recommend")), (REJECT, _("reject"))],
         widget=forms.RadioSelect,
     )
     reason = forms.CharField(
@@ -492,3 +494,111 @@ class OnBehalfForm(Labelled, forms.Form):
         if not name:
             raise ValidationError(_("Name the person at the recipient who gave the answer."))
         return name
+
+
+# ---------------------------------------------------------------- verifying unit facts
+
+
+class FactsFilterForm(GetForm):
+    """Which application units the verification list shows (`views.office.facts`)."""
+
+    UNVERIFIED, CHANGED, FAILING, VERIFIED = "unverified", "changed", "failing", "verified"
+    call = forms.ModelChoiceField(label=_("call"), queryset=Call.objects.none(), required=False)
+    show = forms.ChoiceField(
+        label=_("show"),
+        required=False,
+        choices=_choices(
+            _("all"),
+            [
+                (UNVERIFIED, _("not verified")),
+                (CHANGED, _("differs from the register")),
+                (FAILING, _("fails the rule")),
+                (VERIFIED, _("verified")),
+            ],
+        ),
+    )
+    organisation = forms.ModelChoiceField(
+        label=_("provider"), queryset=Organisation.objects.none(), required=False
+    )
+
+    def __init__(self, *args, calls, organisations, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["call"].queryset = calls
+        self.fields["organisation"].queryset = organisations
+
+
+YES_NO = [("", "—"), ("yes", _("yes")), ("no", _("no"))]
+
+
+class FactsVerifyForm(forms.Form):
+    """The units ticked on the verification list, each row's optional correction, a reason.
+
+    Built from the rows on the page: a posted id of another row is an error, never a service
+    call. A correction left blank verifies what was stated.
+    """
+
+    links = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+    reason = forms.CharField(
+        label=_("Reason for corrections"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Required when you correct a stated figure; kept in the history."),
+    )
+
+    def __init__(self, *args, link_ids: list[int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.link_ids = link_ids
+        self.fields["links"].choices = [(str(pk), str(pk)) for pk in link_ids]
+        for pk in link_ids:
+            self.fields[f"in_city_{pk}"] = forms.TypedChoiceField(
+                choices=YES_NO, coerce=lambda v: v == "yes", empty_value=None, required=False
+            )
+            self.fields[f"share_{pk}"] = PercentField(
+                required=False, min_value=0, max_value=100, max_digits=5, decimal_places=2
+            )
+            self.fields[f"places_{pk}"] = forms.IntegerField(
+                required=False, min_value=0, max_value=100_000
+            )
+            self.fields[f"customers_{pk}"] = forms.IntegerField(
+                required=False, min_value=0, max_value=100_000
+            )
+
+    def clean(self):
+        data = super().clean()
+        chosen = set(data.get("links") or [])
+        # A correction of a unit that is not ticked is not made, so it cannot be wrong.
+        for pk in self.link_ids:
+            if str(pk) not in chosen:
+                for name in ("in_city", "share", "places", "customers"):
+                    self.errors.pop(f"{name}_{pk}", None)
+        if not chosen and not self.errors:
+            raise ValidationError(_("Tick at least one unit to verify."))
+        return data
+
+    def verifications(self):
+        from ..services import Verification
+
+        out = []
+        for value in self.cleaned_data["links"]:
+            pk = int(value)
+            share = self.cleaned_data.get(f"share_{pk}")
+            out.append(
+                Verification(
+                    pk,
+                    in_city=self.cleaned_data.get(f"in_city_{pk}"),
+                    city_placed_share=(
+                        None if share is None else (share / 100).quantize(Decimal("0.0001"))
+                    ),
+                    places=self.cleaned_data.get(f"places_{pk}"),
+                    customers=self.cleaned_data.get(f"customers_{pk}"),
+                )
+            )
+        return out
+
+
+class PlacementUploadForm(Labelled, forms.Form):
+    file = UploadField(
+        label=_("the city's placement register (xlsx or CSV)"),
+        help_text=_("Columns: id (the unit's id), share (0–1 or per cent), date (YYYY-MM-DD)."),
+    )

@@ -8,13 +8,14 @@ someone else's object is a form error and never reaches a service.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from allocations import grantfile
 from allocations.models import GrantUnit, PermittedUse, Unit
-from allocations.wording import format_kronor, unit_type_label
+from allocations.wording import format_kronor, reason_text, unit_type_label
 
 from ..models import (
     ApplicationStatus,
@@ -22,7 +23,7 @@ from ..models import (
     RequisitionStatus,
     payment_account_problem,
 )
-from ..services import UnitChoice
+from ..services import DECLARATION, UnitChoice
 from ..units import NewUnitChoice
 from .filters import FilterControls
 
@@ -54,6 +55,35 @@ class KronorField(forms.IntegerField):
 
 def kronor_field(label, **kwargs) -> KronorField:
     return KronorField(label=label, **kwargs)
+
+
+YES_NO = [("", "—"), ("yes", _("yes")), ("no", _("no"))]
+
+
+def in_city_field() -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label=_("In the city"),
+        choices=YES_NO,
+        coerce=lambda v: v == "yes",
+        empty_value=None,
+        required=False,
+    )
+
+
+def percent_field() -> forms.DecimalField:
+    return forms.DecimalField(
+        label=_("Share placed by the city (per cent)"),
+        required=False,
+        min_value=0,
+        max_value=100,
+        max_digits=5,
+        decimal_places=2,
+    )
+
+
+def percent(share: Decimal | None) -> Decimal | None:
+    """A share 0–1 as the percentage the form shows (90, 87.5)."""
+    return None if share is None else (share * 100).normalize()
 
 
 def count_field(label) -> forms.IntegerField:
@@ -133,6 +163,7 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
         label=_("We will report back what the money was used for and what it achieved."),
         required=False,
     )
+    declare_facts = forms.BooleanField(label=DECLARATION, required=False)
 
     def __init__(
         self,
@@ -143,8 +174,11 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
         needs_amount: bool,
         new_units: list[Unit] = (),
         unconfirmed: set[int] = frozenset(),
+        unavailable: list[tuple[str, str, str]] = (),
         **kwargs,
     ):
+        # Units of the organisation that cannot take part, shown greyed: (name, type, why).
+        self.unavailable = list(unavailable)
         self.app = app
         self.grant_units = {gu.pk: gu for gu in grant_units}
         # Registered units the grant does not know yet; saving adds the chosen ones to it.
@@ -153,6 +187,7 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
         self.unconfirmed = unconfirmed
         self.permitted_uses = {use.pk: use for use in uses}
         links = {link.grant_unit_id: link for link in app.applicationunit_set.all()}
+        self.links = links
         kwargs.setdefault("initial", self._initial(app, links))
         super().__init__(*args, **kwargs)
         self.fields["units"].choices = [
@@ -173,6 +208,7 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
                 self.initial.setdefault(
                     name, confirmed if confirmed is not None else getattr(gu, measure)
                 )
+            self._add_fact_fields(pk, gu, link)
         for key, unit in self.new_units.items():
             for measure in ("places", "customers"):
                 name = f"{measure}_{key}"
@@ -180,12 +216,43 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
                     _("places") if measure == "places" else _("customers")
                 )
                 self.initial.setdefault(name, getattr(unit, measure))
+            self._add_fact_fields(key, unit, None)
         self.add_payment_fields(required=False)
         if needs_amount:
             self.fields["requested_amount"] = kronor_field(_("Amount applied for"), min_value=1)
         # The order the page shows them in.
         order = ["units", "uses", "intended_use", "requested_amount"]
         self.order_fields(order)
+
+    def _add_fact_fields(self, key, figures, link) -> None:
+        """Where the unit lies and the share the city placed, as stated (or as registered)."""
+        self.fields[f"in_city_{key}"] = in_city_field()
+        self.fields[f"share_{key}"] = percent_field()
+        in_city = link.stated_in_city if link and link.stated_in_city is not None else None
+        if in_city is None:
+            in_city = figures.in_city
+        share = link.stated_city_placed_share if link else None
+        if share is None:
+            share = figures.city_placed_share
+        self.initial.setdefault(f"in_city_{key}", "yes" if in_city else "no")
+        self.initial.setdefault(f"share_{key}", percent(share))
+
+    def _facts(self, key) -> dict:
+        share = self.cleaned_data.get(f"share_{key}")
+        return {
+            "in_city": self.cleaned_data.get(f"in_city_{key}"),
+            "city_placed_share": None
+            if share is None
+            else (share / 100).quantize(Decimal("0.0001")),
+        }
+
+    def _verdict(self, pk) -> str:
+        link = self.links.get(pk)
+        if link is None or link.eligible is None:
+            return ""
+        if link.eligible:
+            return str(_("takes part"))
+        return reason_text(*link.reason) if link.reason else ""
 
     @staticmethod
     def _initial(app, links) -> dict:
@@ -215,6 +282,9 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
                 "registered_customers": gu.customers,
                 "places": self[f"places_{pk}"],
                 "customers": self[f"customers_{pk}"],
+                "in_city": self[f"in_city_{pk}"],
+                "share": self[f"share_{pk}"],
+                "verdict": self._verdict(pk),
                 "new": pk in self.unconfirmed,
             }
             for pk, gu in self.grant_units.items()
@@ -228,6 +298,9 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
                 "registered_customers": unit.customers,
                 "places": self[f"places_{key}"],
                 "customers": self[f"customers_{key}"],
+                "in_city": self[f"in_city_{key}"],
+                "share": self[f"share_{key}"],
+                "verdict": "",
                 "new": True,
             }
             for key, unit in self.new_units.items()
@@ -239,7 +312,7 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
         # Figures of a unit that is not chosen are not saved, so they cannot be wrong.
         for pk in [*map(str, self.grant_units), *self.new_units]:
             if pk not in chosen:
-                for measure in ("places", "customers"):
+                for measure in ("places", "customers", "in_city", "share"):
                     self.errors.pop(f"{measure}_{pk}", None)
         self.clean_payment(data)
         return data
@@ -257,6 +330,7 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
                     gu,
                     places=gu.places if places is None else places,
                     customers=gu.customers if customers is None else customers,
+                    **self._facts(gu.pk),
                 )
             )
         return out
@@ -275,6 +349,7 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
                     unit,
                     places=unit.places if places is None else places,
                     customers=unit.customers if customers is None else customers,
+                    **self._facts(value),
                 )
             )
         return out
@@ -294,6 +369,7 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
             "payment_method": data.get("payment_method") or "",
             "payment_account": data.get("payment_account") or "",
             "will_report": data["will_report"],
+            "declared": data["declare_facts"],
             "requested_amount": data.get("requested_amount"),
         }
 

@@ -58,6 +58,16 @@ from .claims import (  # noqa: F401
     waiting_claims,
     with_balances,
 )
+from .facts import (  # noqa: F401
+    DECLARATION,
+    Facts,
+    Verification,
+    grant_facts,
+    previous_facts,
+    previous_grant,
+    stated_facts,
+    verify_facts,
+)
 from .money import (  # noqa: F401
     Balance,
     OnBehalf,

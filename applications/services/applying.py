@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -20,15 +21,21 @@ from ..models import (
     Call,
     payment_account_problem,
 )
+from . import facts
 from .base import UNIT_BASED, WorkflowError, confirmed_unit
-from .screening import refresh_screening, rescreen_grant_units
+from .screening import refresh_screening
 
 
 @dataclass
 class UnitChoice:
+    """A unit an application names, with the facts the provider states of it (None: the
+    grant's figure stands)."""
+
     grant_unit: GrantUnit
     places: int | None = None
     customers: int | None = None
+    in_city: bool | None = None
+    city_placed_share: Decimal | None = None
 
 
 def _next_slug(call: Call) -> str:
@@ -100,8 +107,11 @@ def save_draft(
     payment_account: str,
     will_report: bool,
     requested_amount: int | None = None,
+    declared: bool = False,
     actor,
 ) -> Application:
+    """Save a draft with the facts it states of its units; `declared`: the provider ticked
+    the declaration that they are true (`facts.DECLARATION`), recorded with who and when."""
     app = Application.objects.select_for_update().get(pk=app.pk)
     if app.status != ApplicationStatus.DRAFT:
         raise WorkflowError(_("A submitted application can no longer be changed, only withdrawn."))
@@ -130,6 +140,7 @@ def save_draft(
     app.will_report = will_report
     app.requested_amount = requested_amount
     app.save()
+    stated_before = facts.statement_of(app)
     ApplicationUnit.objects.filter(application=app).delete()
     ApplicationUnit.objects.bulk_create(
         ApplicationUnit(
@@ -138,10 +149,13 @@ def save_draft(
             position=i,
             places=c.places if c.places != c.grant_unit.places else None,
             customers=c.customers if c.customers != c.grant_unit.customers else None,
+            stated_in_city=c.in_city,
+            stated_city_placed_share=c.city_placed_share,
         )
         for i, c in enumerate(units)
     )
     refresh_screening(app.pot, Application.objects.filter(pk=app.pk))
+    facts.record_statement(app=app, before=stated_before, declared=declared, actor=actor)
     ApplicationUse.objects.filter(application=app).delete()
     ApplicationUse.objects.bulk_create(
         ApplicationUse(application=app, use=u, position=i) for i, u in enumerate(uses)
@@ -189,6 +203,8 @@ def submission_problems(app: Application) -> list[str]:
         problems.append(account_problem)
     if not app.will_report:
         problems.append(_("Declare that you will report back what the money was used for."))
+    if app.facts_declared_at is None and facts.needs_declaration(app):
+        problems.append(_("Declare that the facts you state for your units are true."))
     return problems
 
 
@@ -255,7 +271,8 @@ def review_application(
     actor,
     actor_label: str = "",
 ) -> Application:
-    """Approve or reject; an approval carries the provider's confirmed figures into the grant."""
+    """Recommend (tillstyrka) or reject. The grant's figures of the units stay as they are:
+    what the provider stated reaches them only through `facts.verify_facts`."""
     app = Application.objects.select_for_update().select_related("pot", "grant").get(pk=app.pk)
     if app.status not in (
         ApplicationStatus.SUBMITTED,
@@ -278,8 +295,6 @@ def review_application(
     app.reviewed_at = timezone.now()
     app.reviewed_by = actor
     app.save()
-    if approve:
-        _carry_confirmed_figures(app, actor)
     audit.log(
         "application.reviewed",
         app,
@@ -294,26 +309,3 @@ def review_application(
         },
     )
     return app
-
-
-def _carry_confirmed_figures(app: Application, actor) -> None:
-    for link in ApplicationUnit.objects.filter(application=app).select_related("grant_unit"):
-        gu = link.grant_unit
-        changes = {}
-        for field in ("places", "customers"):
-            value = getattr(link, field)
-            if value is not None and value != getattr(gu, field):
-                changes[field] = (getattr(gu, field), value)
-        if changes:
-            for field, (_old, new) in changes.items():
-                setattr(gu, field, new)
-            gu.save(update_fields=list(changes))
-            rescreen_grant_units([gu.pk])
-            audit.log(
-                "unit.figures_confirmed",
-                gu,
-                grant=app.grant,
-                actor=actor,
-                before={f: old for f, (old, _new) in changes.items()},
-                after={f: new for f, (_old, new) in changes.items()},
-            )

@@ -44,13 +44,21 @@ def pot_amount(pot: Pot) -> int | None:
 
 
 def confirmed_unit(link: ApplicationUnit) -> engine.Unit:
-    """A unit with the figures the provider confirmed in its application."""
+    """A unit with the figures its application gives: the grant's, as far as the provider
+    stated other figures (places, customers, location, share placed) that no official has
+    verified yet. Once verified, the grant's figures hold what was verified."""
     unit = engine_unit(link.grant_unit)
+    if link.verified_at is not None:
+        return unit
     changes = {}
     if link.places is not None:
         changes["places"] = link.places
     if link.customers is not None:
         changes["customers"] = link.customers
+    if link.stated_in_city is not None:
+        changes["in_city"] = link.stated_in_city
+    if link.stated_city_placed_share is not None:
+        changes["city_placed_share"] = link.stated_city_placed_share
     if not changes:
         return unit
     from dataclasses import replace

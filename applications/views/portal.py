@@ -46,10 +46,16 @@ from ..models import (
     Requisition,
     RequisitionStatus,
     UsageReport,
+    with_granted,
 )
 from ..permissions import organisation_ids
 from ..services import WorkflowError
-from ..units import save_draft_with_new_units, unconfirmed_grant_units, units_new_to_grant
+from ..units import (
+    offered_units,
+    save_draft_with_new_units,
+    unconfirmed_grant_units,
+    units_new_to_grant,
+)
 
 PER_PAGE = 25
 PREVIEW = 10
@@ -206,7 +212,9 @@ def _tasks(user, today: date, *, kind: str | None = None, organisation: int | No
 @login_required
 def start(request: HttpRequest) -> HttpResponse:
     user, today = request.user, _today()
-    applications = _own_applications(user).select_related("call", "pot", "grant", "organisation")
+    applications = with_granted(_own_applications(user)).select_related(
+        "call", "pot", "grant", "organisation"
+    )
     decisions = _own_requisitions(user).select_related("run__grant", "pot", "organisation")
     context = {
         "today": today,
@@ -268,7 +276,9 @@ def calls(request: HttpRequest) -> HttpResponse:
 def applications(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = ApplicationFilterForm(request.GET, organisations=_organisations(user))
-    qs = _own_applications(user).select_related("call", "pot", "grant", "organisation")
+    qs = with_granted(_own_applications(user)).select_related(
+        "call", "pot", "grant", "organisation"
+    )
     if form.value("organisation"):
         qs = qs.filter(organisation_id=form.value("organisation"))
     if form.value("status"):
@@ -340,7 +350,8 @@ def call(request: HttpRequest, pk: int) -> HttpResponse:
     orgs = list(_organisations(user))
     existing, elsewhere = {}, {}
     # Applications to the same pot made outside this call (imported, or an earlier call).
-    for app in _own_applications(user).filter(pot_id=call.pot_id, status__in=ACTIVE).order_by("id"):
+    mine = with_granted(_own_applications(user))
+    for app in mine.filter(pot_id=call.pot_id, status__in=ACTIVE).order_by("id"):
         if app.call_id == call.pk:
             existing[app.organisation_id] = app
         else:
@@ -432,6 +443,7 @@ def _history(request: HttpRequest, *objects) -> Page:
 def application(request: HttpRequest, pk: int) -> HttpResponse:
     user, today = request.user, _today()
     app = permissions.get_application_for(user, pk)
+    app.granted = app.is_granted()
     context = {
         "app": app,
         "units": _unit_rows(app),
@@ -469,11 +481,15 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
             .order_by("unit__name", "id")
         )
         new_units = units_new_to_grant(app)
+        grant_units, new_units, unavailable = offered_units(app, grant_units, new_units)
+    else:
+        unavailable = []
     form = ApplicationForm(
         request.POST or None,
         app=app,
         grant_units=grant_units,
         new_units=new_units,
+        unavailable=unavailable,
         unconfirmed=unconfirmed_grant_units(grant_units),
         uses=list(PermittedUse.objects.filter(agreement_id=app.grant.agreement_id)),
         needs_amount=app.pot.model_type == "approved_amounts",

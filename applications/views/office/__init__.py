@@ -23,6 +23,10 @@ from .claims import (  # noqa: F401
     redistribute,
     redistribute_confirm,
 )
+from .facts import (  # noqa: F401
+    facts,
+    facts_import,
+)
 from .grants import (  # noqa: F401
     compute,
     grant,

@@ -164,6 +164,7 @@ def _application_page(
     form: ReviewForm | None = None,
     location: tuple[int, LocationForm] | None = None,
 ):
+    app.granted = app.is_granted()
     units = services.screen_applications(app.pot, Application.objects.filter(pk=app.pk))
     review = permissions.can_review_application(request.user, app)
     screened = units.get(app.pk, [])

@@ -1,0 +1,214 @@
+"""Verifying the units' stated facts (Verifiera uppgifter): a grant's list, in bulk.
+
+Each unit a sent application names, with what the provider stated beside the grant's own
+figures and last year's, every difference marked; the official ticks many and verifies them,
+correcting a figure with a reason, or imports the city's placement register. Every change goes
+through `services.verify_facts` (the import through `placements.import_placements`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib import messages
+from django.db.models import F, Q
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from allocations.models import Grant, Organisation
+from allocations.tables import ImportRefused
+from allocations.wording import reason_text
+
+from ... import permissions, services
+from ...forms.office import FactsFilterForm, FactsVerifyForm, PlacementUploadForm
+from ...models import ApplicationUnit, Call
+from ...placements import import_placements
+from ...services.facts import FACT_FIELDS, SENT, Facts, grant_is_decided
+from .common import official_required, paginate
+
+PER_PAGE = 500  # the City of Stockholm's units of one call fit on one page, to tick at once
+
+FACT_LABELS = {
+    "in_city": gettext_lazy("In the city"),
+    "city_placed_share": gettext_lazy("Share placed by the city"),
+    "places": gettext_lazy("Places"),
+    "customers": gettext_lazy("Customers"),
+}
+
+# The correction fields' names on the verification form.
+PREFIX = {"city_placed_share": "share"}
+
+# Stated figures that differ from the grant's own, in SQL, for the filter.
+DIFFERS = (
+    Q(stated_in_city__isnull=False) & ~Q(stated_in_city=F("grant_unit__in_city"))
+    | Q(stated_city_placed_share__isnull=False)
+    & ~Q(stated_city_placed_share=F("grant_unit__city_placed_share"))
+    | Q(places__isnull=False) & ~Q(places=F("grant_unit__places"))
+    | Q(customers__isnull=False) & ~Q(customers=F("grant_unit__customers"))
+)
+
+
+def _show(name: str, value) -> str:
+    if value is None:
+        return "—"
+    if name == "in_city":
+        return _("yes") if value else _("no")
+    if name == "city_placed_share":
+        return f"{number_format((Decimal(value) * 100).normalize())} %"
+    return str(value)
+
+
+def _links(grant: Grant, data: dict):
+    links = ApplicationUnit.objects.filter(application__grant=grant, application__status__in=SENT)
+    if data.get("call"):
+        links = links.filter(application__call=data["call"])
+    if data.get("organisation"):
+        links = links.filter(application__organisation=data["organisation"])
+    show = data.get("show")
+    if show == FactsFilterForm.UNVERIFIED:
+        links = links.filter(verified_at__isnull=True)
+    elif show == FactsFilterForm.VERIFIED:
+        links = links.filter(verified_at__isnull=False)
+    elif show == FactsFilterForm.CHANGED:
+        links = links.filter(DIFFERS)
+    elif show == FactsFilterForm.FAILING:
+        links = links.filter(eligible=False)
+    return links.select_related(
+        "application__organisation", "grant_unit__unit", "verified_by"
+    ).order_by("application__organisation__name", "grant_unit__unit__name", "pk")
+
+
+def _rows(grant: Grant, links, form: FactsVerifyForm) -> list[dict]:
+    last = services.previous_facts(grant, [link.grant_unit.unit_id for link in links])
+    rows = []
+    for link in links:
+        stated = services.stated_facts(link)
+        register = services.grant_facts(link.grant_unit)
+        previous: Facts | None = last.get(link.grant_unit.unit_id)
+        differs = stated.differences(register)
+        differs_last = stated.differences(previous)
+        rows.append(
+            {
+                "link": link,
+                "checkbox_checked": str(link.pk) in (form["links"].value() or []),
+                "facts": [
+                    {
+                        "label": FACT_LABELS[name],
+                        "stated": _show(name, getattr(stated, name)),
+                        "register": _show(name, getattr(register, name)),
+                        "last": _show(name, getattr(previous, name)) if previous else "",
+                        "differs": name in differs,
+                        "differs_last": name in differs_last,
+                        "field": form[
+                            f"{'share' if name == 'city_placed_share' else name}_{link.pk}"
+                        ],
+                        "kind": name,
+                    }
+                    for name in FACT_FIELDS
+                ],
+                "differs": bool(differs),
+                "verdict": (
+                    ""
+                    if link.eligible is None
+                    else _("eligible")
+                    if link.eligible
+                    else reason_text(*link.reason)
+                    if link.reason
+                    else _("not eligible")
+                ),
+            }
+        )
+    return rows
+
+
+def _listed(request, grant: Grant):
+    """The filter form and the page of application units it selects."""
+    calls = Call.objects.filter(pot__grant=grant).order_by("-opens_on", "pk")
+    filters = FactsFilterForm(
+        request.GET or {"show": FactsFilterForm.UNVERIFIED},
+        calls=calls,
+        organisations=Organisation.objects.filter(
+            pk__in=grant.applications.values("organisation")
+        ).order_by("name"),
+    )
+    return filters, paginate(request, _links(grant, filters.values()), per_page=PER_PAGE)
+
+
+def _page(request, grant: Grant, *, form=None, upload=None, report=None):
+    filters, page = _listed(request, grant)
+    links = list(page)
+    if form is None:
+        form = FactsVerifyForm(link_ids=[link.pk for link in links])
+    context = {
+        "grant": grant,
+        "filters": filters,
+        "page": page,
+        "rows": _rows(grant, links, form),
+        "form": form,
+        "upload": upload or PlacementUploadForm(),
+        "report": report,
+        "decided": grant_is_decided(grant),
+        "previous": services.previous_grant(grant),
+        "query": request.GET.urlencode(),
+    }
+    return render(request, "applications/office/facts.html", context)
+
+
+@official_required
+def facts(request, pk):
+    grant = permissions.get_grant_for_official(request.user, pk)
+    if request.method != "POST":
+        return _page(request, grant)
+    # Only the rows of the page the official saw can be ticked: the same filter and page.
+    _filters, page = _listed(request, grant)
+    form = FactsVerifyForm(request.POST, link_ids=[link.pk for link in page])
+    if form.is_valid():
+        try:
+            count = services.verify_facts(
+                grant=grant,
+                verifications=form.verifications(),
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+            )
+        except services.WorkflowError as exc:
+            for field, message in exc.problems:
+                form.add_error(field, message)
+            if not exc.problems:
+                form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("%(count)s units verified.") % {"count": count})
+            url = reverse("office:facts", args=[grant.pk])
+            query = request.GET.urlencode()
+            return redirect(f"{url}?{query}" if query else url)
+    return _page(request, grant, form=form)
+
+
+@official_required
+@require_POST
+def facts_import(request, pk):
+    grant = permissions.get_grant_for_official(request.user, pk)
+    upload = PlacementUploadForm(request.POST, request.FILES)
+    report = None
+    if upload.is_valid():
+        file = upload.cleaned_data["file"]
+        try:
+            report = import_placements(
+                grant=grant, content=file.read(), name=file.name, actor=request.user
+            )
+        except ImportRefused as exc:
+            upload.add_error("file", exc.summary())
+            for problem in exc.problems:
+                upload.add_error("file", str(problem))
+        except services.WorkflowError as exc:
+            upload.add_error("file", str(exc))
+        else:
+            messages.success(
+                request,
+                _("%(count)s units verified from the placement register.")
+                % {"count": len(report.verified)},
+            )
+    return _page(request, grant, upload=upload, report=report)
