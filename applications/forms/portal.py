@@ -13,6 +13,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from allocations import grantfile
+from allocations.formerrors import GroupedNumbers
 from allocations.models import GrantUnit, PermittedUse, Unit
 from allocations.wording import format_kronor, unit_type_label
 
@@ -93,7 +94,7 @@ class PaymentFieldsMixin:
 # ---------------------------------------------------------------- starting an application
 
 
-class StartApplicationForm(forms.Form):
+class StartApplicationForm(GroupedNumbers, forms.Form):
     organisation = forms.TypedChoiceField(coerce=int, label=_("Organisation"))
 
     def __init__(self, *args, organisations, **kwargs):
@@ -104,7 +105,7 @@ class StartApplicationForm(forms.Form):
 # ---------------------------------------------------------------- the application
 
 
-class ApplicationForm(PaymentFieldsMixin, forms.Form):
+class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
     """A draft application: units with confirmed figures, uses, contact, account, declaration.
 
     A draft may be incomplete; `services.submission_problems` says what is
@@ -166,9 +167,7 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
             link = links.get(pk)
             for measure in ("places", "customers"):
                 name = f"{measure}_{pk}"
-                self.fields[name] = count_field(
-                    _("places") if measure == "places" else _("customers")
-                )
+                self.fields[name] = count_field(self._figure_label(measure, str(gu.unit)))
                 confirmed = getattr(link, measure) if link else None
                 self.initial.setdefault(
                     name, confirmed if confirmed is not None else getattr(gu, measure)
@@ -176,9 +175,7 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
         for key, unit in self.new_units.items():
             for measure in ("places", "customers"):
                 name = f"{measure}_{key}"
-                self.fields[name] = count_field(
-                    _("places") if measure == "places" else _("customers")
-                )
+                self.fields[name] = count_field(self._figure_label(measure, unit.name))
                 self.initial.setdefault(name, getattr(unit, measure))
         self.add_payment_fields(required=False)
         if needs_amount:
@@ -186,6 +183,20 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
         # The order the page shows them in.
         order = ["units", "uses", "intended_use", "requested_amount"]
         self.order_fields(order)
+
+    @staticmethod
+    def _figure_label(measure: str, unit: str) -> str:
+        # The label the error summary names the field by; the page draws the box itself.
+        if measure == "places":
+            return _("Places of %(unit)s") % {"unit": unit}
+        return _("Customers of %(unit)s") % {"unit": unit}
+
+    def error_anchor(self, name: str) -> str | None:
+        """Where the error summary leads: the template draws the unit boxes with ids of its own."""
+        if name == "units":
+            first = next(iter([*self.grant_units, *self.new_units]), None)
+            return f"unit-{first}" if first is not None else None
+        return None
 
     @staticmethod
     def _initial(app, links) -> dict:
@@ -309,7 +320,7 @@ def use_field_name(use: PermittedUse) -> str:
     return f"use_{use.pk}"
 
 
-class RequisitionAcceptForm(PaymentFieldsMixin, forms.Form):
+class RequisitionAcceptForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
     """Requisition the decided amount: account, and how much under each permitted use."""
 
     def __init__(self, *args, req, uses: list[PermittedUse], **kwargs):
@@ -344,7 +355,7 @@ class RequisitionAcceptForm(PaymentFieldsMixin, forms.Form):
         return {u: self.cleaned_data.get(use_field_name(u)) or 0 for u in self.uses}
 
 
-class RequisitionDeclineForm(forms.Form):
+class RequisitionDeclineForm(GroupedNumbers, forms.Form):
     decline_reason = forms.CharField(
         label=_("Why do you decline?"),
         max_length=2000,
@@ -361,7 +372,7 @@ class RequisitionDeclineForm(forms.Form):
 # ---------------------------------------------------------------- usage reports
 
 
-class UsageReportForm(forms.Form):
+class UsageReportForm(GroupedNumbers, forms.Form):
     """What the money was used for by heading, what it achieved, and the benefit to the elderly."""
 
     achievements = forms.CharField(
