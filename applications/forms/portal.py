@@ -180,8 +180,11 @@ class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
         self.add_payment_fields(required=False)
         if needs_amount:
             self.fields["requested_amount"] = kronor_field(_("Amount applied for"), min_value=1)
-        # The order the page shows them in.
-        order = ["units", "uses", "intended_use", "requested_amount"]
+        # The order the page shows them in, which is also the error summary's.
+        figures = [name for name in self.fields if name.startswith(("places_", "customers_"))]
+        order = ["units", *figures, "uses", "intended_use", "requested_amount"]
+        order += ["contact_name", "contact_email", "contact_phone"]
+        order += ["payment_method", "payment_account", "will_report"]
         self.order_fields(order)
 
     @staticmethod
