@@ -16,6 +16,7 @@ from allocations.formerrors import GroupedNumbers, error_summary
 from allocations.models import Organisation, PermittedUse
 from allocations.wording import format_number
 from applications import services
+from applications.forms.portal import KronorField
 from applications.models import Requisition, RequisitionStatus
 
 from .factories import provider_user, signed_in
@@ -205,6 +206,11 @@ def test_the_numbers_of_djangos_own_messages_are_grouped_in_both_languages():
     assert [i.anchor for i in items] == ["id_text", "id_count", "id_share", "id_small"]
     assert items[0].message == form.errors["text"][0]
     assert format_number(-1234567) == "−1 234 567"
+    # A stored amount in a portal form's box reads the same way, and is read back.
+    field = KronorField()
+    assert field.prepare_value(1_200_000) == "1 200 000"
+    assert field.clean(field.prepare_value(1_200_000)) == 1_200_000
+    assert field.prepare_value("1200000x") == "1200000x"  # what was typed stays as typed
     assert error_summary(_Figures()) == []
 
 

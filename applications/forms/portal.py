@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from allocations import grantfile
 from allocations.formerrors import GroupedNumbers
 from allocations.models import GrantUnit, PermittedUse, Unit
-from allocations.wording import format_kronor, unit_type_label
+from allocations.wording import format_kronor, format_number, unit_type_label
 
 from ..models import (
     ApplicationStatus,
@@ -51,6 +51,12 @@ class KronorField(forms.IntegerField):
             if value.lower().endswith("kr"):
                 value = value[:-2]
         return super().to_python(value)
+
+    def prepare_value(self, value):
+        # A stored amount is shown the way it is read, `1 200 000`; what was typed stays as typed.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return format_number(value)
+        return value
 
 
 def kronor_field(label, **kwargs) -> KronorField:
