@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import engine, grantfile
+from .formerrors import GroupedNumbers
 from .models import Dataset, DatasetValue, Grant, GrantOrganisation, GrantUnit, Pot
 from .tree import Tree
 from .wording import format_kronor
@@ -196,7 +197,7 @@ def grant_problems(grant: Grant) -> list[str]:
 # ---------------------------------------------------------------- pots
 
 
-class PotForm(forms.ModelForm):
+class PotForm(GroupedNumbers, forms.ModelForm):
     """A pot on its own page. The pots below it are the children inline's (`PotChildFormSet`)."""
 
     # The children inline checks the budget of the pots it edits, all together.
@@ -417,7 +418,7 @@ class PotChildFormSet(forms.BaseInlineFormSet):
 # ---------------------------------------------------------------- grants
 
 
-class GrantForm(forms.ModelForm):
+class GrantForm(GroupedNumbers, forms.ModelForm):
     class Meta:
         model = Grant
         fields = [
@@ -483,7 +484,7 @@ class GrantForm(forms.ModelForm):
                 self.add_error("amount", problem.message)
 
 
-class GrantOrganisationForm(forms.ModelForm):
+class GrantOrganisationForm(GroupedNumbers, forms.ModelForm):
     """An organisation a grant names. Pot models, units and data refer to it, so it stays."""
 
     class Meta:
@@ -499,7 +500,7 @@ class GrantOrganisationForm(forms.ModelForm):
 # ---------------------------------------------------------------- datasets
 
 
-class DatasetForm(forms.ModelForm):
+class DatasetForm(GroupedNumbers, forms.ModelForm):
     class Meta:
         model = Dataset
         fields = ["grant", "slug", "label", "source", "reference_date", "illustrative", "position"]
@@ -550,7 +551,7 @@ class DatasetValueFormSet(forms.BaseInlineFormSet):
 # ---------------------------------------------------------------- units
 
 
-class GrantUnitForm(forms.ModelForm):
+class GrantUnitForm(GroupedNumbers, forms.ModelForm):
     """A unit's figures for one grant; its operator must be one of the grant's organisations."""
 
     class Meta:
@@ -581,7 +582,7 @@ class GrantUnitForm(forms.ModelForm):
 # ---------------------------------------------------------------- decisions
 
 
-class DecideForm(forms.Form):
+class DecideForm(GroupedNumbers, forms.Form):
     """The decision (beslut) on a computed run; the names match `applications.services.decide`."""
 
     decided_on = forms.DateField(

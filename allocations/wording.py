@@ -27,9 +27,17 @@ def format_kronor(amount: int, *, nbsp: bool = False) -> str:
         raise TypeError("money is never a float")
     amount = int(amount)
     sep = NBSP if nbsp else " "
-    digits = f"{abs(amount):,}".replace(",", sep)
-    sign = "−" if amount < 0 else ""
-    return f"{sign}{digits}{sep}kr"
+    return f"{format_number(amount, nbsp=nbsp)}{sep}kr"
+
+
+def format_number(number: int, *, nbsp: bool = False) -> str:
+    """`23 599`: a whole number with a space between thousands and a true minus sign."""
+    if isinstance(number, float | bool):
+        raise TypeError("a count or an amount is never a float")
+    number = int(number)
+    sep = NBSP if nbsp else " "
+    sign = "−" if number < 0 else ""
+    return sign + f"{abs(number):,}".replace(",", sep)
 
 
 def format_rate(rate: Fraction | None, *, nbsp: bool = False) -> str:

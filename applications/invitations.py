@@ -21,13 +21,14 @@ from django.utils.http import base36_to_int, urlsafe_base64_encode
 from django.utils.translation import gettext_lazy as _
 
 from allocations import audit
+from allocations.formerrors import GroupedNumbers
 from allocations.models import Organisation
 
 from .models import Membership, NoticeKind
 from .services.notices import record_notice
 
 
-class InviteForm(forms.Form):
+class InviteForm(GroupedNumbers, forms.Form):
     # The address is also the user name, which holds at most 150 characters.
     email = forms.EmailField(label=_("e-mail address"), max_length=150)
     organisation = forms.ModelChoiceField(

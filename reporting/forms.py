@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from allocations.formerrors import GroupedNumbers
 from allocations.models import Grant
 
 from .exporters import EXPORTERS
@@ -12,7 +13,7 @@ SELECT = {"class": "form-select"}
 INPUT = {"class": "form-control"}
 
 
-class ExportForm(forms.Form):
+class ExportForm(GroupedNumbers, forms.Form):
     exporter = forms.ChoiceField(label=_("Export"), widget=forms.Select(SELECT))
     format = forms.ChoiceField(label=_("Format"), widget=forms.Select(SELECT))
     pot = forms.ChoiceField(
@@ -59,7 +60,7 @@ def need_choices() -> list:
     return groups
 
 
-class NeedTagForm(forms.Form):
+class NeedTagForm(GroupedNumbers, forms.Form):
     """The roadmap needs each pot and each permitted use of a grant works towards."""
 
     def __init__(self, grant: Grant, *args, **kwargs):
@@ -94,7 +95,7 @@ class NeedTagForm(forms.Form):
         return list(Need.objects.filter(code__in=codes))
 
 
-class UnitImportForm(forms.Form):
+class UnitImportForm(GroupedNumbers, forms.Form):
     file = UploadField(
         label=_("Spreadsheet (xlsx or CSV)"),
         help_text=_(
@@ -105,7 +106,7 @@ class UnitImportForm(forms.Form):
     )
 
 
-class DatasetImportForm(forms.Form):
+class DatasetImportForm(GroupedNumbers, forms.Form):
     file = UploadField(
         label=_("Spreadsheet (xlsx or CSV)"),
         help_text=_("Columns: organisation (id, organisation number or name) and value."),

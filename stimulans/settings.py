@@ -13,7 +13,7 @@ HTTPS-only cookies, the redirect to HTTPS and HSTS.
 
 import os
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -408,6 +408,40 @@ if STIMULANS_HTTPS and not STIMULANS_BASE_URL.startswith("https://"):
         f"STIMULANS_BASE_URL must start with https:// when STIMULANS_HTTPS is on, "
         f"got {STIMULANS_BASE_URL!r}"
     )
+# The accessibility statement (tillgänglighetsredogörelse, /tillganglighetsredogorelse/), after
+# DIGG's model: who answers for the service, where to report a problem, how far the service
+# complies, what is known not to work (entries separated by "|", Swedish, with an optional
+# English list), and the date of the assessment it rests on.
+STIMULANS_ACCESSIBILITY_ORGANISATION = env_str(
+    "STIMULANS_ACCESSIBILITY_ORGANISATION", "Stockholms stad, äldreförvaltningen"
+)
+STIMULANS_ACCESSIBILITY_EMAIL = env_str("STIMULANS_ACCESSIBILITY_EMAIL", DEFAULT_FROM_EMAIL)
+STIMULANS_ACCESSIBILITY_PHONE = env_str("STIMULANS_ACCESSIBILITY_PHONE")
+STIMULANS_ACCESSIBILITY_COMPLIANCE = env_str("STIMULANS_ACCESSIBILITY_COMPLIANCE", "partial")
+if STIMULANS_ACCESSIBILITY_COMPLIANCE not in {"full", "partial", "none"}:
+    raise ImproperlyConfigured(
+        "STIMULANS_ACCESSIBILITY_COMPLIANCE must be full, partial or none, "
+        f"got {STIMULANS_ACCESSIBILITY_COMPLIANCE!r}"
+    )
+
+
+def env_entries(name: str) -> list[str] | None:
+    raw = os.environ.get(name)
+    if raw is None:
+        return None
+    return [item.strip() for item in raw.split("|") if item.strip()]
+
+
+# None: the shortcomings the project itself knows of (stimulans/accessibility.py), translated.
+STIMULANS_ACCESSIBILITY_ISSUES = env_entries("STIMULANS_ACCESSIBILITY_ISSUES")
+STIMULANS_ACCESSIBILITY_ISSUES_EN = env_entries("STIMULANS_ACCESSIBILITY_ISSUES_EN")
+_assessed = env_str("STIMULANS_ACCESSIBILITY_ASSESSED_ON", "2026-11-30")
+try:
+    STIMULANS_ACCESSIBILITY_ASSESSED_ON = date.fromisoformat(_assessed)
+except ValueError:
+    raise ImproperlyConfigured(
+        f"STIMULANS_ACCESSIBILITY_ASSESSED_ON={_assessed!r} is not a date (YYYY-MM-DD)"
+    ) from None
 # How long /healthz waits for the broker and the cache (seconds) before it calls them down.
 STIMULANS_HEALTHZ_TIMEOUT = env_int("STIMULANS_HEALTHZ_TIMEOUT", 2)
 if STIMULANS_HEALTHZ_TIMEOUT < 1:

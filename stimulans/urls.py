@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from stimulans import accessibility
+
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("tillganglighetsredogorelse/", accessibility.statement, name="accessibility"),
     path("accounts/", include("stimulans.accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("reporting/", include("reporting.urls")),

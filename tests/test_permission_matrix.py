@@ -252,6 +252,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "set_language": {"GET": row(302, 302, 302, 302, 302), "POST": row(302, 302, 302, 302, 302)},
     # "Mitt konto": one's own account; an empty POST is no form at all, the page again.
     "account": {"GET": SIGNED_IN_200, "POST": SIGNED_IN_200},
+    # The accessibility statement (tillgänglighetsredogörelse): public, like the law asks.
+    "accessibility": {"GET": row(200, 200, 200, 200, 200)},
 }
 
 # Whoever these are refused must find the database as it was.

@@ -1,8 +1,9 @@
-"""The one place money is formatted for people: `{{ amount|kronor }}` gives `8 209 071 kr`."""
+"""The one place money is formatted for people: `{{ amount|kronor }}` gives `8 209 071 kr`;
+`{{ places|digits }}` writes a count the same way, `23 599`."""
 
 from django import template
 
-from allocations.wording import format_kronor, format_rate
+from allocations.wording import format_kronor, format_number, format_rate
 
 register = template.Library()
 
@@ -17,3 +18,11 @@ def kronor(amount) -> str:
 @register.filter
 def rate(value) -> str:
     return format_rate(value, nbsp=True)
+
+
+@register.filter
+def digits(number) -> str:
+    """A whole number with a no-break space between thousands; anything else as it is."""
+    if isinstance(number, int) and not isinstance(number, bool):
+        return format_number(number, nbsp=True)
+    return "" if number is None else number

@@ -10,6 +10,7 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext_lazy as _
 
 from allocations.engine import APPLIED_FOR
+from allocations.formerrors import GroupedNumbers
 from allocations.forms import DecideForm
 from allocations.grantfile import MAX_KRONOR
 from allocations.models import AllocationRun, Grant, Organisation, Pot
@@ -50,8 +51,11 @@ class KronorField(forms.IntegerField):
         return super().to_python(value)
 
 
-class Labelled:
-    """Labels are written like verbose names, lower case; on a page they start with a capital."""
+class Labelled(GroupedNumbers):
+    """Labels are written like verbose names, lower case; on a page they start with a capital.
+
+    Every office form has it, so their errors also write numbers the Swedish way.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -14,8 +14,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from allocations import grantfile
+from allocations.formerrors import GroupedNumbers
 from allocations.models import GrantUnit, PermittedUse, Unit
-from allocations.wording import format_kronor, reason_text, unit_type_label
+from allocations.wording import format_kronor, format_number, reason_text, unit_type_label
 
 from ..models import (
     ApplicationStatus,
@@ -51,6 +52,12 @@ class KronorField(forms.IntegerField):
             if value.lower().endswith("kr"):
                 value = value[:-2]
         return super().to_python(value)
+
+    def prepare_value(self, value):
+        # A stored amount is shown the way it is read, `1 200 000`; what was typed stays as typed.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return format_number(value)
+        return value
 
 
 def kronor_field(label, **kwargs) -> KronorField:
@@ -123,7 +130,7 @@ class PaymentFieldsMixin:
 # ---------------------------------------------------------------- starting an application
 
 
-class StartApplicationForm(forms.Form):
+class StartApplicationForm(GroupedNumbers, forms.Form):
     organisation = forms.TypedChoiceField(coerce=int, label=_("Organisation"))
 
     def __init__(self, *args, organisations, **kwargs):
@@ -134,7 +141,7 @@ class StartApplicationForm(forms.Form):
 # ---------------------------------------------------------------- the application
 
 
-class ApplicationForm(PaymentFieldsMixin, forms.Form):
+class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
     """A draft application: units with confirmed figures, uses, contact, account, declaration.
 
     A draft may be incomplete; `services.submission_problems` says what is
@@ -201,9 +208,7 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
             link = links.get(pk)
             for measure in ("places", "customers"):
                 name = f"{measure}_{pk}"
-                self.fields[name] = count_field(
-                    _("places") if measure == "places" else _("customers")
-                )
+                self.fields[name] = count_field(self._figure_label(measure, str(gu.unit)))
                 confirmed = getattr(link, measure) if link else None
                 self.initial.setdefault(
                     name, confirmed if confirmed is not None else getattr(gu, measure)
@@ -212,16 +217,17 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
         for key, unit in self.new_units.items():
             for measure in ("places", "customers"):
                 name = f"{measure}_{key}"
-                self.fields[name] = count_field(
-                    _("places") if measure == "places" else _("customers")
-                )
+                self.fields[name] = count_field(self._figure_label(measure, unit.name))
                 self.initial.setdefault(name, getattr(unit, measure))
             self._add_fact_fields(key, unit, None)
         self.add_payment_fields(required=False)
         if needs_amount:
             self.fields["requested_amount"] = kronor_field(_("Amount applied for"), min_value=1)
-        # The order the page shows them in.
-        order = ["units", "uses", "intended_use", "requested_amount"]
+        # The order the page shows them in, which is also the error summary's.
+        figures = [name for name in self.fields if name.startswith(("places_", "customers_"))]
+        order = ["units", *figures, "uses", "intended_use", "requested_amount"]
+        order += ["contact_name", "contact_email", "contact_phone"]
+        order += ["payment_method", "payment_account", "will_report"]
         self.order_fields(order)
 
     def _add_fact_fields(self, key, figures, link) -> None:
@@ -253,6 +259,20 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
         if link.eligible:
             return str(_("takes part"))
         return reason_text(*link.reason) if link.reason else ""
+
+    @staticmethod
+    def _figure_label(measure: str, unit: str) -> str:
+        # The label the error summary names the field by; the page draws the box itself.
+        if measure == "places":
+            return _("Places of %(unit)s") % {"unit": unit}
+        return _("Customers of %(unit)s") % {"unit": unit}
+
+    def error_anchor(self, name: str) -> str | None:
+        """Where the error summary leads: the template draws the unit boxes with ids of its own."""
+        if name == "units":
+            first = next(iter([*self.grant_units, *self.new_units]), None)
+            return f"unit-{first}" if first is not None else None
+        return None
 
     @staticmethod
     def _initial(app, links) -> dict:
@@ -385,7 +405,7 @@ def use_field_name(use: PermittedUse) -> str:
     return f"use_{use.pk}"
 
 
-class RequisitionAcceptForm(PaymentFieldsMixin, forms.Form):
+class RequisitionAcceptForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
     """Requisition the decided amount: account, and how much under each permitted use."""
 
     def __init__(self, *args, req, uses: list[PermittedUse], **kwargs):
@@ -420,7 +440,7 @@ class RequisitionAcceptForm(PaymentFieldsMixin, forms.Form):
         return {u: self.cleaned_data.get(use_field_name(u)) or 0 for u in self.uses}
 
 
-class RequisitionDeclineForm(forms.Form):
+class RequisitionDeclineForm(GroupedNumbers, forms.Form):
     decline_reason = forms.CharField(
         label=_("Why do you decline?"),
         max_length=2000,
@@ -437,7 +457,7 @@ class RequisitionDeclineForm(forms.Form):
 # ---------------------------------------------------------------- usage reports
 
 
-class UsageReportForm(forms.Form):
+class UsageReportForm(GroupedNumbers, forms.Form):
     """What the money was used for by heading, what it achieved, and the benefit to the elderly."""
 
     achievements = forms.CharField(

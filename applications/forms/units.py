@@ -9,12 +9,13 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from allocations.formerrors import GroupedNumbers
 from allocations.models import Organisation, UnitType
 
 from .portal import FilterForm, OrganisationFilterMixin, count_field
 
 
-class UnitForm(forms.Form):
+class UnitForm(GroupedNumbers, forms.Form):
     """What a provider keeps of a unit: name, type, places and customers."""
 
     organisation = forms.TypedChoiceField(coerce=int, label=_("Organisation"))

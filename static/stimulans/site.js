@@ -15,3 +15,23 @@ document.querySelectorAll("input[data-select-all]").forEach((all) => {
     });
   });
 });
+
+// A form sent back with errors starts at its error summary: focus moves there, so the page does
+// not open at the top with the errors far below, and a screen reader reads the list. Each link
+// of the summary takes focus to its field (a link to an id only scrolls), with the field's label
+// in view.
+const errorSummary = document.querySelector("[data-error-summary]");
+if (errorSummary) {
+  errorSummary.focus();
+  errorSummary.querySelectorAll("a[href^='#']").forEach((link) => {
+    link.addEventListener("click", (event) => {
+      const target = document.getElementById(link.getAttribute("href").slice(1));
+      if (!target) return;
+      event.preventDefault();
+      const label = target.labels && target.labels[0];
+      const legend = target.closest("fieldset")?.querySelector("legend");
+      (label || legend || target).scrollIntoView({ block: "start" });
+      target.focus({ preventScroll: true });
+    });
+  });
+}

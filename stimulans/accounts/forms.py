@@ -2,8 +2,10 @@ from django import forms
 from django.contrib.auth import authenticate, get_user_model
 from django.utils.translation import gettext_lazy as _
 
+from allocations.formerrors import GroupedNumbers
 
-class EmailChangeForm(forms.Form):
+
+class EmailChangeForm(GroupedNumbers, forms.Form):
     """A new e-mail address, given only with the current password (ASVS 2.5: re-authenticate).
 
     The password is checked through `authenticate`, so wrong guesses count towards the
