@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from stimulans.roles import may_decide
 
 from . import audit, engine, jobs, services
+from .admin_widgets import ValidAutocomplete
 from .forms import (
     DatasetForm,
     DatasetValueFormSet,
@@ -221,7 +222,7 @@ class AgreementAdmin(admin.ModelAdmin):
 
 
 @admin.register(Unit)
-class UnitAdmin(admin.ModelAdmin):
+class UnitAdmin(ValidAutocomplete, admin.ModelAdmin):
     list_display = ["name", "slug", "type", "organisation", "places", "customers", "in_city"]
     list_filter = ["type", "in_city"]
     search_fields = ["name", "slug", "organisation__name"]
@@ -304,7 +305,7 @@ def start_compute(request, grant: Grant) -> Job | None:
         return None
 
 
-class GrantOrganisationInline(admin.TabularInline):
+class GrantOrganisationInline(ValidAutocomplete, admin.TabularInline):
     model = GrantOrganisation
     form = GrantOrganisationForm
     autocomplete_fields = ["organisation"]
@@ -425,7 +426,7 @@ class GrantAdmin(AuditedAdmin):
 
 
 @admin.register(GrantUnit)
-class GrantUnitAdmin(AuditedAdmin):
+class GrantUnitAdmin(ValidAutocomplete, AuditedAdmin):
     form = GrantUnitForm
     list_display = ["unit", "grant", "organisation", "type", "places", "customers", "in_city"]
     list_filter = ["grant", "type", "in_city"]
@@ -438,7 +439,7 @@ class GrantUnitAdmin(AuditedAdmin):
         return ["grant", "unit"] if obj else []
 
 
-class DatasetValueInline(admin.TabularInline):
+class DatasetValueInline(ValidAutocomplete, admin.TabularInline):
     model = DatasetValue
     formset = DatasetValueFormSet
     fields = ["organisation", "value", "position"]

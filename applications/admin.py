@@ -24,6 +24,7 @@ from allocations.admin import (
     ReadOnlyInline,
     kr,
 )
+from allocations.admin_widgets import ValidAutocomplete
 from allocations.models import AllocationRun, GrantUnit, Pot
 
 from . import invitations
@@ -127,7 +128,7 @@ class ApplicationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ValidAutocomplete, admin.ModelAdmin):
     change_list_template = "applications/invite/membership_change_list.html"
     list_display = ["user", "user_email", "organisation", "created_at"]
     list_filter = ["organisation__kind"]
@@ -188,7 +189,7 @@ class CallForm(forms.ModelForm):
 
 
 @admin.register(Call)
-class CallAdmin(admin.ModelAdmin):
+class CallAdmin(ValidAutocomplete, admin.ModelAdmin):
     form = CallForm
     list_display = ["title", "pot", "grant", "opens_on", "closes_on"]
     list_filter = ["pot__grant"]

@@ -3,6 +3,8 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from allocations.admin_widgets import ValidAutocomplete
+
 from . import texts
 from .models import (
     DecisionSection,
@@ -26,7 +28,7 @@ class DecisionSectionInline(admin.StackedInline):
 
 
 @admin.register(DecisionText)
-class DecisionTextAdmin(admin.ModelAdmin):
+class DecisionTextAdmin(ValidAutocomplete, admin.ModelAdmin):
     list_display = ["grant", "meeting_date", "contact_name"]
     autocomplete_fields = ["grant"]
     inlines = [SignatoryInline, DecisionSectionInline]

@@ -39,6 +39,8 @@ _svc_check_packages() {
     command -v redis-server >/dev/null || missing+=(redis-server)
     # The browser tests drive Debian's Chromium (a test tool's own browser download fails here).
     [ -x /usr/bin/chromium ] || missing+=(chromium)
+    # The accessibility crawl validates the pages with the Nu Html Checker, a Java program.
+    command -v java >/dev/null || missing+=(default-jre-headless)
     # redis-cli ships in redis-tools, which redis-server depends on.
     command -v redis-server >/dev/null && ! command -v redis-cli >/dev/null && missing+=(redis-tools)
     [ ${#missing[@]} -eq 0 ] && return 0
