@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from allocations.models import Grant
 
 from .exporters import EXPORTERS
+from .formulas import DEFAULT_DELIMITER
 from .models import Need, StrategicArea
 from .uploads import UploadField
 
@@ -16,6 +17,16 @@ class ExportForm(forms.Form):
     format = forms.ChoiceField(label=_("Format"), widget=forms.Select(SELECT))
     pot = forms.ChoiceField(
         label=_("Pot (for applications)"), required=False, widget=forms.Select(SELECT)
+    )
+    delimiter = forms.ChoiceField(
+        label=_("CSV separator"),
+        choices=[
+            ("semicolon", _("semicolon, for Excel in Swedish")),
+            ("comma", _("comma, for other programs")),
+        ],
+        initial=DEFAULT_DELIMITER,
+        required=False,
+        widget=forms.Select(SELECT),
     )
 
     def __init__(self, grant: Grant, *args, **kwargs):
@@ -45,7 +56,12 @@ class ExportForm(forms.Form):
         data = self.cleaned_data
         exporter = EXPORTERS[data["exporter"]]
         options = {"pot": data["pot"]} if "pot" in exporter.options else {}
-        return {"exporter": data["exporter"], "format": data["format"], "options": options}
+        return {
+            "exporter": data["exporter"],
+            "format": data["format"],
+            "options": options,
+            "delimiter": data.get("delimiter") or DEFAULT_DELIMITER,
+        }
 
 
 def need_choices() -> list:

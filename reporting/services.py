@@ -27,6 +27,7 @@ from allocations.models import AllocationRun, Grant, Job, JobPart, JobStatus, Pe
 from . import pdf
 from .documents import RenderError, latest_run, recipients
 from .exporters import get_exporter
+from .formulas import DEFAULT_DELIMITER
 from .models import JobKind, Need
 
 # Recipients per letters subtask: small enough that two workers finish together.
@@ -104,7 +105,12 @@ def export(job: Job) -> None:
     exporter = get_exporter(job.params.get("exporter", ""))(grant, job.params.get("options"))
     fmt = job.params.get("format", "xlsx")
     with tempfile.TemporaryFile() as out:
-        exporter.write(fmt, out, progress=lambda p: jobs.set_progress(job.pk, p))
+        exporter.write(
+            fmt,
+            out,
+            progress=lambda p: jobs.set_progress(job.pk, p),
+            delimiter=job.params.get("delimiter") or DEFAULT_DELIMITER,
+        )
         out.seek(0)
         jobs.finish(job, name=exporter.filename(fmt), content=File(out))
 

@@ -26,6 +26,7 @@ from .access import (
 )
 from .documents import RenderError, runs_of
 from .forms import DatasetImportForm, ExportForm, NeedTagForm, UnitImportForm
+from .formulas import DELIMITERS
 from .imports import ImportRefused, import_dataset, import_units
 from .models import DecisionText, JobKind, Roadmap
 from .workflow_exports import UsageExporter
@@ -245,7 +246,8 @@ def provider_usage(request: HttpRequest, slug: str, org_slug: str, fmt: str) -> 
     if not exporter.requisitions().exists():
         raise Http404
     buffer = io.BytesIO()
-    exporter.write(fmt, buffer)
+    delimiter = request.GET.get("delimiter")
+    exporter.write(fmt, buffer, delimiter=delimiter if delimiter in DELIMITERS else "semicolon")
     response = HttpResponse(buffer.getvalue(), content_type=types[fmt])
     response["Content-Disposition"] = f'attachment; filename="{exporter.filename(fmt)}"'
     return response
