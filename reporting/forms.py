@@ -136,3 +136,20 @@ class DatasetImportForm(forms.Form):
         required=False,
         widget=forms.CheckboxInput({"class": "form-check-input"}),
     )
+
+
+class PeriodForm(forms.Form):
+    """A period, both days included: the delegation report's."""
+
+    start = forms.DateField(
+        label=_("From"), widget=forms.DateInput({"type": "date", **INPUT}, format="%Y-%m-%d")
+    )
+    end = forms.DateField(
+        label=_("To"), widget=forms.DateInput({"type": "date", **INPUT}, format="%Y-%m-%d")
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+            self.add_error("end", _("The period ends before it begins."))
+        return data

@@ -12,12 +12,13 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from allocations.jobs import JobRefused
 from allocations.models import AllocationRun, Grant, Job, JobPart, JobStatus
 
-from . import dashboard, pdf, roadmap, services
+from . import dashboard, delegation, pdf, roadmap, services
 from .access import (
     get_grant_for,
     get_letter_for,
@@ -25,10 +26,12 @@ from .access import (
     official_required,
 )
 from .documents import RenderError, runs_of
-from .forms import DatasetImportForm, ExportForm, NeedTagForm, UnitImportForm
-from .formulas import DELIMITERS
+from .forms import DatasetImportForm, ExportForm, NeedTagForm, PeriodForm, UnitImportForm
+from .formulas import DEFAULT_DELIMITER, DELIMITERS
 from .imports import ImportRefused, import_dataset, import_units
 from .models import DecisionText, JobKind, Roadmap
+from .registry import RegistryExporter
+from .registry import entries as entries_of
 from .workflow_exports import UsageExporter
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -127,6 +130,55 @@ def followup(request: HttpRequest) -> HttpResponse:
         request,
         "reporting/followup.html",
         {"roadmaps": roadmaps, "report": report, "years": years},
+    )
+
+
+@official_required
+def delegation_report(request: HttpRequest) -> HttpResponse:
+    """Decisions taken under delegation in a period, on the page and as PDF or xlsx."""
+    today = timezone.localdate()
+    form = PeriodForm(request.GET or {"start": today.replace(day=1), "end": today})
+    decisions = None
+    if form.is_valid():
+        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+        fmt = request.GET.get("format")
+        if fmt == "pdf":
+            response = HttpResponse(delegation.report_pdf(start, end), "application/pdf")
+        elif fmt == "xlsx":
+            buffer = io.BytesIO()
+            delegation.write_report_xlsx(start, end, buffer)
+            response = HttpResponse(buffer.getvalue(), XLSX_TYPE)
+        else:
+            decisions = delegation.delegated_decisions(start, end)
+            return render(
+                request,
+                "reporting/delegation.html",
+                {"form": form, "decisions": decisions, "query": request.GET.urlencode()},
+            )
+        name = delegation.filename(start, end, fmt)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+    return render(request, "reporting/delegation.html", {"form": form, "decisions": decisions})
+
+
+@official_required
+def registry(request: HttpRequest, slug: str) -> HttpResponse:
+    """A grant's registry extract (diarieutdrag) on the page, and as xlsx or CSV."""
+    grant = get_grant_for(request.user, slug)
+    fmt = request.GET.get("format")
+    if fmt in ("xlsx", "csv"):
+        exporter = RegistryExporter(grant)
+        delimiter = request.GET.get("delimiter")
+        buffer = io.BytesIO()
+        exporter.write(
+            fmt, buffer, delimiter=delimiter if delimiter in DELIMITERS else DEFAULT_DELIMITER
+        )
+        types = {"xlsx": XLSX_TYPE, "csv": "text/csv; charset=utf-8"}
+        response = HttpResponse(buffer.getvalue(), content_type=types[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{exporter.filename(fmt)}"'
+        return response
+    return render(
+        request, "reporting/registry.html", {"grant": grant, "entries": entries_of(grant)}
     )
 
 
@@ -247,7 +299,9 @@ def provider_usage(request: HttpRequest, slug: str, org_slug: str, fmt: str) -> 
         raise Http404
     buffer = io.BytesIO()
     delimiter = request.GET.get("delimiter")
-    exporter.write(fmt, buffer, delimiter=delimiter if delimiter in DELIMITERS else "semicolon")
+    exporter.write(
+        fmt, buffer, delimiter=delimiter if delimiter in DELIMITERS else DEFAULT_DELIMITER
+    )
     response = HttpResponse(buffer.getvalue(), content_type=types[fmt])
     response["Content-Disposition"] = f'attachment; filename="{exporter.filename(fmt)}"'
     return response
