@@ -147,7 +147,6 @@ def report_pdf(start: date, end: date) -> bytes:
                     sorted({d.run.grant.administered_by.name for d in decisions})
                 ),
                 "created": end,
-                "date": end,
             },
         )
     return pdf.PdfWriter().write(html, created=end)
