@@ -154,13 +154,15 @@ def _organisations(items: list[dict]) -> dict[str, Organisation]:
     slugs = [o["id"] for o in items]
     found = {o.slug: o for o in Organisation.objects.filter(slug__in=slugs)}
     for item in items:
+        org = found.get(item["id"])
         fields = {
             "name": item["name"],
             "kind": item["kind"],
             "ownership": item["ownership"],
-            "org_number": item.get("org_number", ""),
+            # A file that leaves the number out keeps the one known (from the admin or an
+            # earlier file): blanking it emptied every export's organisation number column.
+            "org_number": item.get("org_number") or (org.org_number if org else ""),
         }
-        org = found.get(item["id"])
         if org is None:
             found[item["id"]] = Organisation.objects.create(slug=item["id"], **fields)
         elif any(getattr(org, k) != v for k, v in fields.items()):

@@ -12,7 +12,7 @@ class ReportingConfig(AppConfig):
         from allocations import jobs
         from stimulans.roles import is_official
 
-        from . import giving, services, workflow_exports  # noqa: F401 - register their exporters
+        from . import giving, registry, services, workflow_exports  # noqa: F401 - their exporters
         from .models import JobKind
 
         def documents_link(job, user) -> list[tuple[str, str]]:

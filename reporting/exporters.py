@@ -27,7 +27,7 @@ from allocations.rates import round_rate
 from applications.models import Application, ApplicationUnit, ApplicationUse
 
 from .documents import RenderError, latest_run
-from .formulas import CsvWriter, formula_like, text_cell
+from .formulas import DEFAULT_DELIMITER, CsvWriter, formula_like, text_cell
 
 KRONOR_FORMAT = '#,##0 "kr"'
 INTEGER_FORMAT = "#,##0"
@@ -106,8 +106,19 @@ class Exporter:
 
     # ---------------------------------------------------------------- writing
 
-    def write(self, fmt: str, out: IO[bytes], progress: Progress | None = None) -> int:
-        """Write the export to a binary file; returns the number of data rows."""
+    def write(
+        self,
+        fmt: str,
+        out: IO[bytes],
+        progress: Progress | None = None,
+        *,
+        delimiter: str = DEFAULT_DELIMITER,
+    ) -> int:
+        """Write the export to a binary file; returns the number of data rows.
+
+        A CSV's `delimiter` is "semicolon" (with a byte-order mark, for Swedish Excel) or
+        "comma" (see `reporting.formulas`).
+        """
         if fmt not in self.formats:
             raise ExportError(
                 _("The export “%(name)s” has no format %(format)s.")
@@ -117,7 +128,7 @@ class Exporter:
         if fmt == "xlsx":
             write_xlsx(self.sheets(), out, counter)
         elif fmt == "csv":
-            write_csv(self.flat(), out, counter)
+            write_csv(self.flat(), out, counter, delimiter)
         else:
             self.write_other(fmt, out, counter)
         return counter.rows
@@ -254,10 +265,12 @@ def write_xlsx(sheets: Iterable[Sheet], out: IO[bytes], counter: _Counter) -> No
     workbook.save(out)
 
 
-def write_csv(sheet: Sheet, out: IO[bytes], counter: _Counter) -> None:
+def write_csv(
+    sheet: Sheet, out: IO[bytes], counter: _Counter, delimiter: str = DEFAULT_DELIMITER
+) -> None:
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
     try:
-        writer = CsvWriter(text)
+        writer = CsvWriter(text, delimiter)
         writer.writerow([str(c.header) for c in sheet.columns])
         for row in sheet.rows:
             writer.writerow(["" if v is None else _csv_value(v) for v in row])

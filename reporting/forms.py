@@ -5,6 +5,7 @@ from allocations.formerrors import GroupedNumbers
 from allocations.models import Grant
 
 from .exporters import EXPORTERS
+from .formulas import DEFAULT_DELIMITER
 from .models import DecisionText, Need, StrategicArea
 from .texts import TEXT_FIELDS
 from .uploads import UploadField
@@ -18,6 +19,16 @@ class ExportForm(GroupedNumbers, forms.Form):
     format = forms.ChoiceField(label=_("Format"), widget=forms.Select(SELECT))
     pot = forms.ChoiceField(
         label=_("Pot (for applications)"), required=False, widget=forms.Select(SELECT)
+    )
+    delimiter = forms.ChoiceField(
+        label=_("CSV separator"),
+        choices=[
+            ("semicolon", _("semicolon, for Excel in Swedish")),
+            ("comma", _("comma, for other programs")),
+        ],
+        initial=DEFAULT_DELIMITER,
+        required=False,
+        widget=forms.Select(SELECT),
     )
 
     def __init__(self, grant: Grant, *args, **kwargs):
@@ -47,7 +58,12 @@ class ExportForm(GroupedNumbers, forms.Form):
         data = self.cleaned_data
         exporter = EXPORTERS[data["exporter"]]
         options = {"pot": data["pot"]} if "pot" in exporter.options else {}
-        return {"exporter": data["exporter"], "format": data["format"], "options": options}
+        return {
+            "exporter": data["exporter"],
+            "format": data["format"],
+            "options": options,
+            "delimiter": data.get("delimiter") or DEFAULT_DELIMITER,
+        }
 
 
 def need_choices() -> list:
@@ -190,3 +206,20 @@ class DecisionTextForm(forms.ModelForm):
 
     def groups(self):
         return [(title, [self[name] for name in names]) for title, names in self.GROUPS]
+
+
+class PeriodForm(forms.Form):
+    """A period, both days included: the delegation report's."""
+
+    start = forms.DateField(
+        label=_("From"), widget=forms.DateInput({"type": "date", **INPUT}, format="%Y-%m-%d")
+    )
+    end = forms.DateField(
+        label=_("To"), widget=forms.DateInput({"type": "date", **INPUT}, format="%Y-%m-%d")
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+            self.add_error("end", _("The period ends before it begins."))
+        return data

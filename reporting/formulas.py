@@ -16,6 +16,12 @@ from typing import IO
 from defusedcsv import csv as defused_csv
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# CSV as Swedish Excel opens it by a double click: semicolons (Sweden's list separator, the
+# decimal comma taking the comma) and a UTF-8 byte-order mark (or Excel reads cp1252).
+# Commas, without a mark, are offered for other tools (RFC 4180).
+DELIMITERS = {"semicolon": ";", "comma": ","}
+DEFAULT_DELIMITER = "semicolon"
+BOM = "\ufeff"
 # What a CSV cell that would start a formula is given in front: Excel and LibreOffice read a
 # cell that begins with an apostrophe as text (defusedcsv escapes with the same character).
 CSV_ESCAPE = "'"
@@ -39,10 +45,16 @@ class CsvWriter:
     of an export escape the same cells.
     """
 
-    def __init__(self, out: IO[str]):
+    def __init__(self, out: IO[str], delimiter: str = DEFAULT_DELIMITER):
+        if delimiter not in DELIMITERS:
+            raise ValueError(f"unknown CSV delimiter {delimiter!r}")
+        if delimiter == "semicolon":
+            out.write(BOM)
         # Lines end in CR LF (RFC 4180, Excel's own): only then does the csv module quote a
         # field holding a carriage return, which would otherwise split the row in two.
-        self._writer = defused_csv.writer(out, lineterminator="\r\n")
+        self._writer = defused_csv.writer(
+            out, delimiter=DELIMITERS[delimiter], lineterminator="\r\n"
+        )
 
     def writerow(self, row: Iterable) -> None:
         self._writer.writerow([csv_text(v) for v in row])

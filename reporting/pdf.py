@@ -1,5 +1,8 @@
 """HTML to PDF with WeasyPrint: A4, embedded fonts, real text, the run's date only.
 
+Every document is PDF/A-2a and PDF/UA-1 in one file (`reporting.archival`): the copy
+stored with the decision is the one served to people.
+
 Documents are Swedish public documents: they are rendered in Swedish whatever
 the language of the official who asked.
 """
@@ -22,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from allocations.models import AllocationRun
 
-from . import documents
+from . import archival, documents
 from .documents import RenderError
 
 FONT_FACES = (
@@ -150,7 +153,10 @@ class PdfWriter:
         try:
             with _source_date(created), _weasyprint_progress(progress, *span):
                 return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(
-                    stylesheets=self.stylesheets, font_config=self.font_config
+                    stylesheets=self.stylesheets,
+                    font_config=self.font_config,
+                    finisher=archival.finish,
+                    **archival.WRITE_OPTIONS,
                 )
         except RenderError:
             raise
@@ -169,6 +175,7 @@ def decision_html(run: AllocationRun) -> str:
     with translation.override(DOCUMENT_LANGUAGE):
         context = documents.decision_context(run)
         context["created"] = document_date(run)
+        context["document_kind"] = _("Official report")
         return render_html("reporting/documents/decision.html", context)
 
 
@@ -187,6 +194,11 @@ def letters_html(run: AllocationRun, organisation_ids: list[int]) -> list[str]:
         html = []
         for context in contexts:
             context["created"] = document_date(run)
+            context["document_kind"] = (
+                _("Decision on redistribution of stimulus grant")
+                if context.get("redistribution")
+                else _("Decision on stimulus grant")
+            )
             html.append(render_html("reporting/documents/letter.html", context))
         return html
 

@@ -40,6 +40,7 @@ from applications import books
 from . import pdf
 from .documents import RenderError, latest_run, recipients
 from .exporters import get_exporter
+from .formulas import DEFAULT_DELIMITER
 from .models import BooksCheck, JobKind, Need
 
 # Recipients per letters subtask: small enough that two workers finish together.
@@ -117,7 +118,12 @@ def export(job: Job) -> None:
     exporter = get_exporter(job.params.get("exporter", ""))(grant, job.params.get("options"))
     fmt = job.params.get("format", "xlsx")
     with tempfile.TemporaryFile() as out:
-        exporter.write(fmt, out, progress=lambda p: jobs.set_progress(job.pk, p))
+        exporter.write(
+            fmt,
+            out,
+            progress=lambda p: jobs.set_progress(job.pk, p),
+            delimiter=job.params.get("delimiter") or DEFAULT_DELIMITER,
+        )
         out.seek(0)
         jobs.finish(job, name=exporter.filename(fmt), content=File(out))
 

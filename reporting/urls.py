@@ -11,6 +11,8 @@ urlpatterns = [
     path("grants/<slug:slug>/needs/", views.tag_needs, name="needs"),
     path("grants/<slug:slug>/datasets/import/", views.dataset_import, name="import-dataset"),
     path("roadmap/", views.followup, name="followup"),
+    path("delegation/", views.delegation_report, name="delegation"),
+    path("grants/<slug:slug>/registry/", views.registry, name="registry"),
     path(
         "runs/<int:run_id>/letter/<slug:org_slug>/",
         views.provider_letter,

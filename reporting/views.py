@@ -13,12 +13,13 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from allocations.jobs import JobRefused
 from allocations.models import AllocationRun, AuditEntry, Grant, Job, JobPart, JobStatus
 
-from . import dashboard, pdf, roadmap, services
+from . import dashboard, delegation, pdf, roadmap, services
 from .access import (
     get_grant_for,
     get_letter_for,
@@ -31,10 +32,14 @@ from .forms import (
     DecisionTextForm,
     ExportForm,
     NeedTagForm,
+    PeriodForm,
     UnitImportForm,
 )
+from .formulas import DEFAULT_DELIMITER, DELIMITERS
 from .imports import ImportRefused, import_dataset, import_units
 from .models import DecisionText, JobKind, Roadmap
+from .registry import RegistryExporter
+from .registry import entries as entries_of
 from .texts import TEXT_FIELDS, save_texts
 from .workflow_exports import UsageExporter
 
@@ -176,6 +181,55 @@ def followup(request: HttpRequest) -> HttpResponse:
 
 
 @official_required
+def delegation_report(request: HttpRequest) -> HttpResponse:
+    """Decisions taken under delegation in a period, on the page and as PDF or xlsx."""
+    today = timezone.localdate()
+    form = PeriodForm(request.GET or {"start": today.replace(day=1), "end": today})
+    decisions = None
+    if form.is_valid():
+        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+        fmt = request.GET.get("format")
+        if fmt == "pdf":
+            response = HttpResponse(delegation.report_pdf(start, end), "application/pdf")
+        elif fmt == "xlsx":
+            buffer = io.BytesIO()
+            delegation.write_report_xlsx(start, end, buffer)
+            response = HttpResponse(buffer.getvalue(), XLSX_TYPE)
+        else:
+            decisions = delegation.delegated_decisions(start, end)
+            return render(
+                request,
+                "reporting/delegation.html",
+                {"form": form, "decisions": decisions, "query": request.GET.urlencode()},
+            )
+        name = delegation.filename(start, end, fmt)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+    return render(request, "reporting/delegation.html", {"form": form, "decisions": decisions})
+
+
+@official_required
+def registry(request: HttpRequest, slug: str) -> HttpResponse:
+    """A grant's registry extract (diarieutdrag) on the page, and as xlsx or CSV."""
+    grant = get_grant_for(request.user, slug)
+    fmt = request.GET.get("format")
+    if fmt in ("xlsx", "csv"):
+        exporter = RegistryExporter(grant)
+        delimiter = request.GET.get("delimiter")
+        buffer = io.BytesIO()
+        exporter.write(
+            fmt, buffer, delimiter=delimiter if delimiter in DELIMITERS else DEFAULT_DELIMITER
+        )
+        types = {"xlsx": XLSX_TYPE, "csv": "text/csv; charset=utf-8"}
+        response = HttpResponse(buffer.getvalue(), content_type=types[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{exporter.filename(fmt)}"'
+        return response
+    return render(
+        request, "reporting/registry.html", {"grant": grant, "entries": entries_of(grant)}
+    )
+
+
+@official_required
 def tag_needs(request: HttpRequest, slug: str) -> HttpResponse:
     grant = get_grant_for(request.user, slug)
     form = NeedTagForm(grant, request.POST or None)
@@ -291,7 +345,10 @@ def provider_usage(request: HttpRequest, slug: str, org_slug: str, fmt: str) -> 
     if not exporter.requisitions().exists():
         raise Http404
     buffer = io.BytesIO()
-    exporter.write(fmt, buffer)
+    delimiter = request.GET.get("delimiter")
+    exporter.write(
+        fmt, buffer, delimiter=delimiter if delimiter in DELIMITERS else DEFAULT_DELIMITER
+    )
     response = HttpResponse(buffer.getvalue(), content_type=types[fmt])
     response["Content-Disposition"] = f'attachment; filename="{exporter.filename(fmt)}"'
     return response

@@ -188,6 +188,7 @@ class UsageExporter(FollowedExporter):
             columns=[
                 Column(_("Pot"), width=30),
                 Column(_("Organisation"), width=30),
+                Column(_("Organisation number"), width=11),
                 Column(_("Reason"), width=24),
                 Column(_("Amount"), "kronor", total=True),
                 Column(_("Due on"), "date"),
@@ -202,6 +203,7 @@ class UsageExporter(FollowedExporter):
                 (
                     claim.requisition.pot.name,
                     claim.requisition.organisation.name,
+                    claim.requisition.organisation.org_number or None,
                     str(reasons[claim.reason]),
                     claim.amount,
                     claim.due_on,

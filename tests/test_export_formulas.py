@@ -5,7 +5,6 @@ import, a hostile payment reference through the payment service; every export th
 CSV or xlsx is then read back with csv and openpyxl.
 """
 
-import csv
 import io
 import json
 from datetime import date
@@ -36,6 +35,7 @@ from reporting.giving import GivingExporter
 from reporting.workflow_exports import PaymentsExporter, UsageExporter
 
 from .conftest import SEED_000, seed_json
+from .csvfiles import csv_rows
 from .factories import decide, provider_user, signed_in
 from .test_reporting_workflow import accept
 
@@ -53,7 +53,7 @@ def xlsx_cells(data: bytes) -> list:
 
 
 def csv_cells(data: bytes) -> list[str]:
-    rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    rows = csv_rows(data)
     width = len(rows[0])
     assert all(len(row) == width for row in rows), "a field split a row"
     return [value for row in rows for value in row]
@@ -199,5 +199,5 @@ def test_numbers_stay_numbers_and_only_text_is_escaped():
     ]
     out = io.BytesIO()
     write_csv(sheet(rows), out, _Counter(None, None))
-    lines = list(csv.reader(io.StringIO(out.getvalue().decode(), newline="")))
+    lines = csv_rows(out.getvalue())
     assert lines[1:] == [["'-500", "-500", "-1.25"], ["'- inget", "-7", "0.50"], ["ok", "3", ""]]

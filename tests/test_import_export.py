@@ -12,6 +12,7 @@ from allocations.services import compute_grant, export_allocations
 from applications.grantfiles import ImportRefused, export_grant, import_grant
 
 from .conftest import FIXTURES, SEED_000, SEED_002, SEED_003, SEEDS, seed_data, seed_json
+from .csvfiles import csv_rows
 from .factories import decide
 
 pytestmark = pytest.mark.django_db
@@ -142,9 +143,11 @@ def test_export_allocations_formats(import_seed, tmp_path):
     }
     assert pots["vardens-medarbetare"]["rate"].startswith("2270.72")
     assert sum(r["amount"] for r in data["rows"]) == 51_650_636
-    lines = csv_path.read_text().splitlines()
-    assert lines[0] == "pot,organisation,unit,quantity,amount"
-    assert len(lines) == len(data["rows"]) + 1
+    rows = csv_rows(csv_path.read_bytes())
+    assert rows[0] == ["pot", "organisation", "org_number", "unit", "quantity", "amount"]
+    assert len(rows) == len(data["rows"]) + 1
+    # Äldreförvaltningen is part of Stockholms stad and carries its organisation number.
+    assert {r[2] for r in rows if r[1] == "aldreforvaltningen"} == {"212000-0142"}
 
 
 def test_export_of_a_grant_never_computed_says_so(import_seed):

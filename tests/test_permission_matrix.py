@@ -224,6 +224,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "reporting:import-dataset": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
     "reporting:import-units": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
     "reporting:followup": {"GET": OFFICE_GET},
+    "reporting:delegation": {"GET": OFFICE_GET},
+    "reporting:registry": {"GET": OFFICE_GET},
     "reporting:provider-letter": {"GET": row(LOGIN, 200, 404, 200, 200)},
     "reporting:provider-usage": {"GET": row(LOGIN, 200, 404, 200, 200)},
     # ------------------------------------------------------------ the ledger: home and jobs

@@ -1,6 +1,5 @@
 """Exports read back: xlsx values, formats and totals; the CSV; 360Giving against its schema."""
 
-import csv
 import io
 import json
 from collections import defaultdict
@@ -26,6 +25,7 @@ from reporting.exporters import (
 from reporting.giving import GivingExporter, organisation_id, package
 
 from .conftest import SEED_000, SEED_001, SEED_002, SEED_003, SEEDS
+from .csvfiles import csv_dicts, csv_rows
 from .factories import decide
 
 pytestmark = pytest.mark.django_db
@@ -90,7 +90,7 @@ def test_the_csv_beside_it_holds_every_row(import_seed):
     run = compute_grant(grant_id=grant.pk)
     out = io.BytesIO()
     count = AllocationsExporter(grant).write("csv", out)
-    rows = list(csv.reader(io.StringIO(out.getvalue().decode("utf-8"))))
+    rows = csv_rows(out.getvalue())
     assert count == len(rows) - 1 == run.rows.count()
     assert sum(int(r[-1]) for r in rows[1:]) == 10_700_000
     assert rows[1][0] == "digital-utveckling"
@@ -195,7 +195,7 @@ def test_360giving_is_refused_for_an_undecided_run_and_has_a_flat_csv(import_see
         "export_360giving", SEED_002, "--format", "csv", "-o", str(tmp_path / "grants.csv")
     )
     data = json.loads((tmp_path / "grants.json").read_text())
-    flat = list(csv.DictReader(io.StringIO((tmp_path / "grants.csv").read_text())))
+    flat = csv_dicts((tmp_path / "grants.csv").read_bytes())
     assert [int(r["Amount Awarded"]) for r in flat] == [g["amountAwarded"] for g in data["grants"]]
     assert sum(int(r["Amount Awarded"]) for r in flat) == 20_000_000
     stockholm = Organisation.objects.get(slug="stockholms-stad")

@@ -7,19 +7,22 @@ in the database, not with what the rendering code computed.
 import io
 import re
 import zipfile
+import zlib
 from collections import defaultdict
 from datetime import date
 
+import pydyf
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import translation
 from django.utils.translation import gettext, ngettext
+from page import validate_pdf_bytes
 from pypdf import PdfReader
 
 from allocations.models import AllocationRow, PotResult
 from allocations.services import compute_grant
 from allocations.wording import format_kronor, format_rate
-from reporting import pdf
+from reporting import archival, pdf
 from reporting.documents import RenderError, recipients
 from reporting.models import DecisionText, Signatory
 
@@ -101,6 +104,15 @@ def expected_sequence(run) -> list[int]:
     return sequence + unit_tables
 
 
+def assert_archival(data: bytes) -> None:
+    """PDF/A-2a and PDF/UA-1, by an independent validator: no rule fails."""
+    for profile in archival.PROFILES:
+        report = validate_pdf_bytes(data, profile=profile)
+        failures = sorted({f"{f.rule_id}: {f.message}" for f in report.failures})
+        assert not failures, (profile, failures)
+        assert report.is_compliant, profile
+
+
 def fonts_of(data: bytes) -> list[tuple[str, bool]]:
     """(base font, embedded?) for every font the pages use."""
     out = []
@@ -151,8 +163,29 @@ def test_seed_003_report_has_the_shape_of_the_published_decision(import_seed):
     )
     Signatory.objects.create(text=text, name="Patric Rylander", title="Äldredirektör")
     Signatory.objects.create(text=text, name="Linda Hamnes", title="Avdelningschef", position=1)
-    words = flat(pdf_text(pdf.render_decision(run)))
+    data = pdf.render_decision(run)
+    words = flat(pdf_text(data))
 
+    assert_archival(data)
+    reader = PdfReader(io.BytesIO(data))
+    xmp = reader.xmp_metadata
+    assert xmp.dc_title == {"x-default": grant.title}
+    assert xmp.dc_language == ["sv"]
+    assert xmp.dc_identifier == "ÄN 2023/123"
+    ours = {
+        node.localName: node.nodeValue
+        for node in xmp.get_nodes_in_namespace("", archival.NS_STIMULANS)
+    }
+    assert ours == {
+        "grant": grant.title,
+        "reference": "ÄN 2023/123",
+        "date": "2023-05-25",
+        "kind": sv("Official report"),
+    }
+    assert reader.metadata["/Diarienummer"] == "ÄN 2023/123"
+    assert reader.metadata["/Grant"] == grant.title
+    assert reader.metadata["/DocumentKind"] == sv("Official report")
+    assert reader.trailer["/Root"]["/Lang"] == "sv"
     assert "36\u00a0310\u00a0636\u00a0kr" in words  # seed 003's "Nära vård – totalt"
     assert "51\u00a0810\u00a0636\u00a0kr" in words
     assert "160\u00a0000\u00a0kr" in words  # not allocated, and says so
@@ -213,6 +246,8 @@ def test_letters_say_what_each_recipient_gets_and_why(import_seed):
     orgs = recipients(run)
     letters = pdf.render_letters(run, [o.pk for o in orgs[:3]])
     agreement = grant.agreement
+    assert_archival(letters[0])
+    assert PdfReader(io.BytesIO(letters[0])).metadata["/Diarienummer"] == "ÄN 2023/123"
     for org, data in zip(orgs[:3], letters, strict=True):
         words = flat(pdf_text(data))
         rows = list(
@@ -256,3 +291,22 @@ def test_render_commands_write_the_files(import_seed, tmp_path):
             words = flat(pdf_text(archive.read(name)))
             total += max(amounts(words))
         assert total == 8_209_071
+
+
+def test_a_stream_whose_data_ends_in_a_carriage_return_keeps_its_length():
+    """pydyf ends stream data with a bare LF; data ending in CR would read one byte short."""
+    content = next(
+        text
+        for n in range(10_000)
+        if zlib.compress(text := f"{n} w\n".encode() * n, 9).endswith(b"\r")
+    )
+    document = pydyf.PDF()
+    stream = pydyf.Stream([content], compress=True)
+    document.add_object(stream)
+    archival._safe_end(stream)
+    data = stream.data
+    raw = data[data.index(b"stream\n") + len(b"stream\n") : data.index(b"endstream")]
+    assert raw.endswith(b"\r\r\n")
+    length = int(re.search(rb"/Length (\d+)", data).group(1))
+    assert length == len(raw) - 2  # the data, its own CR included; CR LF is the end marker
+    assert zlib.decompress(raw[:length]) == content

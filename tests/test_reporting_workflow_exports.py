@@ -1,6 +1,5 @@
 """The usage-and-repayments and payments exports read back, their command, job and provider view."""
 
-import csv
 import io
 from datetime import datetime
 
@@ -10,13 +9,14 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from allocations.models import Job, JobStatus, PermittedUse
+from allocations.models import Job, JobStatus, Organisation, PermittedUse
 from applications.models import Membership
 from reporting import dashboard
 from reporting.exporters import DATE_FORMAT, DATETIME_FORMAT, KRONOR_FORMAT
 from reporting.forms import ExportForm
 from reporting.workflow_exports import PaymentsExporter, UsageExporter
 
+from .csvfiles import csv_rows
 from .test_reporting_workflow import english, followed  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
@@ -113,23 +113,25 @@ def test_the_usage_workbook_has_a_row_per_requisition_and_the_dashboards_totals(
     assert ws.cell(row=2, column=col["Paid"] + 1).number_format == KRONOR_FORMAT
     assert ws.cell(row=len(rows) + 2, column=col["Paid"] + 1).number_format == KRONOR_FORMAT
 
-    _header, claims, claims_total = sheet_rows(wb.worksheets[1])
+    claims_header, claims, claims_total = sheet_rows(wb.worksheets[1])
     assert len(claims) == 3
-    assert claims_total[3] == totals["claimed"]
-    redistributed = [c for c in claims if c[7] is not None]
-    assert [(c[3], c[7]) for c in redistributed] == [(full.amount - 100_000, f["round"].number)]
+    assert claims_header[1:3] == ["Organisation", "Organisation number"]
+    assert all((c[2] or "") == Organisation.objects.get(name=c[1]).org_number for c in claims)
+    assert claims_total[4] == totals["claimed"]
+    redistributed = [c for c in claims if c[8] is not None]
+    assert [(c[4], c[8]) for c in redistributed] == [(full.amount - 100_000, f["round"].number)]
     # The round is called what it is: which redistribution, of which pot's money.
-    assert [c[8] for c in redistributed] == [
+    assert [c[9] for c in redistributed] == [
         f"Redistribution 1 of money repaid from {f['round'].redistributes.name}"
     ]
-    assert wb.worksheets[1].cell(row=2, column=5).number_format == DATE_FORMAT
-    assert wb.worksheets[1].cell(row=2, column=11).number_format == DATETIME_FORMAT
+    assert wb.worksheets[1].cell(row=2, column=6).number_format == DATE_FORMAT
+    assert wb.worksheets[1].cell(row=2, column=12).number_format == DATETIME_FORMAT
 
 
 def test_the_usage_csv_is_the_requisitions_table(followed):  # noqa: F811
     f = followed
     text = written(UsageExporter(f["grant"]), "csv").decode()
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = csv_rows(text)
     assert rows[0][:3] == ["Run", "Pot id", "Pot"]
     assert len(rows) == 1 + f["run"].requisitions.count() + f["round"].requisitions.count()
     mine = next(
@@ -174,7 +176,7 @@ def test_the_payments_export_lists_every_payment_in_the_order_paid(followed):  #
     assert ws.cell(row=2, column=11).number_format == DATETIME_FORMAT
 
     text = written(PaymentsExporter(f["grant"]), "csv").decode()
-    lines = list(csv.reader(io.StringIO(text)))
+    lines = csv_rows(text)
     assert lines[1][0] == "2023-07-01"
     assert lines[1][7] == "400000"
     assert len(lines[1][10]) == len("2023-07-01 12:00")
@@ -185,7 +187,7 @@ def test_one_recipients_export_holds_only_its_own(followed):  # noqa: F811
     org = f["half"].organisation
     exporter = PaymentsExporter(f["grant"], {"organisation": org.slug})
     text = written(exporter, "csv").decode()
-    lines = list(csv.reader(io.StringIO(text)))[1:]
+    lines = csv_rows(text)[1:]
     assert [line[1] for line in lines] == [org.slug]
     assert exporter.filename("csv").endswith(f"-payments-{org.slug}.csv")
 
@@ -199,7 +201,7 @@ def test_the_export_command_writes_the_whole_file_or_nothing(followed, tmp_path)
     call_command(
         "export", f["grant"].slug, "--exporter", "payments", "--format", "csv", "-o", str(out)
     )
-    assert out.read_text().splitlines()[0].startswith("Paid on,")
+    assert csv_rows(out.read_bytes())[0][0] == "Paid on"
     assert len(out.read_text().splitlines()) == 5
     bad = tmp_path / "bad.pdf"
     with pytest.raises(CommandError, match="no format pdf"):
@@ -254,7 +256,7 @@ def test_a_provider_downloads_its_own_figures_only(followed, client):  # noqa: F
     url = reverse("reporting:provider-usage", args=[f["grant"].slug, org.slug, "csv"])
     response = client.get(url)
     assert response.status_code == 200
-    lines = list(csv.reader(io.StringIO(response.content.decode())))[1:]
+    lines = csv_rows(response.content)[1:]
     assert {line[3] for line in lines} == {org.slug}
     xlsx = client.get(reverse("reporting:provider-usage", args=[f["grant"].slug, org.slug, "xlsx"]))
     assert xlsx.status_code == 200

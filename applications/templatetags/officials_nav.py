@@ -21,7 +21,15 @@ ITEMS = [
     (
         _("Overview"),
         "office:start",
-        {"office:grant", "office:compute", "office:run", "office:run_units", "office:decide"},
+        {
+            "office:grant",
+            "office:facts",
+            "office:facts_import",
+            "office:compute",
+            "office:run",
+            "office:run_units",
+            "office:decide",
+        },
     ),
     (
         _("Calls"),
@@ -61,9 +69,12 @@ ITEMS = [
             "reporting:documents",
             "reporting:needs",
             "reporting:import-dataset",
+            "reporting:registry",
+            "reporting:texts",
             "allocations:job",
         },
     ),
+    (_("Delegated decisions"), "reporting:delegation", set()),
     (_("Roadmap follow-up"), "reporting:followup", set()),
     (_("Import units"), "reporting:import-units", set()),
 ]

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from reporting.documents import RenderError
 from reporting.exporters import EXPORTERS, get_exporter
+from reporting.formulas import DEFAULT_DELIMITER, DELIMITERS
 
 from ._common import get_grant, write_bytes
 
@@ -25,13 +26,19 @@ class Command(BaseCommand):
         parser.add_argument("--pot", help="pot id (the applications export)")
         parser.add_argument("--run", type=int, help="run number (allocations, 360giving)")
         parser.add_argument("--organisation", help="one recipient's id (usage, payments)")
+        parser.add_argument(
+            "--delimiter",
+            choices=sorted(DELIMITERS),
+            default=DEFAULT_DELIMITER,
+            help="CSV separator: semicolon with a byte-order mark (Swedish Excel) or comma",
+        )
 
-    def handle(self, *args, grant_id, exporter, format, output, **options):
+    def handle(self, *args, grant_id, exporter, format, output, delimiter, **options):
         grant = get_grant(grant_id)
         chosen = {k: options[k] for k in ("pot", "run", "organisation") if options.get(k)}
         buffer = io.BytesIO()
         try:
-            count = get_exporter(exporter)(grant, chosen).write(format, buffer)
+            count = get_exporter(exporter)(grant, chosen).write(format, buffer, delimiter=delimiter)
         except RenderError as exc:
             raise CommandError(str(exc)) from None
         write_bytes(output, buffer.getvalue())

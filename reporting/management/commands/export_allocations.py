@@ -5,8 +5,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from allocations.management.commands._common import get_grant, get_run, write_bytes
+from allocations.models import Organisation
 from allocations.services import export_allocations
-from reporting.formulas import CsvWriter
+from reporting.formulas import DEFAULT_DELIMITER, DELIMITERS, CsvWriter
 
 
 class Command(BaseCommand):
@@ -22,8 +23,14 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=self.formats, default="json")
         parser.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
         parser.add_argument("--run", type=int, help="run number (default: the latest)")
+        parser.add_argument(
+            "--delimiter",
+            choices=sorted(DELIMITERS),
+            default=DEFAULT_DELIMITER,
+            help="CSV separator: semicolon with a byte-order mark (Swedish Excel) or comma",
+        )
 
-    def handle(self, *args, grant_id, format, output, run, **options):
+    def handle(self, *args, grant_id, format, output, run, delimiter, **options):
         grant = get_grant(grant_id)
         if format == "xlsx":
             self.write_xlsx(grant, output, get_run(grant, run))
@@ -32,7 +39,7 @@ class Command(BaseCommand):
         if format == "json":
             text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
         else:
-            text = to_csv(data)
+            text = to_csv(data, delimiter)
         if output is None:
             self.stdout.write(text, ending="")
             return
@@ -55,15 +62,21 @@ class Command(BaseCommand):
         self.stdout.write(f"Wrote {count} rows to {output}")
 
 
-def to_csv(data: dict) -> str:
+def to_csv(data: dict, delimiter: str = DEFAULT_DELIMITER) -> str:
     buffer = io.StringIO()
-    writer = CsvWriter(buffer)
-    writer.writerow(["pot", "organisation", "unit", "quantity", "amount"])
+    writer = CsvWriter(buffer, delimiter)
+    numbers = dict(
+        Organisation.objects.filter(
+            slug__in={row["organisation"] for row in data["rows"]}
+        ).values_list("slug", "org_number")
+    )
+    writer.writerow(["pot", "organisation", "org_number", "unit", "quantity", "amount"])
     for row in data["rows"]:
         writer.writerow(
             [
                 row["pot"],
                 row["organisation"],
+                numbers.get(row["organisation"], ""),
                 row["unit"] or "",
                 "" if row["quantity"] is None else row["quantity"],
                 row["amount"],
