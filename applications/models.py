@@ -1,6 +1,5 @@
 """The grant workflow: calls, applications, requisitions, payments, usage reports, repayments."""
 
-import re
 from datetime import date
 
 from django.conf import settings
@@ -10,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from allocations import identifiers
 from allocations.models import slug_validator
 
 
@@ -130,37 +130,9 @@ class PaymentMethod(models.TextChoices):
     PLUSGIRO = "plusgiro", _("Plusgiro")
 
 
-def mod10_ok(digits: str) -> bool:
-    """The Luhn (modulus 10) check that bankgiro and plusgiro numbers carry."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-BANKGIRO = re.compile(r"^[0-9]{3,4}-[0-9]{4}\Z")
-PLUSGIRO = re.compile(r"^[0-9]{1,7}-[0-9]\Z")
-
-
-def payment_account_problem(method: str, account: str) -> str | None:
-    """Why a bankgiro or plusgiro number is wrong, or None when it is right."""
-    account = account.strip()
-    if method == PaymentMethod.BANKGIRO:
-        if not BANKGIRO.match(account):
-            return str(_("A bankgiro number is written NNN-NNNN or NNNN-NNNN."))
-    elif method == PaymentMethod.PLUSGIRO:
-        if not PLUSGIRO.match(account):
-            return str(_("A plusgiro number is written N-N up to NNNNNNN-N."))
-    else:
-        return str(_("Choose bankgiro or plusgiro."))
-    if not mod10_ok(account.replace("-", "")):
-        return str(_("The check digit of %(account)s is wrong.") % {"account": account})
-    return None
+# The checks of bankgiro and plusgiro numbers, here for the code that reads them from the models.
+mod10_ok = identifiers.mod10_ok
+payment_account_problem = identifiers.payment_account_problem
 
 
 class ApplicationStatus(models.TextChoices):

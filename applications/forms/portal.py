@@ -12,7 +12,7 @@ import re
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from allocations import grantfile
+from allocations import grantfile, identifiers
 from allocations.models import GrantUnit, PermittedUse, Unit
 from allocations.wording import format_kronor, unit_type_label
 
@@ -20,7 +20,6 @@ from ..models import (
     ApplicationStatus,
     PaymentMethod,
     RequisitionStatus,
-    payment_account_problem,
 )
 from ..services import UnitChoice
 from ..units import NewUnitChoice
@@ -72,9 +71,11 @@ class PaymentFieldsMixin:
         )
         self.fields["payment_account"] = forms.CharField(
             label=_("Account number"),
-            max_length=20,
+            max_length=30,
             required=required,
-            help_text=_("Bankgiro NNN-NNNN or NNNN-NNNN, plusgiro N-N up to NNNNNNN-N."),
+            help_text=_(
+                "Bankgiro NNN-NNNN or NNNN-NNNN, plusgiro N-N up to NNNNNNN-N; spaces are fine."
+            ),
         )
 
     def clean_payment(self, data: dict) -> None:
@@ -83,11 +84,12 @@ class PaymentFieldsMixin:
         data["payment_account"] = account
         if not account:
             return
-        problem = payment_account_problem(method, account)
-        if problem:
+        try:
+            data["payment_account"] = identifiers.normal_account(method, account)
+        except forms.ValidationError as exc:
             field = "payment_method" if not method else "payment_account"
             if field not in self.errors:
-                self.add_error(field, problem)
+                self.add_error(field, exc.messages[0])
 
 
 # ---------------------------------------------------------------- starting an application
@@ -128,7 +130,12 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
     contact_name = forms.CharField(label=_("Contact person"), required=False, max_length=200)
     # The column's length: a form's EmailField takes up to 320 characters.
     contact_email = forms.EmailField(label=_("Contact e-mail"), required=False, max_length=254)
-    contact_phone = forms.CharField(label=_("Contact telephone"), required=False, max_length=40)
+    contact_phone = forms.CharField(
+        label=_("Contact telephone"),
+        required=False,
+        max_length=40,
+        help_text=_("E.g. 08-508 000 00 or +46 70 123 45 67."),
+    )
     will_report = forms.BooleanField(
         label=_("We will report back what the money was used for and what it achieved."),
         required=False,
@@ -232,6 +239,10 @@ class ApplicationForm(PaymentFieldsMixin, forms.Form):
             }
             for key, unit in self.new_units.items()
         ]
+
+    def clean_contact_phone(self):
+        phone = self.cleaned_data["contact_phone"].strip()
+        return identifiers.normal_phone(phone) if phone else phone
 
     def clean(self):
         data = super().clean()
