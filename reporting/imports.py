@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from django.conf import settings
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from allocations import audit, grantfile
 from allocations.models import Dataset, DatasetValue, Grant, Organisation, Unit, UnitType
+from stimulans.uploads import XLSX_PARTS, too_large, upload_limit
 
 from .documents import runs_of
 
@@ -58,25 +58,12 @@ class ImportRefused(Exception):
 
 # ---------------------------------------------------------------- reading
 
-# An xlsx is a zip holding at least these parts; its name and the browser's word are not trusted.
-XLSX_PARTS = ("[Content_Types].xml", "xl/workbook.xml")
 # A workbook may unpack to at most this many times the upload limit: a zip bomb is refused
 # before openpyxl inflates it (read-only mode streams the sheet, but not its shared strings).
 XLSX_UNPACKED_FACTOR = 20
 # Text a spreadsheet program writes has no control characters but tab and line breaks.
 NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_COLUMNS = 100
-
-
-def upload_limit() -> int:
-    return settings.STIMULANS_UPLOAD_MAX_BYTES
-
-
-def too_large(size: int) -> str:
-    return _("The file is %(size)s; at most %(max)s can be uploaded.") % {
-        "size": filesizeformat(size),
-        "max": filesizeformat(upload_limit()),
-    }
 
 
 def _refused(message: str) -> ImportRefused:
