@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from allocations import grantfile, identifiers
 from allocations.models import GrantUnit, PermittedUse, Unit
 from allocations.wording import format_kronor, unit_type_label
+from stimulans.uploads import UploadField
 
 from ..models import (
     ApplicationStatus,
@@ -493,4 +494,13 @@ TASK_KINDS = [
 class TaskFilterForm(OrganisationFilterMixin, FilterForm):
     kind = forms.ChoiceField(
         label=_("What"), required=False, choices=[("", _("Everything")), *TASK_KINDS]
+    )
+
+
+class AttachmentForm(forms.Form):
+    """A file to attach to a usage report; what it is, is read from its bytes by the service."""
+
+    file = UploadField(
+        label=_("Attachment"),
+        help_text=_("A PDF, an image (PNG or JPEG) or an Excel workbook (xlsx)."),
     )

@@ -290,6 +290,7 @@ def review_application(
     if not approve and not reason.strip():
         raise WorkflowError(_("Give the provider the reason for rejecting."))
     before = {"status": app.status, "granted_amount": app.granted_amount}
+    before_reason = app.status_reason
     app.status = ApplicationStatus.APPROVED if approve else ApplicationStatus.REJECTED
     app.status_reason = reason.strip()
     if kind == "approved_amounts":
@@ -312,6 +313,12 @@ def review_application(
             "reason": app.status_reason,
         },
     )
+    after = {"status": app.status, "granted_amount": app.granted_amount}
+    if after != before or (not approve and app.status_reason != before_reason):
+        # A review that changes nothing the provider sees sends nothing again.
+        from .. import notifications
+
+        notifications.application_reviewed(app)
     return app
 
 

@@ -221,6 +221,9 @@ def accept_requisition(
             "lines": {u.code: a for u, a in lines.items()},
         },
     )
+    from .. import notifications
+
+    notifications.requisition_received(req)
     return req
 
 
@@ -281,6 +284,9 @@ def record_payment(
             "reference": payment.reference,
         },
     )
+    from .. import notifications
+
+    notifications.payment_made(payment)
     return payment
 
 
