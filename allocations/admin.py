@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -23,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from stimulans.roles import may_decide
 
-from . import audit, engine, jobs, services
+from . import audit, engine, identifiers, jobs, services
 from .admin_widgets import ValidAutocomplete
 from .forms import (
     DatasetForm,
@@ -196,8 +197,29 @@ class ReadOnlyInline(admin.TabularInline):
 # ---------------------------------------------------------------- register and agreements
 
 
+class OrganisationForm(forms.ModelForm):
+    """The organisation number typed as people write it (5565475489, 556547 5489), stored
+    NNNNNN-NNNN once its check digit is right."""
+
+    org_number = forms.CharField(
+        label=_("organisation number"),
+        required=False,
+        max_length=20,
+        help_text=_("NNNNNN-NNNN; spaces are fine."),
+    )
+
+    class Meta:
+        model = Organisation
+        fields = ["slug", "name", "kind", "ownership", "org_number"]
+
+    def clean_org_number(self):
+        number = self.cleaned_data["org_number"].strip()
+        return identifiers.normal_org_number(number) if number else number
+
+
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
+    form = OrganisationForm
     list_display = ["name", "slug", "kind", "ownership", "org_number"]
     list_filter = ["kind", "ownership"]
     search_fields = ["name", "slug", "org_number"]

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from django import forms
-from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
+
+from stimulans.uploads import XLSX_PARTS, UploadField, too_large, upload_limit  # noqa: F401
 
 MAX_ROWS = 100_000
 MAX_ERRORS = 50
@@ -54,24 +54,12 @@ class ImportRefused(Exception):
 # ---------------------------------------------------------------- reading
 
 # An xlsx is a zip holding at least these parts; its name and the browser's word are not trusted.
-XLSX_PARTS = ("[Content_Types].xml", "xl/workbook.xml")
 # A workbook may unpack to at most this many times the upload limit: a zip bomb is refused
 # before openpyxl inflates it (read-only mode streams the sheet, but not its shared strings).
 XLSX_UNPACKED_FACTOR = 20
 # Text a spreadsheet program writes has no control characters but tab and line breaks.
 NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_COLUMNS = 100
-
-
-def upload_limit() -> int:
-    return settings.STIMULANS_UPLOAD_MAX_BYTES
-
-
-def too_large(size: int) -> str:
-    return _("The file is %(size)s; at most %(max)s can be uploaded.") % {
-        "size": filesizeformat(size),
-        "max": filesizeformat(upload_limit()),
-    }
 
 
 def _refused(message: str) -> ImportRefused:
@@ -310,17 +298,6 @@ def _check_rows(rows, check) -> list:
     if problems:
         raise ImportRefused(problems)
     return out
-
-
-class UploadField(forms.FileField):
-    """A file field that refuses a file over the upload limit, saying how large it was
-    (`reporting.uploads.LimitedUploadHandler` keeps none of its bytes)."""
-
-    def to_python(self, data):
-        upload = super().to_python(data)
-        if upload is not None and upload.size > settings.STIMULANS_UPLOAD_MAX_BYTES:
-            raise forms.ValidationError(too_large(upload.size), code="too_large")
-        return upload
 
 
 # The names the imports use.

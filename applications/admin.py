@@ -35,6 +35,8 @@ from .models import (
     ApplicationUnit,
     ApplicationUse,
     Call,
+    ClaimAccount,
+    ClaimRepayment,
     Membership,
     Notice,
     NoticeStatus,
@@ -384,9 +386,17 @@ class UsageReportAdmin(ReadOnlyAdmin):
         )
 
 
+class ClaimRepaymentInline(ReadOnlyInline):
+    model = ClaimRepayment
+    fields = ["paid_on", "amount", "recorded_by", "recorded_at"]
+
+
 @admin.register(RepaymentClaim)
 class RepaymentClaimAdmin(ReadOnlyAdmin):
+    """Claims are made, and repayments recorded, on the officials' pages; here they are read."""
+
     list_display = ["requisition", "reason", "amount_display", "disposition", "due_on", "paid_on"]
+    inlines = [ClaimRepaymentInline]
     list_filter = ["reason", "disposition", ("paid_on", admin.EmptyFieldListFilter)]
     search_fields = ["requisition__organisation__name"]
     list_select_related = ["requisition__organisation", "requisition__pot", "requisition__run"]
@@ -407,6 +417,13 @@ class RepaymentClaimAdmin(ReadOnlyAdmin):
             ),
             _("%d claims marked as repaid."),
         )
+
+
+@admin.register(ClaimAccount)
+class ClaimAccountAdmin(ReadOnlyAdmin):
+    """Set on the officials' claims page (`services.set_claim_account`), which audits it."""
+
+    list_display = ["grant", "pays_to", "payee", "payment_method", "payment_account", "days_to_pay"]
 
 
 @admin.register(Notice)

@@ -10,8 +10,12 @@ The workflow's (besides the ledger's, `allocations.books`):
   before it: paid ≤ requisitioned, used ≤ paid, repaid and redistributed ≤ claimed;
 - *claims*: claimed = claimed as not used + taken back, each within what it
   comes from (unspent after an accepted report; declined or not requisitioned);
-- *audit*: every answered requisition, payment, claim, repayment, submitted and
-  reviewed report and application status change has its audit entry.
+- *repayments*: per claim, the repayments add up to no more than the claim, and a claim
+  for money not used counts as repaid exactly when they add up to it; money taken back has
+  no repayments. Per pot, repaid in full ≤ repayments ≤ claimed as not used, so what a
+  redistribution divides (claims repaid in full) was repaid;
+- *audit*: every answered requisition, payment, claim, repayment (each part of one),
+  submitted and reviewed report and application status change has its audit entry.
 
 The per-pot money (`pot_money`) is what the dashboard's columns show too; every
 figure is read the way `applications.services` defines it, summed per pot in SQL
@@ -37,8 +41,19 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, fields
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from allocations import books as ledger
@@ -60,6 +75,7 @@ from .models import (
     Application,
     ApplicationStatus,
     ClaimReason,
+    ClaimRepayment,
     Payment,
     RepaymentClaim,
     ReportStatus,
@@ -93,6 +109,8 @@ class PotMoney:
     repaid: int = 0
     redistributed: int = 0
     redistributed_unrepaid: int = 0  # never so through the services: a round takes repaid money
+    repayments: int = 0  # every repayment recorded on a claim for money not used
+    repaid_unspent: int = 0  # claims for money not used that are repaid in full
     redecided: int = 0  # what the decided redistribution rounds of the pot allocated again
 
     @property
@@ -201,6 +219,7 @@ def _pot_money(grant: Grant, requisitions: QuerySet, decisions: QuerySet) -> dic
             unspent=_sum("amount", Q(reason=ClaimReason.UNSPENT)),
             taken_back=_sum("amount", Q(reason__in=TAKEN_BACK)),
             repaid=_sum("amount", Q(paid_on__isnull=False)),
+            repaid_unspent=_sum("amount", Q(paid_on__isnull=False, reason=ClaimReason.UNSPENT)),
             redistributed=_sum("amount", Q(redistribution__decided_on__isnull=False)),
             unrepaid=_sum(
                 "amount", Q(redistribution__decided_on__isnull=False, paid_on__isnull=True)
@@ -213,6 +232,15 @@ def _pot_money(grant: Grant, requisitions: QuerySet, decisions: QuerySet) -> dic
         m.claimed_unspent, m.claimed_taken_back = row["unspent"], row["taken_back"]
         m.repaid, m.redistributed = row["repaid"], row["redistributed"]
         m.redistributed_unrepaid = row["unrepaid"]
+        m.repaid_unspent = row["repaid_unspent"]
+    repayments = (
+        ClaimRepayment.objects.filter(claim__requisition__in=ids)
+        .values("claim__requisition__pot_id")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    for row in repayments:
+        at(row["claim__requisition__pot_id"]).repayments = row["total"]
     rounds = (
         PotResult.objects.filter(
             run__grant=grant,
@@ -266,6 +294,7 @@ def check_grant(grant: Grant) -> list[Breach]:
         *capped("decision", decision),
         *capped("flow", flow + requisition_flow_breaches(grant)),
         *capped("claims", claims),
+        *capped("repayments", repayment_breaches(grant)),
         *capped("audit", workflow_audit_breaches(grant)),
     ]
 
@@ -336,6 +365,24 @@ def flows_in_order(name: str, m: PotMoney) -> list[str]:
             _("%(pot)s: %(a)s is repaid, more than the %(b)s claimed back."),
             m.repaid,
             m.claimed,
+        ),
+        (
+            m.repaid_unspent > m.repayments,
+            _(
+                "%(pot)s: %(a)s of the claims for money not used is repaid in full, but the "
+                "repayments recorded add up to %(b)s."
+            ),
+            m.repaid_unspent,
+            m.repayments,
+        ),
+        (
+            m.repayments > m.claimed_unspent,
+            _(
+                "%(pot)s: %(a)s is recorded as repaid, more than the %(b)s claimed back as "
+                "not used."
+            ),
+            m.repayments,
+            m.claimed_unspent,
         ),
         (
             m.redistributed > m.claimed,
@@ -493,6 +540,63 @@ def requisition_flow_breaches(grant: Grant) -> list[str]:
     return problems
 
 
+def repayment_breaches(grant: Grant) -> list[str]:
+    """Per claim: repaid no more than claimed, repaid in full exactly when marked so."""
+    claims = RepaymentClaim.objects.filter(requisition__run__grant=grant)
+    unspent = Q(reason=ClaimReason.UNSPENT)
+    broken = (
+        claims.annotate(
+            recorded=Coalesce(
+                Subquery(
+                    ClaimRepayment.objects.filter(claim=OuterRef("pk"))
+                    .order_by()
+                    .values("claim")
+                    .annotate(total=Sum("amount"))
+                    .values("total"),
+                    output_field=BigIntegerField(),
+                ),
+                Value(0),
+            )
+        )
+        .filter(
+            unspent & Q(recorded__gt=F("amount"))
+            | unspent & Q(paid_on__isnull=False) & ~Q(recorded=F("amount"))
+            | unspent & Q(paid_on__isnull=True) & Q(recorded=F("amount"))
+            | ~unspent & ~Q(recorded=0)
+        )
+        .select_related("requisition__organisation")
+        .order_by("pk")
+    )
+    problems = []
+    for claim in broken:
+        words = {
+            "organisation": claim.requisition.organisation.name,
+            **kronor(amount=claim.amount, repaid=claim.recorded),
+        }
+        if claim.reason != ClaimReason.UNSPENT:
+            text = _(
+                "The claim of %(amount)s from %(organisation)s took back money never paid out, "
+                "but %(repaid)s is recorded as repaid on it."
+            )
+        elif claim.recorded > claim.amount:
+            text = _(
+                "The claim of %(amount)s from %(organisation)s has %(repaid)s repaid on it, "
+                "more than it claims."
+            )
+        elif claim.paid_on is not None:
+            text = _(
+                "The claim of %(amount)s from %(organisation)s is marked repaid, but only "
+                "%(repaid)s is recorded as repaid on it."
+            )
+        else:
+            text = _(
+                "The claim of %(amount)s from %(organisation)s is repaid in full by its "
+                "repayments, but not marked repaid."
+            )
+        problems.append(text % words)
+    return problems
+
+
 # ---------------------------------------------------------------- the audit trail
 
 STATUS_ACTIONS = (
@@ -570,6 +674,13 @@ def workflow_audit_breaches(grant: Grant) -> list[str]:
                     "date": payment.paid_on.isoformat(),
                 }
             )
+    repayments_of = dict(
+        ClaimRepayment.objects.filter(claim__requisition__run__grant=grant)
+        .values("claim_id")
+        .annotate(count=Count("pk"))
+        .values_list("claim_id", "count")
+        .order_by()
+    )
     for claim in RepaymentClaim.objects.filter(requisition__run__grant=grant).select_related(
         "requisition__organisation"
     ):
@@ -581,8 +692,11 @@ def workflow_audit_breaches(grant: Grant) -> list[str]:
             problems.append(
                 _("The claim of %(amount)s from %(organisation)s has no audit entry.") % words
             )
-        repaid_later = claim.reason == ClaimReason.UNSPENT and claim.paid_on is not None
-        if repaid_later and not logged(RepaymentClaim, claim.pk, "claim.repaid"):
+        entered = sum(
+            a == "claim.repaid"
+            for a, _status in entries.get((RepaymentClaim._meta.label_lower, str(claim.pk)), [])
+        )
+        if entered < repayments_of.get(claim.pk, 0):
             problems.append(
                 _(
                     "The claim of %(amount)s from %(organisation)s is repaid, but the audit trail "

@@ -1,6 +1,6 @@
 """The grant workflow: calls, applications, requisitions, payments, usage reports, repayments."""
 
-import re
+import uuid
 from datetime import date
 from decimal import Decimal
 
@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from allocations import identifiers
 from allocations.models import slug_validator
 
 
@@ -132,37 +133,9 @@ class PaymentMethod(models.TextChoices):
     PLUSGIRO = "plusgiro", _("Plusgiro")
 
 
-def mod10_ok(digits: str) -> bool:
-    """The Luhn (modulus 10) check that bankgiro and plusgiro numbers carry."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-BANKGIRO = re.compile(r"^[0-9]{3,4}-[0-9]{4}\Z")
-PLUSGIRO = re.compile(r"^[0-9]{1,7}-[0-9]\Z")
-
-
-def payment_account_problem(method: str, account: str) -> str | None:
-    """Why a bankgiro or plusgiro number is wrong, or None when it is right."""
-    account = account.strip()
-    if method == PaymentMethod.BANKGIRO:
-        if not BANKGIRO.match(account):
-            return str(_("A bankgiro number is written NNN-NNNN or NNNN-NNNN."))
-    elif method == PaymentMethod.PLUSGIRO:
-        if not PLUSGIRO.match(account):
-            return str(_("A plusgiro number is written N-N up to NNNNNNN-N."))
-    else:
-        return str(_("Choose bankgiro or plusgiro."))
-    if not mod10_ok(account.replace("-", "")):
-        return str(_("The check digit of %(account)s is wrong.") % {"account": account})
-    return None
+# The checks of bankgiro and plusgiro numbers, here for the code that reads them from the models.
+mod10_ok = identifiers.mod10_ok
+payment_account_problem = identifiers.payment_account_problem
 
 
 class ApplicationStatus(models.TextChoices):
@@ -545,6 +518,37 @@ class UsageLine(models.Model):
         return f"{self.use}: {self.amount}"
 
 
+def attachment_path(attachment: "ReportAttachment", filename: str) -> str:
+    """Where an attachment is stored: in the private file storage (MEDIA_ROOT, which no URL
+    serves), under a random name; only `portal:attachment` hands it out, to those who may."""
+    ending = filename.rsplit(".", 1)[-1] if "." in filename else "bin"
+    return f"attachments/{uuid.uuid4().hex}.{ending}"
+
+
+class ReportAttachment(models.Model):
+    """A file sent with a usage report (bilaga): a receipt, a photo, a spreadsheet."""
+
+    report = models.ForeignKey(
+        UsageReport, models.CASCADE, related_name="attachments", verbose_name=_("report")
+    )
+    file = models.FileField(_("file"), upload_to=attachment_path, max_length=300)
+    name = models.CharField(_("file name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=10)
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("uploaded at"))
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class ClaimReason(models.TextChoices):
     UNSPENT = "unspent", _("not used")
     DECLINED = "declined", _("declined")
@@ -580,6 +584,14 @@ class RepaymentClaim(models.Model):
         related_name="source_claims",
         verbose_name=_("redistributed in"),
     )
+    # Where and how to pay, as the grant's claim account said when the claim was made: a letter
+    # sent stays true when the account is changed later. Blank for money never paid out.
+    payee = models.CharField(_("pay to"), max_length=200, blank=True)
+    payment_method = models.CharField(
+        _("payment method"), max_length=10, choices=PaymentMethod.choices, blank=True
+    )
+    payment_account = models.CharField(_("account number"), max_length=20, blank=True)
+    payment_reference = models.CharField(_("payment reference"), max_length=60, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -593,12 +605,96 @@ class RepaymentClaim(models.Model):
     def __str__(self) -> str:
         return f"{self.requisition.organisation}: {self.amount} kr ({self.get_reason_display()})"
 
+    def is_overdue(self, today: date) -> bool:
+        """Due and not fully repaid (a claim with no due date is never overdue)."""
+        return self.paid_on is None and self.due_on is not None and self.due_on < today
+
+
+class ClaimRepayment(models.Model):
+    """Money repaid on a claim (återbetalning): the whole claim at once, or in parts."""
+
+    claim = models.ForeignKey(
+        RepaymentClaim, models.PROTECT, related_name="repayments", verbose_name=_("claim")
+    )
+    amount = models.PositiveBigIntegerField(_("amount (kr)"))
+    paid_on = models.DateField(_("repaid on"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("recorded at"))
+
+    class Meta:
+        ordering = ["paid_on", "id"]
+        verbose_name = _("repayment")
+        verbose_name_plural = _("repayments")
+
+    def __str__(self) -> str:
+        return f"{self.claim}: {self.amount} kr {self.paid_on}"
+
+
+class ClaimPayee(models.TextChoices):
+    ADMINISTRATION = "administration", _("the administration")
+    STATE = "state", _("the state, as the agreement names")
+
+
+class ClaimAccount(models.Model):
+    """Where a grant's claimed-back money is paid (konto för återbetalning vid återkrav).
+
+    To the administration that holds the grant, or, for a grant whose unused money goes
+    straight back to the state, to the payee the agreement names (`Agreement.repay_to`).
+    A claim copies the account, a reference and its due date from here when it is made.
+    """
+
+    grant = models.OneToOneField(
+        "allocations.Grant",
+        models.CASCADE,
+        related_name="claim_account",
+        verbose_name=_("grant"),
+    )
+    pays_to = models.CharField(
+        _("repaid to"),
+        max_length=16,
+        choices=ClaimPayee.choices,
+        default=ClaimPayee.ADMINISTRATION,
+    )
+    payee = models.CharField(_("payee"), max_length=200)
+    payment_method = models.CharField(
+        _("payment method"), max_length=10, choices=PaymentMethod.choices
+    )
+    payment_account = models.CharField(_("account number"), max_length=20)
+    reference_prefix = models.CharField(
+        _("reference prefix"),
+        max_length=40,
+        blank=True,
+        help_text=_("Each claim's payment reference is this and the claim's number."),
+    )
+    days_to_pay = models.PositiveSmallIntegerField(
+        _("days to pay"),
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+
+    class Meta:
+        verbose_name = _("claim account")
+        verbose_name_plural = _("claim accounts")
+
+    def __str__(self) -> str:
+        return f"{self.payee}: {self.get_payment_method_display()} {self.payment_account}"
+
 
 class NoticeKind(models.TextChoices):
     """What a notice says; each kind is the e-mail template of the same name."""
 
     SUBMITTED = "submitted", _("application received")
+    APPROVED = "approved", _("application approved")
+    REJECTED = "rejected", _("application rejected")
     DECISION = "decision", _("decision made")
+    REQUISITIONED = "requisitioned", _("requisition received")
+    PAID = "paid", _("payment made")
     CLAIM = "claim", _("repayment claimed")
     REPORT_DUE = "report_due", _("usage report due")
     INVITATION = "invitation", _("invitation to the portal")
@@ -622,7 +718,7 @@ class Notice(models.Model):
     recipients = models.JSONField(_("recipients"), default=list)
     subject = models.CharField(_("subject"), max_length=300)
     body = models.TextField(_("body"))
-    # What the notice is about: an application, a requisition, a repayment claim.
+    # What the notice is about: an application, a requisition, a payment, a repayment claim.
     content_type = models.ForeignKey(
         "contenttypes.ContentType", models.PROTECT, related_name="+", verbose_name=_("concerns")
     )

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from .models import Membership, Notice, NoticeKind
+from .models import ApplicationStatus, Membership, Notice, NoticeKind
 from .services.notices import record_notice
 
 
@@ -37,6 +37,39 @@ def application_submitted(app) -> Notice | None:
     recipients = _recipients(app.organisation_id, app.contact_email)
     return record_notice(
         kind=NoticeKind.SUBMITTED, context=context, recipients=recipients, concerns=app
+    )
+
+
+def application_reviewed(app) -> Notice | None:
+    """Approved, or rejected with the reason: one notice per review that changed something."""
+    approved = app.status == ApplicationStatus.APPROVED
+    context = {"app": app, "url": portal_url("application", app.pk)}
+    return record_notice(
+        kind=NoticeKind.APPROVED if approved else NoticeKind.REJECTED,
+        context=context,
+        recipients=_recipients(app.organisation_id, app.contact_email),
+        concerns=app,
+    )
+
+
+def requisition_received(req) -> Notice | None:
+    context = {"req": req, "url": portal_url("requisition", req.pk)}
+    return record_notice(
+        kind=NoticeKind.REQUISITIONED,
+        context=context,
+        recipients=_recipients(req.organisation_id),
+        concerns=req,
+    )
+
+
+def payment_made(payment) -> Notice | None:
+    req = payment.requisition
+    context = {"payment": payment, "req": req, "url": portal_url("requisition", req.pk)}
+    return record_notice(
+        kind=NoticeKind.PAID,
+        context=context,
+        recipients=_recipients(req.organisation_id),
+        concerns=payment,
     )
 
 

@@ -32,6 +32,7 @@ from .models import (
     Call,
     Membership,
     RepaymentClaim,
+    ReportAttachment,
     ReportStatus,
     Requisition,
     RequisitionStatus,
@@ -231,6 +232,31 @@ def get_application_for(user, pk) -> Application:
 
 def get_requisition_for(user, pk) -> Requisition:
     return _get(requisitions_for(user).select_related("run__grant", "organisation"), pk)
+
+
+def get_claim_for(user, pk) -> RepaymentClaim:
+    """A claim on a requisition the user may see: an official's, or the claimed organisation's."""
+    qs = RepaymentClaim.objects.filter(requisition__in=requisitions_for(user).values("pk"))
+    return _get(
+        qs.select_related(
+            "requisition__run__grant__agreement",
+            "requisition__run__grant__administered_by",
+            "requisition__organisation",
+            "requisition__pot",
+        ),
+        pk,
+    )
+
+
+def get_attachment_for(user, pk) -> ReportAttachment:
+    """A usage report's attachment, for an official or a user of the reporting organisation.
+
+    Anyone else gets 404, as for an attachment that does not exist.
+    """
+    qs = ReportAttachment.objects.filter(
+        report__requisition__in=requisitions_for(user).values("pk")
+    )
+    return _get(qs.select_related("report__requisition"), pk)
 
 
 def get_unit_for(user, pk) -> Unit:

@@ -208,3 +208,33 @@ def render_letters(run: AllocationRun, organisation_ids: list[int]) -> list[byte
     writer = PdfWriter()
     created = document_date(run)
     return [writer.write(html, created=created) for html in letters_html(run, organisation_ids)]
+
+
+def claim_letter_html(claim) -> str:
+    """The letter claiming money back (återkrav) from a recipient, in Swedish."""
+    from applications import services as workflow
+
+    req = claim.requisition
+    grant = req.run.grant
+    repaid = workflow.repaid_total(claim)
+    report = getattr(req, "report", None)
+    with translation.override(DOCUMENT_LANGUAGE):
+        context = {
+            "claim": claim,
+            "req": req,
+            "grant": grant,
+            "organisation": req.organisation,
+            "administration": grant.administered_by.name,
+            "reference": grant.reference,
+            "created": claim.created_at.date(),
+            "paid": workflow.paid_total(req),
+            "used": workflow.used_total(report) if report is not None else 0,
+            "repaid": repaid,
+            "left": claim.amount - repaid,
+        }
+        return render_html("reporting/documents/claim_letter.html", context)
+
+
+def render_claim_letter(claim) -> bytes:
+    """The claim letter as a PDF, dated the day of the claim."""
+    return PdfWriter().write(claim_letter_html(claim), created=claim.created_at.date())

@@ -23,5 +23,6 @@ urlpatterns = [
         views.provider_usage,
         name="provider-usage",
     ),
+    path("claims/<int:pk>/letter/", views.claim_letter, name="claim_letter"),
     path("units/import/", views.unit_import, name="import-units"),
 ]

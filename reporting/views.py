@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from allocations.jobs import JobRefused
 from allocations.models import AllocationRun, AuditEntry, Grant, Job, JobPart, JobStatus
+from applications import permissions as workflow_permissions
 
 from . import dashboard, delegation, pdf, roadmap, services
 from .access import (
@@ -325,6 +326,22 @@ def provider_letter(request: HttpRequest, run_id: int, org_slug: str) -> HttpRes
         (data,) = pdf.render_letters(run, [organisation.pk])
     except RenderError as exc:
         return HttpResponse(str(exc), status=503, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+def claim_letter(request: HttpRequest, pk: int) -> HttpResponse:
+    """A claim's letter (återkrav), for the claimed organisation's users and officials."""
+    claim = workflow_permissions.get_claim_for(request.user, pk)
+    if not claim.payment_reference:
+        raise Http404  # money taken back, never paid out: there is nothing to pay
+    try:
+        data = pdf.render_claim_letter(claim)
+    except RenderError as exc:
+        return HttpResponse(str(exc), status=503, content_type="text/plain; charset=utf-8")
+    name = f"{claim.requisition.run.grant.slug}-aterkrav-{claim.pk}.pdf"
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -257,7 +257,7 @@ for _static_dir in (STATIC_ROOT, *STATICFILES_DIRS):
         )
 
 # Uploads (unit registers, datasets): a file above this many bytes is refused as it arrives
-# and never stored (reporting.uploads). Django's own limits, stated: form fields at most
+# and never stored (stimulans.uploads). Django's own limits, stated: form fields at most
 # 2.5 MB in memory, and an upload above 2.5 MB is spooled to a temporary file, not memory.
 STIMULANS_UPLOAD_MAX_BYTES = env_int("STIMULANS_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
 if STIMULANS_UPLOAD_MAX_BYTES < 1:
@@ -265,7 +265,7 @@ if STIMULANS_UPLOAD_MAX_BYTES < 1:
         f"STIMULANS_UPLOAD_MAX_BYTES={STIMULANS_UPLOAD_MAX_BYTES} must be at least 1 (byte)"
     )
 FILE_UPLOAD_HANDLERS = [
-    "reporting.uploads.LimitedUploadHandler",
+    "stimulans.uploads.LimitedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]

@@ -29,7 +29,16 @@ from allocations.models import AllocationRun, AuditEntry, Grant, Job, JobPart, O
 from allocations.services import compute_grant
 from applications import services
 from applications.grantfiles import export_grant, import_grant
-from applications.models import ClaimDisposition, Notice, Payment, RepaymentClaim, Requisition
+from applications.models import (
+    ClaimAccount,
+    ClaimDisposition,
+    ClaimRepayment,
+    Notice,
+    Payment,
+    RepaymentClaim,
+    ReportAttachment,
+    Requisition,
+)
 from reporting import backup as backups
 from reporting import services as reporting_services
 from reporting.exporters import get_exporter
@@ -41,6 +50,12 @@ from .factories import official_user, provider_user
 from .test_reporting_workflow import accept, decide, report
 
 pytestmark = pytest.mark.django_db
+
+# A minimal PDF and PNG: the attachments are known by these first bytes.
+ATTACHMENTS = {
+    "kvitto.pdf": b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n",
+    "bild.png": b"\x89PNG\r\n\x1a\n" + bytes(range(64)),
+}
 
 
 @pytest.fixture(autouse=True)
@@ -88,7 +103,21 @@ def follow(official, capture) -> Grant:
     services.record_payment(
         req=full, paid_on=date(2023, 7, 1), amount=full.amount, reference="V1", actor=official
     )
+    # Attachments to the report, in the private storage: a PDF and a PNG.
+    usage = services.report_for(full)
+    for name, data in ATTACHMENTS.items():
+        services.add_attachment(report=usage, name=name, content=io.BytesIO(data), actor=official)
     report(full, 100_000, official, accept_it=True)
+    services.set_claim_account(
+        grant=grant,
+        pays_to="administration",
+        payee="",
+        payment_method="plusgiro",
+        payment_account="4 77 88-5",
+        reference_prefix="ÄN2023",
+        days_to_pay=30,
+        actor=official,
+    )
     claim = services.claim_repayment(
         req=full,
         amount=full.amount - 100_000,
@@ -97,6 +126,8 @@ def follow(official, capture) -> Grant:
         today=date(2024, 2, 1),
         actor=official,
     )
+    # Repaid in two parts: the second settles it.
+    services.record_repayment(claim=claim, amount=1_000, paid_on=date(2024, 2, 20), actor=official)
     services.mark_claim_repaid(claim=claim, paid_on=date(2024, 3, 1), actor=official)
     decide(services.redistribute(pot=pot, actor=official), official, date(2024, 6, 30))
     services.decline_requisition(req=declined, reason="Vi avstår", actor=official)
@@ -179,6 +210,8 @@ def everything(slug: str) -> dict:
             out[f"{name} csv"] = written(grant, name, "csv")
             out[f"{name} xlsx"] = cells(written(grant, name, "xlsx"))
     files = {}
+    for attachment in ReportAttachment.objects.filter(report__requisition__run__grant=grant):
+        files[f"attachment {attachment.name}"] = (attachment.kind, _digest(attachment.file))
     for job in Job.objects.filter(grant=grant):
         if job.file:
             files[job.title] = _digest(job.file)
@@ -192,7 +225,21 @@ def everything(slug: str) -> dict:
     out["counts"] = {
         "requisitions": Requisition.objects.filter(run__grant=grant).count(),
         "payments": Payment.objects.filter(requisition__run__grant=grant).count(),
-        "claims": RepaymentClaim.objects.filter(requisition__run__grant=grant).count(),
+        "claims": sorted(
+            RepaymentClaim.objects.filter(requisition__run__grant=grant).values_list(
+                "amount", "paid_on", "payee", "payment_account", "payment_reference"
+            )
+        ),
+        "repayments": sorted(
+            ClaimRepayment.objects.filter(claim__requisition__run__grant=grant).values_list(
+                "amount", "paid_on"
+            )
+        ),
+        "claim account": list(
+            ClaimAccount.objects.filter(grant=grant).values_list(
+                "payee", "payment_method", "payment_account", "reference_prefix"
+            )
+        ),
         # Each notice still concerns the record it was about (its id followed the record).
         "notices": sorted(
             (n.kind, n.subject, n.body, n.status, str(n.concerns))
@@ -209,7 +256,7 @@ def everything(slug: str) -> dict:
 
 
 def _grant_of(obj) -> int:
-    if isinstance(obj, RepaymentClaim):
+    if isinstance(obj, RepaymentClaim | Payment):
         obj = obj.requisition
     return obj.run.grant_id if isinstance(obj, Requisition) else obj.grant_id
 

@@ -356,4 +356,12 @@ def test_a_repayment_is_registered_the_same_way_through_every_door(
     assert claim.paid_on == date.today()
     entries = AuditEntry.objects.filter(action="claim.repaid", object_id=str(claim.pk))
     assert entries.count() == 1
-    assert entries.get().after == {"paid_on": date.today().isoformat(), "amount": claim.amount}
+    repayment = claim.repayments.get()  # all that was left, in one repayment
+    assert entries.get().after == {
+        "paid_on": date.today().isoformat(),
+        "amount": claim.amount,
+        "repaid": claim.amount,
+        "left": 0,
+        "settled": True,
+        "repayment": repayment.pk,
+    }

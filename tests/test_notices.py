@@ -337,3 +337,75 @@ def test_a_real_worker_retries_with_backoff_and_then_marks_the_notice_failed(
     assert notice.attempts == 3  # the first try and two retries
     assert "ConnectionRefusedError" in notice.last_error
     assert Application.objects.get(pk=app.pk).status == ApplicationStatus.SUBMITTED
+
+
+# ---------------------------------------------------------------- every step tells the provider
+
+
+def notices_of(kind: str) -> list[Notice]:
+    return list(Notice.objects.filter(kind=kind).order_by("pk"))
+
+
+def test_approval_and_rejection_are_told_once_per_change_with_the_reason(
+    draft, official, settings, django_capture_on_commit_callbacks
+):
+    app, user, client = draft
+    send_application(client, app)
+    link = settings.STIMULANS_BASE_URL + reverse("portal:application", args=[app.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.review_application(app=app, approve=True, actor=official)
+    [approved] = notices_of(NoticeKind.APPROVED)
+    assert approved.concerns == app
+    assert user.email in approved.recipients
+    assert link in approved.body
+    assert approved.status == NoticeStatus.SENT
+    assert approved.subject == f"Er ansökan till {app.pot.name} har beviljats"
+    # Approving again changes nothing the provider sees: nothing is sent again.
+    services.review_application(app=app, approve=True, actor=official)
+    assert len(notices_of(NoticeKind.APPROVED)) == 1
+
+    services.review_application(
+        app=app, approve=False, reason="Enheten saknar tillstånd.", actor=official
+    )
+    [rejected] = notices_of(NoticeKind.REJECTED)
+    assert "Enheten saknar tillstånd." in rejected.body
+    assert link in rejected.body
+    services.review_application(
+        app=app, approve=False, reason="Enheten saknar tillstånd.", actor=official
+    )
+    assert len(notices_of(NoticeKind.REJECTED)) == 1
+    # A rejection without a reason is refused, and tells nobody anything.
+    with pytest.raises(services.WorkflowError):
+        services.review_application(app=app, approve=False, reason=" ", actor=official)
+    assert Notice.objects.filter(kind__in=[NoticeKind.APPROVED, NoticeKind.REJECTED]).count() == 2
+
+
+def test_requisition_received_and_payment_are_told_in_their_step(accepted, official, settings):
+    req, user = accepted
+    base = settings.STIMULANS_BASE_URL
+    page = base + reverse("portal:requisition", args=[req.pk])
+    [decision] = [n for n in notices_of(NoticeKind.DECISION) if n.concerns == req]
+    assert page in decision.body
+    [received] = notices_of(NoticeKind.REQUISITIONED)
+    assert received.concerns == req
+    assert page in received.body
+    assert "5050-1055" in received.body
+
+    # A payment refused records no notice; a payment recorded, one, about the payment.
+    with pytest.raises(services.WorkflowError):
+        services.record_payment(
+            req=req, paid_on=today(), amount=req.amount + 1, reference="V-1", actor=official
+        )
+    assert notices_of(NoticeKind.PAID) == []
+    payment = services.record_payment(
+        req=req, paid_on=today(), amount=1000, reference="V-1", actor=official
+    )
+    [paid] = notices_of(NoticeKind.PAID)
+    assert paid.concerns == payment
+    assert user.email in paid.recipients
+    assert page in paid.body
+    assert "V-1" in paid.body
+    assert paid.subject == f"Utbetalning gjord: {req.pot.name}"
+    # Plain text: nothing escaped for HTML.
+    assert "&" not in paid.body.replace(base, "")

@@ -53,9 +53,11 @@ from applications.models import (
     ApplicationUnit,
     Call,
     ClaimDisposition,
+    ClaimRepayment,
     Membership,
     Payment,
     RepaymentClaim,
+    ReportAttachment,
     Requisition,
     UsageLine,
     UsageReport,
@@ -121,6 +123,17 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     },
     "portal:report": {
         "GET": row(LOGIN, 200, 404, 200, 200),
+        "POST": row(LOGIN, 302, 404, 302, 302),
+    },
+    # The report is submitted: nothing is attached or removed any more (a message and a
+    # redirect); an official acts for no organisation and changes nothing there either.
+    "portal:attachment_add": {
+        "GET": row(LOGIN, 405, 405, 405, 405),
+        "POST": row(LOGIN, 302, 404, 302, 302),
+    },
+    "portal:attachment": {"GET": row(LOGIN, 200, 404, 200, 200)},
+    "portal:attachment_remove": {
+        "GET": row(LOGIN, 405, 405, 405, 405),
         "POST": row(LOGIN, 302, 404, 302, 302),
     },
     # The unit register: each provider its own units; one who acts for no organisation
@@ -200,6 +213,13 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "office:claim": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
     "office:claims": {"GET": OFFICE_GET},
     "office:claim_repaid": {"GET": OFFICE_POST_ONLY_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
+    # An empty repayment is refused with a message, back to the claims list.
+    "office:claim_repayment": {
+        "GET": OFFICE_POST_ONLY_GET,
+        "POST": row(LOGIN, 403, 403, 302, 302),
+    },
+    # An empty claim account form is shown again with its errors.
+    "office:claim_account": {"GET": OFFICE_GET, "POST": row(LOGIN, 403, 403, 200, 200)},
     "office:reports": {"GET": OFFICE_GET},
     "office:report": {"GET": OFFICE_GET},
     # The report is accepted already: reviewing it again is refused.
@@ -227,6 +247,7 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "reporting:delegation": {"GET": OFFICE_GET},
     "reporting:registry": {"GET": OFFICE_GET},
     "reporting:provider-letter": {"GET": row(LOGIN, 200, 404, 200, 200)},
+    "reporting:claim_letter": {"GET": row(LOGIN, 200, 404, 200, 200)},
     "reporting:provider-usage": {"GET": row(LOGIN, 200, 404, 200, 200)},
     # ------------------------------------------------------------ the ledger: home and jobs
     # Everyone signed in is sent where their work is.
@@ -388,6 +409,9 @@ def world(import_seed, settings, tmp_path):
         benefit="Tryggare vård.",
         actor=owner,
     )
+    attachment = services.add_attachment(
+        report=report, name="kvitto.pdf", content=ContentFile(b"%PDF-1.7 kvitto"), actor=owner
+    )
     services.submit_report(report=report, actor=owner)
     services.review_report(report=report, accept=True, comment="", actor=official)
     claim = services.claim_repayment(
@@ -454,6 +478,12 @@ def world(import_seed, settings, tmp_path):
         "invite_recipient_user": req.pk,
         "claim": req.pk,
         "claim_repaid": claim.pk,
+        "claim_repayment": claim.pk,
+        "claim_letter": claim.pk,
+        "claim_account": grant.pk,
+        "attachment_add": req.pk,
+        "attachment": attachment.pk,
+        "attachment_remove": attachment.pk,
         "office:report": report.pk,
         "review_report": report.pk,
     }
@@ -507,6 +537,8 @@ def snapshot() -> tuple:
         list(RepaymentClaim.objects.order_by("pk").values_list("amount", "paid_on")),
         list(UsageReport.objects.order_by("pk").values_list("status", flat=True)),
         list(UsageLine.objects.order_by("pk").values_list("amount", flat=True)),
+        list(ReportAttachment.objects.order_by("pk").values_list("name", flat=True)),
+        list(ClaimRepayment.objects.order_by("pk").values_list("amount", flat=True)),
         list(User.objects.order_by("pk").values_list("password", flat=True)),
         list(Unit.objects.order_by("pk").values_list("organisation_id", "name", "places")),
     )

@@ -21,6 +21,8 @@ from ..models import (
     ApplicationStatus,
     Call,
     ClaimDisposition,
+    ClaimPayee,
+    PaymentMethod,
     ReportStatus,
     RequisitionStatus,
     call_date_problems,
@@ -368,6 +370,57 @@ class RepaidForm(Labelled, forms.Form):
     paid_on = date_field(_("repaid on"))
 
 
+class RepaymentForm(Labelled, forms.Form):
+    """Money repaid on a claim: all that is left (registered as repaid), or a part."""
+
+    amount = KronorField(label=_("amount repaid (kr)"), min_value=1)
+    paid_on = date_field(_("repaid on"))
+
+    def __init__(self, *args, left: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.left = left
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount > self.left:
+            raise ValidationError(
+                _("Only %(left)s of the claim is left to repay."),
+                params={"left": format_kronor(self.left)},
+            )
+        return amount
+
+
+class ClaimAccountForm(Labelled, forms.Form):
+    """Where a grant's claimed-back money is paid; the service checks and normalises."""
+
+    pays_to = forms.ChoiceField(
+        label=_("repaid to"), choices=ClaimPayee.choices, widget=forms.RadioSelect
+    )
+    payee = forms.CharField(
+        label=_("payee"),
+        max_length=200,
+        required=False,
+        help_text=_(
+            "Left empty: the administration holding the grant, or the payee the agreement names."
+        ),
+    )
+    payment_method = forms.ChoiceField(label=_("payment method"), choices=PaymentMethod.choices)
+    payment_account = forms.CharField(
+        label=_("account number"),
+        max_length=30,
+        help_text=_(
+            "Bankgiro NNN-NNNN or NNNN-NNNN, plusgiro N-N up to NNNNNNN-N; spaces are fine."
+        ),
+    )
+    reference_prefix = forms.CharField(
+        label=_("reference prefix"),
+        max_length=40,
+        required=False,
+        help_text=_("Each claim's payment reference is this and the claim's number."),
+    )
+    days_to_pay = forms.IntegerField(label=_("days to pay"), min_value=1, max_value=365)
+
+
 # ---------------------------------------------------------------- usage reports and claims
 
 
@@ -402,14 +455,21 @@ class ReportReviewForm(Labelled, forms.Form):
 
 
 class ClaimFilterForm(GetForm):
-    OUTSTANDING, SETTLED = "outstanding", "settled"
+    OUTSTANDING, SETTLED, OVERDUE = "outstanding", "settled", "overdue"
     grant = GrantChoiceField(
         label=_("grant"), queryset=Grant.objects.order_by("slug"), required=False
     )
     state = forms.ChoiceField(
         label=_("state"),
         required=False,
-        choices=_choices(_("all"), [(OUTSTANDING, _("outstanding")), (SETTLED, _("settled"))]),
+        choices=_choices(
+            _("all"),
+            [
+                (OUTSTANDING, _("outstanding")),
+                (OVERDUE, _("overdue")),
+                (SETTLED, _("settled")),
+            ],
+        ),
     )
     disposition = forms.ChoiceField(
         label=_("the money goes"),

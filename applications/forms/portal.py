@@ -13,16 +13,16 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from allocations import grantfile
+from allocations import grantfile, identifiers
 from allocations.formerrors import GroupedNumbers
 from allocations.models import GrantUnit, PermittedUse, Unit
 from allocations.wording import format_kronor, format_number, reason_text, unit_type_label
+from stimulans.uploads import UploadField
 
 from ..models import (
     ApplicationStatus,
     PaymentMethod,
     RequisitionStatus,
-    payment_account_problem,
 )
 from ..services import DECLARATION, UnitChoice
 from ..units import NewUnitChoice
@@ -109,9 +109,11 @@ class PaymentFieldsMixin:
         )
         self.fields["payment_account"] = forms.CharField(
             label=_("Account number"),
-            max_length=20,
+            max_length=30,
             required=required,
-            help_text=_("Bankgiro NNN-NNNN or NNNN-NNNN, plusgiro N-N up to NNNNNNN-N."),
+            help_text=_(
+                "Bankgiro NNN-NNNN or NNNN-NNNN, plusgiro N-N up to NNNNNNN-N; spaces are fine."
+            ),
         )
 
     def clean_payment(self, data: dict) -> None:
@@ -120,11 +122,12 @@ class PaymentFieldsMixin:
         data["payment_account"] = account
         if not account:
             return
-        problem = payment_account_problem(method, account)
-        if problem:
+        try:
+            data["payment_account"] = identifiers.normal_account(method, account)
+        except forms.ValidationError as exc:
             field = "payment_method" if not method else "payment_account"
             if field not in self.errors:
-                self.add_error(field, problem)
+                self.add_error(field, exc.messages[0])
 
 
 # ---------------------------------------------------------------- starting an application
@@ -165,7 +168,12 @@ class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
     contact_name = forms.CharField(label=_("Contact person"), required=False, max_length=200)
     # The column's length: a form's EmailField takes up to 320 characters.
     contact_email = forms.EmailField(label=_("Contact e-mail"), required=False, max_length=254)
-    contact_phone = forms.CharField(label=_("Contact telephone"), required=False, max_length=40)
+    contact_phone = forms.CharField(
+        label=_("Contact telephone"),
+        required=False,
+        max_length=40,
+        help_text=_("E.g. 08-508 000 00 or +46 70 123 45 67."),
+    )
     will_report = forms.BooleanField(
         label=_("We will report back what the money was used for and what it achieved."),
         required=False,
@@ -325,6 +333,10 @@ class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
             }
             for key, unit in self.new_units.items()
         ]
+
+    def clean_contact_phone(self):
+        phone = self.cleaned_data["contact_phone"].strip()
+        return identifiers.normal_phone(phone) if phone else phone
 
     def clean(self):
         data = super().clean()
@@ -578,4 +590,13 @@ TASK_KINDS = [
 class TaskFilterForm(OrganisationFilterMixin, FilterForm):
     kind = forms.ChoiceField(
         label=_("What"), required=False, choices=[("", _("Everything")), *TASK_KINDS]
+    )
+
+
+class AttachmentForm(forms.Form):
+    """A file to attach to a usage report; what it is, is read from its bytes by the service."""
+
+    file = UploadField(
+        label=_("Attachment"),
+        help_text=_("A PDF, an image (PNG or JPEG) or an Excel workbook (xlsx)."),
     )

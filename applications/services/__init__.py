@@ -52,11 +52,16 @@ from .claims import (  # noqa: F401
     claimable,
     mark_claim_repaid,
     open_round,
+    overdue_claims,
     preview_redistribution,
+    record_repayment,
     redistribute,
     redistribution_candidates,
+    repaid_total,
+    set_claim_account,
     waiting_claims,
     with_balances,
+    with_repaid,
 )
 from .facts import (  # noqa: F401
     DECLARATION,
@@ -87,6 +92,8 @@ from .notices import (  # noqa: F401
     requeue_stale_notices,
 )
 from .reports import (  # noqa: F401
+    add_attachment,
+    remove_attachment,
     report_for,
     review_report,
     save_report,

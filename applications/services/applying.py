@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from allocations import audit, engine, grantfile
+from allocations import audit, engine, grantfile, identifiers
 from allocations.models import GrantUnit, Organisation, PermittedUse
 
 from ..models import (
@@ -134,9 +135,12 @@ def save_draft(
     app.intended_use = intended_use
     app.contact_name = contact_name
     app.contact_email = contact_email
-    app.contact_phone = contact_phone
+    # A draft may hold a number not yet right (submitting says so); a right one is normalised.
+    app.contact_phone = _normal_or_as_typed(identifiers.normal_phone, contact_phone)
     app.payment_method = payment_method
-    app.payment_account = payment_account.strip()
+    app.payment_account = _normal_or_as_typed(
+        lambda text: identifiers.normal_account(payment_method, text), payment_account
+    )
     app.will_report = will_report
     app.requested_amount = requested_amount
     app.save()
@@ -161,6 +165,16 @@ def save_draft(
         ApplicationUse(application=app, use=u, position=i) for i, u in enumerate(uses)
     )
     return app
+
+
+def _normal_or_as_typed(normal, text: str) -> str:
+    text = text.strip()
+    if not text:
+        return text
+    try:
+        return normal(text)
+    except ValidationError:
+        return text
 
 
 def eligibility_preview(app: Application) -> dict[str, engine.Reason | None]:
@@ -201,6 +215,11 @@ def submission_problems(app: Application) -> list[str]:
     account_problem = payment_account_problem(app.payment_method, app.payment_account)
     if account_problem:
         problems.append(account_problem)
+    if app.contact_phone:
+        try:
+            identifiers.normal_phone(app.contact_phone)
+        except ValidationError as exc:
+            problems.append(exc.messages[0])
     if not app.will_report:
         problems.append(_("Declare that you will report back what the money was used for."))
     if app.facts_declared_at is None and facts.needs_declaration(app):
@@ -288,6 +307,7 @@ def review_application(
     if not approve and not reason.strip():
         raise WorkflowError(_("Give the provider the reason for rejecting."))
     before = {"status": app.status, "granted_amount": app.granted_amount}
+    before_reason = app.status_reason
     app.status = ApplicationStatus.APPROVED if approve else ApplicationStatus.REJECTED
     app.status_reason = reason.strip()
     if kind == "approved_amounts":
@@ -308,4 +328,10 @@ def review_application(
             "reason": app.status_reason,
         },
     )
+    after = {"status": app.status, "granted_amount": app.granted_amount}
+    if after != before or (not approve and app.status_reason != before_reason):
+        # A review that changes nothing the provider sees sends nothing again.
+        from .. import notifications
+
+        notifications.application_reviewed(app)
     return app

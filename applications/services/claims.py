@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import BigIntegerField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from allocations import audit
+from allocations import audit, identifiers
 from allocations.engine import AllocationError
 from allocations.models import AllocationRun, Grant, Organisation, Pot
 from allocations.wording import format_kronor
 
 from ..models import (
+    ClaimAccount,
     ClaimDisposition,
+    ClaimPayee,
     ClaimReason,
+    ClaimRepayment,
     Payment,
     RepaymentClaim,
     ReportStatus,
@@ -86,11 +102,24 @@ def claim_repayment(
         )
     if disposition not in ClaimDisposition.values:
         raise WorkflowError(_("Choose where the money goes."))
+    account = ClaimAccount.objects.filter(grant=req.run.grant).first()
+    pay = {}
     if reason in (ClaimReason.DECLINED, ClaimReason.UNREQUISITIONED):
         # Nothing was paid out, so nothing is owed: the money is simply taken back.
         due_on, paid_on = None, today
     else:
         paid_on = None
+        if account is not None:
+            due_on = due_on or today + timedelta(days=account.days_to_pay)
+            pay = {
+                "payee": account.payee,
+                "payment_method": account.payment_method,
+                "payment_account": account.payment_account,
+            }
+        else:
+            # Without a claim account the claim says whom to pay; the claims page says the
+            # grant has none, and the letter asks the recipient to contact the administration.
+            pay = {"payee": req.run.grant.administered_by.name}
     claim = RepaymentClaim.objects.create(
         requisition=req,
         reason=reason,
@@ -99,7 +128,12 @@ def claim_repayment(
         paid_on=paid_on,
         disposition=disposition,
         created_by=actor,
+        **pay,
     )
+    if reason == ClaimReason.UNSPENT:
+        prefix = account.reference_prefix if account is not None else ""
+        claim.payment_reference = f"{prefix or 'AK'}-{claim.pk}"
+        claim.save(update_fields=["payment_reference"])
     if reason == ClaimReason.UNREQUISITIONED:
         req.status = RequisitionStatus.DECLINED
         req.decline_reason = _("Not requisitioned by %(date)s.") % {"date": req.due_on}
@@ -114,6 +148,9 @@ def claim_repayment(
             "amount": amount,
             "disposition": disposition,
             "due_on": due_on.isoformat() if due_on else None,
+            "pay_to": claim.payee,
+            "account": f"{claim.payment_method} {claim.payment_account}".strip(),
+            "reference": claim.payment_reference,
         },
     )
     if reason == ClaimReason.UNSPENT:
@@ -123,25 +160,175 @@ def claim_repayment(
     return claim
 
 
+def repaid_total(claim: RepaymentClaim) -> int:
+    """What has been repaid on the claim so far."""
+    return claim.repayments.aggregate(total=Sum("amount"))["total"] or 0
+
+
+def with_repaid(claims: QuerySet[RepaymentClaim]) -> QuerySet[RepaymentClaim]:
+    """Claims with `repaid_sum`, what has been repaid on each, in the same query.
+
+    A claim for money never paid out (declined, not requisitioned) is taken back whole the day
+    it is made: it counts as repaid in full, with no repayment of its own.
+    """
+    sums = (
+        ClaimRepayment.objects.filter(claim=OuterRef("pk"))
+        .order_by()
+        .values("claim")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    repaid = Coalesce(Subquery(sums, output_field=BigIntegerField()), Value(0))
+    return claims.annotate(
+        repaid_sum=Case(
+            When(reason__in=TAKEN_BACK, then=F("amount")),
+            default=repaid,
+            output_field=BigIntegerField(),
+        )
+    )
+
+
+def overdue_claims(claims: QuerySet[RepaymentClaim], today: date) -> QuerySet[RepaymentClaim]:
+    """The claims whose due date has passed and that are not fully repaid."""
+    return claims.filter(paid_on__isnull=True, due_on__lt=today)
+
+
+TAKEN_BACK = (ClaimReason.DECLINED, ClaimReason.UNREQUISITIONED)
+
+
 @transaction.atomic
-def mark_claim_repaid(*, claim: RepaymentClaim, paid_on: date, actor) -> RepaymentClaim:
+def record_repayment(
+    *, claim: RepaymentClaim, amount: int | None, paid_on: date, actor, today: date | None = None
+) -> ClaimRepayment:
+    """Record money repaid on a claim: a part, or (`amount` None) all that is left.
+
+    The claim counts as repaid (`paid_on`) once its repayments add up to it, on the day of
+    the last one; only then can its money be redistributed. More than is owed, nothing, a
+    negative or a fractional amount, or a day still to come is refused and nothing changes.
+    """
     claim = (
         RepaymentClaim.objects.select_for_update()
         .select_related("requisition__run__grant")
         .get(pk=claim.pk)
     )
+    if claim.reason in TAKEN_BACK:
+        raise WorkflowError(_("Money that was never paid out is taken back, not repaid."))
     if claim.paid_on is not None:
         raise WorkflowError(_("This claim is already settled."))
-    claim.paid_on = paid_on
-    claim.save(update_fields=["paid_on"])
+    repaid = repaid_total(claim)
+    left = claim.amount - repaid
+    if amount is None:
+        amount = left
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise WorkflowError(_("A repayment is a whole number of kronor."))
+    if amount <= 0:
+        raise WorkflowError(_("A repayment must be more than 0 kr."))
+    if amount > left:
+        raise WorkflowError(
+            _("Only %(left)s of the claim is left to repay.") % {"left": format_kronor(left)}
+        )
+    if paid_on > (today or timezone.localdate()):
+        raise WorkflowError(_("A repayment cannot be dated after today."))
+    repayment = ClaimRepayment.objects.create(
+        claim=claim, amount=amount, paid_on=paid_on, recorded_by=actor
+    )
+    settled = repaid + amount == claim.amount
+    if settled:
+        claim.paid_on = paid_on
+        claim.save(update_fields=["paid_on"])
     audit.log(
         "claim.repaid",
         claim,
         grant=claim.requisition.run.grant,
         actor=actor,
-        after={"paid_on": paid_on.isoformat(), "amount": claim.amount},
+        before={"repaid": repaid},
+        after={
+            "paid_on": paid_on.isoformat(),
+            "amount": amount,
+            "repaid": repaid + amount,
+            "left": left - amount,
+            "settled": settled,
+            "repayment": repayment.pk,
+        },
     )
-    return claim
+    return repayment
+
+
+def mark_claim_repaid(*, claim: RepaymentClaim, paid_on: date, actor) -> RepaymentClaim:
+    """Record the claim as repaid in full ("registered as repaid"): what is left on it."""
+    repayment = record_repayment(claim=claim, amount=None, paid_on=paid_on, actor=actor)
+    return repayment.claim
+
+
+# ---------------------------------------------------------------- where repayments go
+
+
+@transaction.atomic
+def set_claim_account(
+    *,
+    grant: Grant,
+    pays_to: str,
+    payee: str,
+    payment_method: str,
+    payment_account: str,
+    reference_prefix: str,
+    days_to_pay: int,
+    actor,
+) -> ClaimAccount:
+    """Say where the grant's claimed-back money is paid; claims made from now on carry it.
+
+    To the administration, or to the payee the agreement names for money repaid to the state
+    (`Agreement.repay_to`, taken when no payee is given). A claim already made keeps the
+    account it was sent with.
+    """
+    grant = (
+        Grant.objects.select_for_update()
+        .select_related("agreement", "administered_by")
+        .get(pk=grant.pk)
+    )
+    if pays_to not in ClaimPayee.values:
+        raise WorkflowError(_("Choose whom the money is repaid to."))
+    payee = payee.strip()
+    if not payee:
+        payee = (
+            grant.agreement.repay_to if pays_to == ClaimPayee.STATE else grant.administered_by.name
+        ).strip()
+    if not payee:
+        raise WorkflowError(_("The agreement names nobody to repay to: give the payee."))
+    try:
+        account = identifiers.normal_account(payment_method, payment_account)
+    except ValidationError as exc:
+        raise WorkflowError(exc.messages[0]) from None
+    if (
+        isinstance(days_to_pay, bool)
+        or not isinstance(days_to_pay, int)
+        or not 1 <= days_to_pay <= 365
+    ):
+        raise WorkflowError(_("The days to pay are a whole number from 1 to 365."))
+    reference_prefix = reference_prefix.strip()
+    if len(reference_prefix) > ClaimAccount._meta.get_field("reference_prefix").max_length:
+        raise WorkflowError(_("The reference prefix is too long."))
+    fields = {
+        "pays_to": pays_to,
+        "payee": payee[:200],
+        "payment_method": payment_method,
+        "payment_account": account,
+        "reference_prefix": reference_prefix,
+        "days_to_pay": days_to_pay,
+    }
+    current = ClaimAccount.objects.filter(grant=grant).first()
+    before = {name: getattr(current, name) for name in fields} if current else None
+    if current is None:
+        current = ClaimAccount(grant=grant)
+    for name, value in fields.items():
+        setattr(current, name, value)
+    current.updated_by = actor
+    current.save()
+    if before != fields:
+        audit.log(
+            "grant.claim_account", current, grant=grant, actor=actor, before=before, after=fields
+        )
+    return current
 
 
 def open_round(pot: Pot) -> AllocationRun | None:

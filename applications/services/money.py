@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from allocations import audit
+from allocations import audit, identifiers
 from allocations.models import AllocationRun, PermittedUse, Pot
 from allocations.services import RunFrozen, record_decision
 from allocations.wording import format_kronor
@@ -22,7 +23,6 @@ from ..models import (
     Requisition,
     RequisitionLine,
     RequisitionStatus,
-    payment_account_problem,
 )
 from .base import WorkflowError
 
@@ -218,9 +218,10 @@ def accept_requisition(
     req = Requisition.objects.select_for_update().select_related("run__grant").get(pk=req.pk)
     if req.status != RequisitionStatus.PENDING:
         raise WorkflowError(_("This requisition has already been answered."))
-    problem = payment_account_problem(payment_method, payment_account)
-    if problem:
-        raise WorkflowError(problem)
+    try:
+        account = identifiers.normal_account(payment_method, payment_account)
+    except ValidationError as exc:
+        raise WorkflowError(exc.messages[0]) from None
     agreement_id = req.run.grant.agreement_id
     if any(use.agreement_id != agreement_id for use in lines):
         raise WorkflowError(_("Only the agreement's permitted uses can be chosen."))
@@ -234,7 +235,7 @@ def accept_requisition(
         )
     req.status = RequisitionStatus.ACCEPTED
     req.payment_method = payment_method
-    req.payment_account = payment_account.strip()
+    req.payment_account = account
     behalf = _answered(req, actor, on_behalf, timezone.localdate())
     req.save()
     RequisitionLine.objects.bulk_create(
@@ -254,6 +255,9 @@ def accept_requisition(
             **behalf,
         },
     )
+    from .. import notifications
+
+    notifications.requisition_received(req)
     return req
 
 
@@ -317,6 +321,9 @@ def record_payment(
             "reference": payment.reference,
         },
     )
+    from .. import notifications
+
+    notifications.payment_made(payment)
     return payment
 
 

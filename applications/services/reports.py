@@ -1,7 +1,10 @@
-"""Usage reports (återrapportering): the money used per permitted use."""
+"""Usage reports (återrapportering): the money used per permitted use, and attachments."""
 
 from __future__ import annotations
 
+import re
+
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -10,8 +13,10 @@ from django.utils.translation import gettext as _
 from allocations import audit
 from allocations.models import PermittedUse
 from allocations.wording import format_kronor
+from stimulans import uploads
 
 from ..models import (
+    ReportAttachment,
     ReportStatus,
     Requisition,
     UsageLine,
@@ -116,3 +121,91 @@ def review_report(*, report: UsageReport, accept: bool, comment: str, actor) -> 
         after={"status": report.status, "comment": report.review_comment},
     )
     return report
+
+
+# ---------------------------------------------------------------- attachments
+
+ATTACHMENT_KINDS = ("pdf", "png", "jpeg", "xlsx")
+MAX_ATTACHMENTS = 20
+_NOT_IN_NAMES = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def _clean_name(name: str) -> str:
+    name = _NOT_IN_NAMES.sub("_", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    return (name or "bilaga")[-200:]
+
+
+@transaction.atomic
+def add_attachment(*, report: UsageReport, name: str, content, actor) -> ReportAttachment:
+    """Attach a file to a report being written: a PDF, an image (PNG, JPEG) or an xlsx.
+
+    What the file is is read from its bytes, not its name; a file over the upload limit,
+    of another kind, or beyond the number a report may carry is refused and nothing is
+    stored. The file goes to the private storage, served only by `portal:attachment`.
+    """
+    report = (
+        UsageReport.objects.select_for_update()
+        .select_related("requisition__run__grant")
+        .get(pk=report.pk)
+    )
+    if report.status not in (ReportStatus.DRAFT, ReportStatus.RETURNED):
+        raise WorkflowError(_("A submitted report can no longer be changed."))
+    limit = uploads.upload_limit()
+    data = content.read(limit + 1)
+    if len(data) > limit or getattr(content, "size", 0) > limit:
+        raise WorkflowError(uploads.too_large(max(len(data), getattr(content, "size", 0))))
+    if not data:
+        raise WorkflowError(_("The file is empty."))
+    kind = uploads.sniff(data)
+    if kind not in ATTACHMENT_KINDS:
+        raise WorkflowError(
+            _(
+                "Attach a PDF, an image (PNG or JPEG) or an Excel workbook (xlsx); "
+                "this file is none of them."
+            )
+        )
+    if report.attachments.count() >= MAX_ATTACHMENTS:
+        raise WorkflowError(
+            _("A report can carry at most %(count)s attachments.") % {"count": MAX_ATTACHMENTS}
+        )
+    ending = uploads.KINDS[kind][1]
+    attachment = ReportAttachment(
+        report=report, name=_clean_name(name), kind=kind, size=len(data), uploaded_by=actor
+    )
+    attachment.file.save(f"bilaga.{ending}", ContentFile(data), save=False)
+    try:
+        attachment.save()
+        audit.log(
+            "report.attachment_added",
+            attachment,
+            grant=report.requisition.run.grant,
+            actor=actor,
+            after={"report": report.pk, "name": attachment.name, "kind": kind, "size": len(data)},
+        )
+    except BaseException:
+        attachment.file.storage.delete(attachment.file.name)  # no file without its record
+        raise
+    return attachment
+
+
+@transaction.atomic
+def remove_attachment(*, attachment: ReportAttachment, actor) -> None:
+    """Take an attachment off a report being written; its file goes once that is committed."""
+    attachment = (
+        ReportAttachment.objects.select_for_update()
+        .select_related("report__requisition__run__grant")
+        .get(pk=attachment.pk)
+    )
+    report = attachment.report
+    if report.status not in (ReportStatus.DRAFT, ReportStatus.RETURNED):
+        raise WorkflowError(_("A submitted report can no longer be changed."))
+    storage, stored = attachment.file.storage, attachment.file.name
+    audit.log(
+        "report.attachment_removed",
+        attachment,
+        grant=report.requisition.run.grant,
+        actor=actor,
+        before={"report": report.pk, "name": attachment.name, "kind": attachment.kind},
+    )
+    attachment.delete()
+    transaction.on_commit(lambda: storage.delete(stored))

@@ -13,8 +13,8 @@ from datetime import date
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
-from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.db.models import F, Q, QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,11 +23,13 @@ from django.views.decorators.http import require_POST
 
 from allocations.models import AuditEntry, GrantUnit, Organisation, PermittedUse, PotResult
 from allocations.wording import reason_text, rule_text, unit_type_label
+from stimulans import uploads
 
 from .. import permissions, services
 from ..forms.portal import (
     ApplicationFilterForm,
     ApplicationForm,
+    AttachmentForm,
     CallFilterForm,
     DecisionFilterForm,
     RequisitionAcceptForm,
@@ -662,7 +664,13 @@ def requisition(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             return redirect("portal:requisition", pk=req.pk)
     payments = list(req.payments.order_by("paid_on", "id"))
-    claims = list(req.claims.order_by("created_at", "id"))
+    claims = list(
+        services.with_repaid(req.claims.all())
+        .annotate(left=F("amount") - F("repaid_sum"))
+        .order_by("created_at", "id")
+    )
+    for claim in claims:
+        claim.overdue = claim.is_overdue(timezone.localdate())
     report = UsageReport.objects.filter(requisition=req).first()
     context = {
         "req": req,
@@ -759,5 +767,65 @@ def report(request: HttpRequest, pk: int) -> HttpResponse:
         ],
         "agreement": req.run.grant.agreement,
         "history": _history(request, report) if report is not None else [],
+        "attachments": list(report.attachments.all()) if report is not None else [],
+        "attachment_form": AttachmentForm() if editable else None,
     }
     return render(request, "applications/portal/report.html", context)
+
+
+@login_required
+@require_POST
+def attachment_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """Attach a file to the requisition's usage report (made now if not yet started)."""
+    req = permissions.get_requisition_for(request.user, pk)
+    if req.status != RequisitionStatus.ACCEPTED or not permissions.acts_for(
+        request.user, req.organisation_id
+    ):
+        messages.error(request, _("You do not act for this organisation."))
+        return redirect("portal:report", pk=req.pk)
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            attachment = services.add_attachment(
+                report=services.report_for(req),
+                name=upload.name,
+                content=upload,
+                actor=request.user,
+            )
+        except WorkflowError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("%(name)s is attached.") % {"name": attachment.name})
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("portal:report", pk=req.pk)
+
+
+@login_required
+def attachment(request: HttpRequest, pk: int) -> HttpResponse:
+    """An attachment's file, for the reporting organisation's users and officials only."""
+    found = permissions.get_attachment_for(request.user, pk)
+    if not found.file.storage.exists(found.file.name):
+        raise Http404
+    content_type = uploads.KINDS.get(found.kind, ("application/octet-stream",))[0]
+    return FileResponse(
+        found.file.open("rb"), as_attachment=True, filename=found.name, content_type=content_type
+    )
+
+
+@login_required
+@require_POST
+def attachment_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    found = permissions.get_attachment_for(request.user, pk)
+    req_pk = found.report.requisition_id
+    if not permissions.acts_for(request.user, found.report.requisition.organisation_id):
+        messages.error(request, _("You do not act for this organisation."))
+        return redirect("portal:report", pk=req_pk)
+    try:
+        services.remove_attachment(attachment=found, actor=request.user)
+    except WorkflowError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("%(name)s is removed.") % {"name": found.name})
+    return redirect("portal:report", pk=req_pk)

@@ -30,10 +30,13 @@ from applications.models import (
     ApplicationUnit,
     ApplicationUse,
     Call,
+    ClaimAccount,
+    ClaimRepayment,
     Membership,
     Notice,
     Payment,
     RepaymentClaim,
+    ReportAttachment,
     Requisition,
     RequisitionLine,
     UsageLine,
@@ -143,7 +146,10 @@ OWNED = (
     (Payment, "requisition__run__grant"),
     (UsageReport, "requisition__run__grant"),
     (UsageLine, "report__requisition__run__grant"),
+    (ReportAttachment, "report__requisition__run__grant"),
     (RepaymentClaim, "requisition__run__grant"),
+    (ClaimRepayment, "claim__requisition__run__grant"),
+    (ClaimAccount, "grant"),
     (Notice, None),
     (DecisionText, "grant"),
     (DecisionSection, "text__grant"),
@@ -154,7 +160,7 @@ OWNED = (
     (AuditEntry, "grant"),
 )
 # What a notice may concern.
-NOTICE_CONCERNS = (Application, Requisition, UsageReport, RepaymentClaim)
+NOTICE_CONCERNS = (Application, Requisition, Payment, UsageReport, RepaymentClaim)
 
 
 def per_grant_models() -> set[type[models.Model]]:

@@ -19,6 +19,8 @@ from .calls import (  # noqa: F401
     calls,
 )
 from .claims import (  # noqa: F401
+    claim_account,
+    claim_repayment,
     claims,
     redistribute,
     redistribute_confirm,

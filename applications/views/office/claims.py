@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 
-from allocations.models import AllocationRun, Pot, round_number_of
+from allocations.models import AllocationRun, Grant, Pot, round_number_of
 from allocations.wording import format_kronor
 
 from ... import permissions, services
 from ...forms.office import (
+    ClaimAccountForm,
     ClaimFilterForm,
     RedistributionForm,
+    RepaymentForm,
 )
 from ...models import (
+    ClaimAccount,
     ClaimDisposition,
+    ClaimPayee,
+    ClaimReason,
     RepaymentClaim,
 )
 from ...services import WorkflowError
@@ -28,15 +36,28 @@ from .common import confirmation_page, is_confirmed, official_required, paginate
 
 @official_required
 def claims(request):
+    """Every claim with what is repaid and left, the overdue ones flagged; repayments are
+    recorded from here, a part or all that is left."""
+    today = timezone.localdate()
     form = ClaimFilterForm(request.GET)
     data = form.values()
-    qs = RepaymentClaim.objects.select_related(
-        "requisition__run__grant", "requisition__organisation", "requisition__pot", "redistribution"
-    ).annotate(redistribution_round=round_number_of("redistribution__"))
+    qs = services.with_repaid(
+        RepaymentClaim.objects.select_related(
+            "requisition__run__grant",
+            "requisition__organisation",
+            "requisition__pot",
+            "redistribution",
+        )
+    ).annotate(
+        redistribution_round=round_number_of("redistribution__"),
+        left=F("amount") - F("repaid_sum"),
+    )
     if "grant" in data:
         qs = qs.filter(requisition__run__grant=data["grant"])
     if data.get("state") == ClaimFilterForm.OUTSTANDING:
         qs = qs.filter(paid_on__isnull=True)
+    elif data.get("state") == ClaimFilterForm.OVERDUE:
+        qs = services.overdue_claims(qs, today)
     elif data.get("state") == ClaimFilterForm.SETTLED:
         qs = qs.filter(paid_on__isnull=False)
     if "disposition" in data:
@@ -52,9 +73,28 @@ def claims(request):
         .order_by()
     )
     pots = Pot.objects.filter(pk__in=waiting).select_related("grant").order_by("grant__slug", "pk")
+    page = paginate(request, qs.order_by("-created_at", "-pk"))
+    rows = []
+    for claim in page:
+        repay_form = None
+        if claim.paid_on is None and claim.reason == ClaimReason.UNSPENT:
+            repay_form = RepaymentForm(
+                left=claim.left,
+                initial={"amount": claim.left, "paid_on": today},
+                prefix=f"claim-{claim.pk}",
+            )
+        rows.append((claim, claim.is_overdue(today), repay_form))
+    with_account = ClaimAccount.objects.values("grant_id")
     context = {
         "form": form,
-        "page": paginate(request, qs.order_by("-created_at", "-pk")),
+        "page": page,
+        "rows": rows,
+        "overdue_count": services.overdue_claims(RepaymentClaim.objects.all(), today).count(),
+        "accounts": ClaimAccount.objects.select_related("grant").order_by("grant__slug"),
+        "grants_without_account": Grant.objects.filter(runs__decided_on__isnull=False)
+        .exclude(pk__in=with_account)
+        .distinct()
+        .order_by("slug"),
         "waiting": [(pot, waiting[pot.pk]) for pot in pots],
         "open_rounds": AllocationRun.objects.filter(
             redistributes__isnull=False, decided_on__isnull=True
@@ -224,3 +264,85 @@ def redistribution_summary(preview, round_) -> list[str]:
             % {"round": round_.title_with_amount()}
         )
     return lines
+
+
+@official_required
+@require_POST
+def claim_repayment(request, pk):
+    """Record money repaid on a claim, from the claims list (or the requisition page)."""
+    claim = permissions.get_claim_for_official(request.user, pk)
+    left = claim.amount - services.repaid_total(claim)
+    form = RepaymentForm(request.POST, left=left, prefix=f"claim-{claim.pk}")
+    back = request.POST.get("next", "")
+    # A path on this site only: `redirect` would take anything else for a URL name.
+    if not back.startswith("/") or not url_has_allowed_host_and_scheme(
+        back, {request.get_host()}, request.is_secure()
+    ):
+        back = ""
+    if form.is_valid():
+        try:
+            services.record_repayment(claim=claim, actor=request.user, **form.cleaned_data)
+        except WorkflowError as exc:
+            form.add_error(None, str(exc))
+        else:
+            claim.refresh_from_db()
+            if claim.paid_on is not None:
+                text = _("%(amount)s is recorded as repaid; the claim is repaid in full.")
+            else:
+                text = _("%(amount)s is recorded as repaid; %(left)s is left to repay.")
+            messages.success(
+                request,
+                text
+                % {
+                    "amount": format_kronor(form.cleaned_data["amount"]),
+                    "left": format_kronor(left - form.cleaned_data["amount"]),
+                },
+            )
+            return redirect(back or "office:claims")
+    messages.error(
+        request,
+        _("The repayment was not recorded: %(errors)s")
+        % {"errors": " ".join(e for errors in form.errors.values() for e in errors)},
+    )
+    return redirect(back or "office:claims")
+
+
+@official_required
+def claim_account(request, pk):
+    """Where the grant's claimed-back money is paid: set through `services.set_claim_account`."""
+    grant = permissions.get_grant_for_official(request.user, pk)
+    current = ClaimAccount.objects.filter(grant=grant).first()
+    if request.method == "POST":
+        form = ClaimAccountForm(request.POST)
+        if form.is_valid():
+            try:
+                services.set_claim_account(grant=grant, actor=request.user, **form.cleaned_data)
+            except WorkflowError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Claims on this grant will name this account."))
+                return redirect("office:claims")
+    elif current is not None:
+        form = ClaimAccountForm(
+            initial={
+                name: getattr(current, name)
+                for name in (
+                    "pays_to",
+                    "payee",
+                    "payment_method",
+                    "payment_account",
+                    "reference_prefix",
+                    "days_to_pay",
+                )
+            }
+        )
+    else:
+        form = ClaimAccountForm(
+            initial={
+                "pays_to": ClaimPayee.ADMINISTRATION,
+                "payment_method": "bankgiro",
+                "days_to_pay": 30,
+            }
+        )
+    context = {"grant": grant, "form": form, "current": current}
+    return render(request, "applications/office/claim_account.html", context)

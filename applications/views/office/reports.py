@@ -60,6 +60,7 @@ def _report_page(request, report: UsageReport, form: ReportReviewForm | None = N
         "unspent": paid - used,
         "form": form,
         "history": audit_history(("applications.usagereport", [report.pk])),
+        "attachments": list(report.attachments.all()),
     }
     return render(request, "applications/office/report.html", context)
 
