@@ -249,7 +249,7 @@ def test_the_statement_is_public_linked_from_every_page_and_configurable(db, set
     settings.STIMULANS_ACCESSIBILITY_ISSUES = None
     settings.STIMULANS_ACCESSIBILITY_ISSUES_EN = None
     html = signed_in(None, "sv").get(url).content.decode()
-    assert "inte helt taggade för skärmläsare" in html
+    assert "taggade för skärmläsare och kontrolleras automatiskt (PDF/UA-1)" in html
     assert signed_in(None, "sv").post(url).status_code == 405
 
     # The footer of every page links to it: signed out, in the portal, in the admin.
