@@ -16,6 +16,7 @@ from allocations.formerrors import GroupedNumbers, error_summary
 from allocations.models import Organisation, PermittedUse
 from allocations.wording import format_number
 from applications import services
+from applications.forms.office import PaymentForm
 from applications.forms.portal import KronorField
 from applications.models import Requisition, RequisitionStatus
 
@@ -212,6 +213,22 @@ def test_the_numbers_of_djangos_own_messages_are_grouped_in_both_languages():
     assert field.clean(field.prepare_value(1_200_000)) == 1_200_000
     assert field.prepare_value("1200000x") == "1200000x"  # what was typed stays as typed
     assert error_summary(_Figures()) == []
+
+
+def test_the_officials_amount_boxes_show_and_read_swedish_grouping():
+    # A number box cannot show `1 200 000`: the officials' amounts are text boxes with a
+    # numeric keyboard, required, and validated as before.
+    form = PaymentForm(initial={"amount": 1_200_000}, left=2_000_000)
+    html = str(form["amount"])
+    for attribute in ('type="text"', 'inputmode="numeric"', 'value="1 200 000"', "required"):
+        assert attribute in html, html
+    posted = {"paid_on": "2020-05-10", "amount": "1 200 000 kr", "reference": "VER-1"}
+    form = PaymentForm(posted, left=2_000_000)
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["amount"] == 1_200_000
+    for wrong in ("", "0", "12,5", "2 000 001"):
+        form = PaymentForm({**posted, "amount": wrong}, left=2_000_000)
+        assert "amount" in form.errors, wrong
 
 
 # ---------------------------------------------------------------- the accessibility statement
