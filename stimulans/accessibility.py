@@ -17,8 +17,9 @@ from django.views.decorators.http import require_safe
 # findings in STIMULANS_ACCESSIBILITY_ISSUES instead.
 KNOWN_ISSUES = [
     _(
-        "Decision documents and other documents in PDF are not fully tagged for screen "
-        "readers. Ask us and we will send the content in another format."
+        "Decision documents in PDF are tagged for screen readers and validated automatically "
+        "(PDF/UA-1), but have not been tried with screen readers. Ask us and we will send "
+        "the content in another format."
     ),
     _(
         "Exports to Excel and CSV follow the structure of the data; their columns have no "

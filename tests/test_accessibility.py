@@ -11,7 +11,9 @@ each model admin's own views) as each of
 - `official`: the demo official handlaggare;
 - `admin`: the demo administrator,
 
-follows redirects, and on every HTML page reached (an error page once per role and status):
+follows redirects, and on every HTML page reached (an error page once per role and status);
+as the official it also continues the claim and the decision forms to their confirmation pages,
+which sum up with the amounts what will happen:
 
 1. runs axe-core (vendored in tests/vendor/) with the rules tagged wcag2a, wcag2aa, wcag21a and
    wcag21aa: no violation;
@@ -35,6 +37,7 @@ import re
 import subprocess
 import time
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -53,10 +56,16 @@ from django.utils.http import urlsafe_base64_encode
 
 from allocations.models import Grant, Job, JobPart, JobStatus, Organisation, PermittedUse, Unit
 from allocations.services import compute_grant
-from applications import services
+from applications import services, units
 from applications.invitations import invitation_tokens
 from applications.management.commands.load_demo import DEMO_GRANT, DEMO_POT
-from applications.models import Application, ApplicationUnit, Call, ClaimDisposition
+from applications.models import (
+    Application,
+    ApplicationUnit,
+    Call,
+    ClaimDisposition,
+    RequisitionStatus,
+)
 from reporting.models import JobKind
 
 from .test_permission_matrix import application_patterns, url_kwargs
@@ -166,9 +175,45 @@ def demo_world(settings) -> dict:
         will_report=True,
         actor=owner,
     )
-    services.start_application(
-        call=call, organisation=other_org, actor=users["provider-b"], today=today
+    # Vårdhem Syd AB applies with two homes new to the grant, stating their facts: one as
+    # the grant's figures stand, one differing (more places, a smaller share placed by the
+    # city), so the facts verification page has differences to mark.
+    other_user = users["provider-b"]
+    sent = services.start_application(
+        call=call, organisation=other_org, actor=other_user, today=today
     )
+    homes = [
+        units.create_unit(
+            organisation=other_org,
+            actor=other_user,
+            name=name,
+            type="care_home",
+            places=40,
+            customers=None,
+        )
+        for name in ("Solgläntan", "Björkhagen")
+    ]
+    units.save_draft_with_new_units(
+        app=sent,
+        units=[],
+        new_units=[
+            units.NewUnitChoice(homes[0], places=40, in_city=True, city_placed_share=Decimal(1)),
+            units.NewUnitChoice(
+                homes[1], places=46, in_city=True, city_placed_share=Decimal("0.75")
+            ),
+        ],
+        uses=uses[:1],
+        intended_use="Handledning i lågaffektivt bemötande.",
+        contact_name="Britt Berg",
+        contact_email="britt@example.invalid",
+        contact_phone="",
+        payment_method="bankgiro",
+        payment_account="5050-1055",
+        will_report=True,
+        declared=True,
+        actor=other_user,
+    )
+    services.submit_application(app=sent, actor=other_user, today=today)
     # An imported application with a unit that is not eligible: its reason is shown in red.
     ineligible = ApplicationUnit.objects.filter(eligible=False).values("application")
     submitted = Application.objects.filter(grant=grant, pk__in=ineligible).order_by("pk").first()
@@ -212,6 +257,20 @@ def demo_world(settings) -> dict:
         today=today,
         actor=official,
     )
+    # A recipient with no portal users whose requisition waits: an official answers for it.
+    providers = Organisation.objects.filter(memberships__isnull=False)
+    unanswered = (
+        run.requisitions.filter(status=RequisitionStatus.PENDING)
+        .exclude(organisation__in=providers)
+        .order_by("pk")
+        .first()
+    )
+    # Another demo grant's latest run, not decided: its decision form, then its confirmation.
+    undecided = next(
+        latest
+        for other in Grant.objects.exclude(pk=grant.pk).order_by("pk")
+        if (latest := other.runs.order_by("-number").first()) and not latest.is_decided
+    )
     invited = User.objects.create(username="inbjuden@example.invalid", email="x@example.invalid")
     invited.set_unusable_password()
     invited.save()
@@ -248,9 +307,13 @@ def demo_world(settings) -> dict:
         "unit_edit": Unit.objects.filter(organisation=owner_org).order_by("pk").first().pk,
         "grant": grant.pk,
         "compute": grant.pk,
+        "facts": grant.pk,
+        "facts_import": grant.pk,
         "call_close": call.pk,
         "pot_review": pot.pk,
+        "bulk_review": pot.pk,
         "redistribute": pot.pk,
+        "redistribute_confirm": pot.pk,
         "office:application": submitted.pk,
         "review_application": submitted.pk,
         "confirm_location": submitted.pk,
@@ -260,6 +323,8 @@ def demo_world(settings) -> dict:
         "decide": run.pk,
         "office:requisition": req.pk,
         "record_payment": req.pk,
+        "answer_requisition": unanswered.pk,
+        "invite_recipient_user": unanswered.pk,
         "claim": req.pk,
         "claim_repaid": claim.pk,
         "office:report": report.pk,
@@ -273,7 +338,33 @@ def demo_world(settings) -> dict:
         **invitation,
         "token": default_token_generator.make_token(invited),
     }
-    return {"users": users, "objects": objects, "invitation": invitation}
+    # Pages no URL name reaches with the objects above: visited by every role as well.
+    extra = [
+        reverse("office:requisition", args=[unanswered.pk]),
+        reverse("office:decide", args=[undecided.pk]),
+    ]
+    # Forms the official continues to their confirmation page, which sums up with the
+    # amounts what will happen, with what the official types in: the claim of what is left
+    # unspent as the form proposes it; the decision on the other grant, dated within its
+    # agreement (the seed's years, not today) by its board.
+    report_by = undecided.grant.agreement.report_by
+    confirmations = [
+        (reverse("office:claim", args=[req.pk]), {}),
+        (
+            reverse("office:decide", args=[undecided.pk]),
+            {
+                "decided_on": (report_by - timedelta(days=60)).isoformat(),
+                "decided_by": undecided.grant.decision_body or "Äldrenämnden",
+            },
+        ),
+    ]
+    return {
+        "users": users,
+        "objects": objects,
+        "invitation": invitation,
+        "extra": extra,
+        "confirmations": confirmations,
+    }
 
 
 # ---------------------------------------------------------------- the URLs
@@ -321,7 +412,7 @@ def every_url(world: dict) -> tuple[list[str], list[str]]:
                 f"{name} ({pattern.pattern}): no object for its arguments ({exc!r}); give "
                 "`demo_world` in tests/test_accessibility.py one (and the matrix's world)"
             )
-    return urls + admin_urls(), unfilled
+    return urls + world["extra"] + admin_urls(), unfilled
 
 
 # ---------------------------------------------------------------- the crawl
@@ -418,7 +509,30 @@ def test_every_page_to_every_role_meets_wcag_21_aa(browser_page, live_server, se
     page.on("pageerror", lambda exc: console.append(str(exc)))
     saved: dict[Path, str] = {}
     seen: set[tuple] = set()
-    narrow_time = 0.0
+
+    def check(role: str, path: str, status: int, body: bytes) -> list[str]:
+        """The checks of the page the browser shows, served as `body`."""
+        slug = re.sub(r"[^a-z0-9]+", "-", path)
+        file = tmp_path / f"{len(saved):03d}-{role}-{slug}.html"
+        file.write_bytes(body)
+        saved[file] = f"[{role}] {path}"
+        checked = page.evaluate(CHECK_PAGE, {"tags": WCAG_TAGS})
+        page.set_viewport_size({"width": NARROW, "height": WIDE["height"]})
+        reflow = page.evaluate(CHECK_REFLOW)
+        # What only the narrow layout shows: a region that scrolls must take the focus.
+        before = time.monotonic()
+        narrow = page.evaluate(CHECK_PAGE, {"rules": NARROW_RULES})
+        timing["narrow"] += time.monotonic() - before
+        page.set_viewport_size(WIDE)
+        checked["violations"] += narrow["violations"]
+        if status >= 400:  # the browser reports the status: it is meant
+            console[:] = [e for e in console if "server responded with a status" not in e]
+        found = page_failures(role, path, checked, reflow)
+        found += [f"[{role}] {path}: console: {e}" for e in console]
+        console.clear()
+        return found
+
+    timing = {"narrow": 0.0}
     try:
         for role in ROLES:
             sign_in_as(page, live_server, world["users"].get(role))
@@ -433,31 +547,28 @@ def test_every_page_to_every_role_meets_wcag_21_aa(browser_page, live_server, se
                     continue
                 seen.add(key)
                 response = page.goto(probe.url)
-                slug = re.sub(r"[^a-z0-9]+", "-", path)
-                file = tmp_path / f"{len(saved):03d}-{role}-{slug}.html"
-                file.write_bytes(response.body())
-                saved[file] = f"[{role}] {path}"
-                checked = page.evaluate(CHECK_PAGE, {"tags": WCAG_TAGS})
-                page.set_viewport_size({"width": NARROW, "height": WIDE["height"]})
-                reflow = page.evaluate(CHECK_REFLOW)
-                # What only the narrow layout shows: a region that scrolls must take the focus.
-                before = time.monotonic()
-                narrow = page.evaluate(CHECK_PAGE, {"rules": NARROW_RULES})
-                narrow_time += time.monotonic() - before
-                page.set_viewport_size(WIDE)
-                checked["violations"] += narrow["violations"]
-                if response.status >= 400:  # the browser reports the status: it is meant
-                    console[:] = [e for e in console if "server responded with a status" not in e]
-                failures += page_failures(role, path, checked, reflow)
-                failures += [f"[{role}] {path}: console: {e}" for e in console]
-                console.clear()
+                failures += check(role, path, response.status, response.body())
+            if role == "official":
+                for url, typed in world["confirmations"]:
+                    if only and not re.search(only, url):
+                        continue
+                    # The form as the page fills it in, continued: the summary to confirm.
+                    page.goto(url)
+                    for name, value in typed.items():
+                        page.locator(f"#confirmation [name={name}]").fill(value)
+                    with page.expect_navigation() as posted:
+                        page.locator("#confirmation button.btn-primary").click()
+                    response = posted.value
+                    assert page.locator("#confirm-summary").is_visible(), page.url
+                    path = urlsplit(page.url).path + " (confirmation)"
+                    failures += check(role, path, response.status, response.body())
     finally:
         context.close()
     crawled = time.monotonic()
     failures += validate_html(saved)
     print(
         f"\n{len(saved)} pages of {len(urls)} URLs × {len(ROLES)} roles: crawl "
-        f"{crawled - started:.0f} s (axe at {NARROW} px {narrow_time:.0f} s of it), "
+        f"{crawled - started:.0f} s (axe at {NARROW} px {timing['narrow']:.0f} s of it), "
         f"Nu Html Checker {time.monotonic() - crawled:.0f} s, "
         f"{len(failures)} failures"
     )

@@ -16,6 +16,7 @@ from allocations.formerrors import GroupedNumbers, error_summary
 from allocations.models import Organisation, PermittedUse
 from allocations.wording import format_number
 from applications import services
+from applications.forms.office import PaymentForm
 from applications.forms.portal import KronorField
 from applications.models import Requisition, RequisitionStatus
 
@@ -214,6 +215,22 @@ def test_the_numbers_of_djangos_own_messages_are_grouped_in_both_languages():
     assert error_summary(_Figures()) == []
 
 
+def test_the_officials_amount_boxes_show_and_read_swedish_grouping():
+    # A number box cannot show `1 200 000`: the officials' amounts are text boxes with a
+    # numeric keyboard, required, and validated as before.
+    form = PaymentForm(initial={"amount": 1_200_000}, left=2_000_000)
+    html = str(form["amount"])
+    for attribute in ('type="text"', 'inputmode="numeric"', 'value="1 200 000"', "required"):
+        assert attribute in html, html
+    posted = {"paid_on": "2020-05-10", "amount": "1 200 000 kr", "reference": "VER-1"}
+    form = PaymentForm(posted, left=2_000_000)
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["amount"] == 1_200_000
+    for wrong in ("", "0", "12,5", "2 000 001"):
+        form = PaymentForm({**posted, "amount": wrong}, left=2_000_000)
+        assert "amount" in form.errors, wrong
+
+
 # ---------------------------------------------------------------- the accessibility statement
 
 
@@ -249,7 +266,7 @@ def test_the_statement_is_public_linked_from_every_page_and_configurable(db, set
     settings.STIMULANS_ACCESSIBILITY_ISSUES = None
     settings.STIMULANS_ACCESSIBILITY_ISSUES_EN = None
     html = signed_in(None, "sv").get(url).content.decode()
-    assert "inte helt taggade för skärmläsare" in html
+    assert "taggade för skärmläsare och kontrolleras automatiskt (PDF/UA-1)" in html
     assert signed_in(None, "sv").post(url).status_code == 405
 
     # The footer of every page links to it: signed out, in the portal, in the admin.

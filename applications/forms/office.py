@@ -27,6 +27,7 @@ from ..models import (
     RequisitionStatus,
     call_date_problems,
 )
+from . import portal
 from .filters import FilterControls
 
 
@@ -40,17 +41,14 @@ def date_field(label, **kwargs) -> forms.DateField:
     )
 
 
-class KronorField(forms.IntegerField):
-    """Whole kronor; `8 209 071 kr` is read as 8209071. Never more than any grant could hold."""
+class KronorField(portal.KronorField):
+    """Whole kronor, as the portal reads and shows them: `8 209 071 kr` is read as 8209071
+    and a stored amount is shown as `8 209 071`, in a text box with a numeric keyboard (a
+    number box cannot show the grouping). Required unless said otherwise; never more than
+    any grant could hold."""
 
-    def __init__(self, *, min_value: int = 0, **kwargs):
-        super().__init__(min_value=min_value, max_value=MAX_KRONOR, **kwargs)
-        self.widget.attrs.setdefault("inputmode", "numeric")
-
-    def to_python(self, value):
-        if isinstance(value, str):
-            value = value.replace("\u00a0", "").replace(" ", "").removesuffix("kr")
-        return super().to_python(value)
+    def __init__(self, *, min_value: int = 0, required: bool = True, **kwargs):
+        super().__init__(min_value=min_value, max_value=MAX_KRONOR, required=required, **kwargs)
 
 
 class Labelled(GroupedNumbers):

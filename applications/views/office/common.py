@@ -69,6 +69,12 @@ def confirmation_page(
     confirmed is exactly what was summed up.
     """
     ready = form is None or (form.is_bound and form.is_valid())
+    carried = []  # a valid form's fields as posted, one hidden input per value
+    if form is not None and ready:
+        for field in form:
+            values = field.value()
+            for value in values if isinstance(values, list | tuple) else [values]:
+                carried.append((field.html_name, "" if value is None else value))
     context = {
         "title": title,
         "summary": summary if ready else [],
@@ -77,7 +83,7 @@ def confirmation_page(
         "button": button,
         "form": form,
         "ready": ready,
-        "hidden": sorted((hidden or {}).items()),
+        "hidden": sorted((hidden or {}).items()) + carried,
         "confirmed": CONFIRMED,
     }
     return render(request, "applications/office/confirm.html", context)
