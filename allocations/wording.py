@@ -145,6 +145,13 @@ def _percent(value) -> str:
     return text.replace(".", ",") if _is_swedish() else text
 
 
+def format_share(value) -> str:
+    """A share of 1 as per cent, `80 %` (`82,5 %` in Swedish); empty when there is none."""
+    if value is None or value == "":
+        return ""
+    return _percent(value) + "\u00a0%"
+
+
 def _placed_by(municipality: str) -> str:
     """Who places residents: the city, or the municipality, as the grant's recipient is named."""
     if municipality.strip().lower().endswith("kommun"):

@@ -15,6 +15,7 @@ from django.utils.translation import gettext, ngettext
 from allocations.models import AllocationRun, GrantUnit, Organisation, PermittedUse, Pot
 from applications import services
 from applications.models import Application, ApplicationStatus, Requisition, RequisitionStatus
+from applications.services.facts import DECLARATION
 
 from .conftest import SEED_000, fit_agreement
 from .factories import official_user, provider_user
@@ -94,6 +95,12 @@ class Keyboard:
         assert self.page.evaluate("() => document.activeElement.id") == "main"
 
 
+def declaration() -> str:
+    """The declaration's words as the Swedish user reads them."""
+    with translation.override("sv"):
+        return str(DECLARATION)
+
+
 def sv(words: str) -> str:
     """The interface's words as a Swedish user reads them (the browser asks for sv-SE)."""
     with translation.override("sv"):
@@ -160,6 +167,8 @@ def test_apply_review_decide_and_requisition_with_the_keyboard_alone(
     keys.fill(label(sv("Account number")), "5050-1056")  # a wrong check digit
     keys.tab_to(label(sv("We will report back what the money was used for and what it achieved.")))
     page.keyboard.press("Space")
+    keys.tab_to(label(declaration()[:60]))
+    page.keyboard.press("Space")  # the declaration (intygande) of the stated facts
     keys.go(text(sv("Save and review before sending")))
 
     # Sent back: focus is on the summary of errors, whose link leads to the field.
@@ -194,7 +203,7 @@ def test_apply_review_decide_and_requisition_with_the_keyboard_alone(
     keys.skip_to_content()
     keys.go(text(call.title))
     keys.go(text(app.slug))
-    keys.tab_to(label(sv("approve")))
+    keys.tab_to(label(sv("recommend")))
     page.keyboard.press("Space")
     keys.go(text(sv("Record the review")))
     assert sv("Application %s is reviewed.") % app.slug in page.inner_text("main")
@@ -208,6 +217,11 @@ def test_apply_review_decide_and_requisition_with_the_keyboard_alone(
     run = AllocationRun.objects.filter(grant=grant).latest("number")
     keys.skip_to_content()
     keys.go(lambda f: f["tag"] == "a" and f["href"].endswith(f"/korningar/{run.pk}/"))
+    keys.skip_to_content()
+    keys.go(text(sv("Record the decision")))
+    # The confirmation page says what the decision does, with the amounts, before it is made.
+    assert "8\u00a0209\u00a0071\u00a0kr" in page.inner_text("main")
+    assert not AllocationRun.objects.get(pk=run.pk).is_decided
     keys.skip_to_content()
     keys.go(text(sv("Record the decision")))
     assert sv("Decision recorded: %(run)s.").split("%")[0] in page.inner_text("main")

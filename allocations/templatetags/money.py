@@ -3,7 +3,7 @@
 
 from django import template
 
-from allocations.wording import format_kronor, format_number, format_rate
+from allocations.wording import format_kronor, format_number, format_rate, format_share
 
 register = template.Library()
 
@@ -18,6 +18,12 @@ def kronor(amount) -> str:
 @register.filter
 def rate(value) -> str:
     return format_rate(value, nbsp=True)
+
+
+@register.filter
+def share(value) -> str:
+    """A share of 1 (`0.8`, as stored) as per cent: `80 %`."""
+    return format_share(value)
 
 
 @register.filter
