@@ -55,7 +55,7 @@ from allocations.models import (
 from allocations.tree import Tree
 from allocations.wording import format_kronor
 
-from . import services
+from . import review_figures, services
 from .models import (
     Application,
     ApplicationStatus,
@@ -267,6 +267,7 @@ def check_grant(grant: Grant) -> list[Breach]:
         *capped("flow", flow + requisition_flow_breaches(grant)),
         *capped("claims", claims),
         *capped("audit", workflow_audit_breaches(grant)),
+        *capped("review figures", review_figures.books_breaches(grant)),
     ]
 
 

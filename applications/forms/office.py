@@ -22,7 +22,7 @@ from ..models import (
     RequisitionStatus,
     call_date_problems,
 )
-from .filters import FilterControls
+from .filters import FilterControls, NamedModelChoiceField
 
 
 def date_field(label, **kwargs) -> forms.DateField:
@@ -130,7 +130,7 @@ class ReviewFilterForm(GetForm):
     status = forms.ChoiceField(
         label=_("status"), required=False, choices=_choices(_("all"), ApplicationStatus.choices)
     )
-    organisation = forms.ModelChoiceField(
+    organisation = NamedModelChoiceField(
         label=_("provider"), queryset=Organisation.objects.none(), required=False
     )
     eligibility = forms.ChoiceField(
