@@ -240,9 +240,16 @@ def start(request: HttpRequest) -> HttpResponse:
     decisions = _decision_table(_own_requisitions(user))
     context = {
         "today": today,
-        "organisations": _page(request, _organisations(user), param="op", per_page=PREVIEW),
+        # A provider's organisations and the calls open today are a handful: read whole, the
+        # pager counts them in Python instead of asking the database.
+        "organisations": _page(
+            request,
+            list(_organisations(user).only("name", "org_number")),
+            param="op",
+            per_page=PREVIEW,
+        ),
         "tasks": _page(request, _tasks(user, today), param="tp", per_page=PREVIEW),
-        "calls": _page(request, _open_calls(user, today), param="cp", per_page=PREVIEW),
+        "calls": _page(request, list(_open_calls(user, today)), param="cp", per_page=PREVIEW),
         "applications": _page(
             request, applications.order_by("-created_at", "-id"), param="ap", per_page=PREVIEW
         ),
