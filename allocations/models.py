@@ -78,6 +78,9 @@ class Organisation(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # Lists sorted by organisation name (the review list's 10 000 applications) read the
+        # first page through this index instead of sorting every row.
+        indexes = [models.Index(fields=["name", "id"], name="organisation_name")]
         verbose_name = _("organisation")
         verbose_name_plural = _("organisations")
 

@@ -70,7 +70,7 @@ from allocations.models import (
 from allocations.tree import Tree
 from allocations.wording import format_kronor
 
-from . import services
+from . import review_figures, services
 from .models import (
     Application,
     ApplicationStatus,
@@ -296,6 +296,7 @@ def check_grant(grant: Grant) -> list[Breach]:
         *capped("claims", claims),
         *capped("repayments", repayment_breaches(grant)),
         *capped("audit", workflow_audit_breaches(grant)),
+        *capped("review figures", review_figures.books_breaches(grant)),
     ]
 
 

@@ -337,6 +337,31 @@ class ApplicationUnit(models.Model):
 SCREENING_FIELDS = {"measure", "eligible", "reason", "screened_with"}
 
 
+class ReviewFigures(models.Model):
+    """The review list's summary, kept by PostgreSQL's triggers (migration 0009): per pot, call
+    (0: none), organisation, status and `flagged` (some unit ineligible), the number of
+    applications and their sums. Read it through `applications.review_figures`; nothing
+    writes it but the triggers, and the books check compares it with the applications."""
+
+    pot_id = models.BigIntegerField()
+    call_id = models.BigIntegerField()
+    organisation_id = models.BigIntegerField()
+    status = models.CharField(max_length=16)
+    flagged = models.BooleanField()
+    count = models.BigIntegerField()
+    requested = models.BigIntegerField()
+    granted = models.BigIntegerField()
+    measure = models.BigIntegerField()
+    eligible = models.BigIntegerField()
+
+    class Meta:
+        managed = False  # derived data, made by the database: no backup, no admin
+        db_table = "applications_reviewfigures"
+
+    def __str__(self) -> str:
+        return f"{self.pot_id}/{self.call_id}/{self.organisation_id}/{self.status}: {self.count}"
+
+
 class ApplicationUse(models.Model):
     """A permitted use an application ticks, in the order it ticks them."""
 

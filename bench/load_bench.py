@@ -469,7 +469,7 @@ def check_pages(port: int, data: dict) -> dict[str, int]:
 # ---------------------------------------------------------------- profile
 
 
-def profile_pages(data: dict, *, repeat: int, top: int) -> None:
+def profile_pages(data: dict, *, repeat: int, top: int, pages: list[str] | None = None) -> None:
     """Where each page's time goes, in this process (no server, no network).
 
     Per page: the median wall time of `repeat` requests through Django's full stack (the
@@ -498,6 +498,8 @@ def profile_pages(data: dict, *, repeat: int, top: int) -> None:
     print("=" * 100)
     print(f"PROFILE: in-process, Django's test client, median of {repeat} requests per page")
     for key, (label, role) in [*PAGES.items(), FLOOR]:
+        if pages and key not in pages:
+            continue
         person = data["identities"][role][0]
         path, expect = person["pages"][key]
         client = Client(HTTP_HOST=HOST)
@@ -731,6 +733,13 @@ def main() -> int:
         action="store_true",
         help="first profile each page in-process (time, queries, top functions)",
     )
+    parser.add_argument(
+        "--profile-repeat", type=int, default=10, help="profiled requests per page (10)"
+    )
+    parser.add_argument(
+        "--profile-pages",
+        help="profile only these pages, comma-separated keys: " + ", ".join([*PAGES, FLOOR[0]]),
+    )
     parser.add_argument("--database-name", default="stimulans_bench_load")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument(
@@ -835,7 +844,8 @@ def main() -> int:
             + ", ".join(f"{key} {size // 1024} KB" for key, size in sizes.items())
         )
         if args.profile or args.only == "profile":
-            profile_pages(data, repeat=10, top=12)
+            pages = args.profile_pages.split(",") if args.profile_pages else None
+            profile_pages(data, repeat=args.profile_repeat, top=12, pages=pages)
         if args.only in (None, "paced"):
             print(
                 f"bench: paced phase, {paced_users} users + 2 on the floor, {args.paced_seconds} s"

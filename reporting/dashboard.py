@@ -241,14 +241,19 @@ def _kr(value: int) -> str:
     return format_kronor(value)
 
 
-def money_flow(grant: Grant) -> str:
-    """Agreement → (upstream grants →) grant → pots → recipients, as an SVG Sankey."""
+def money_flow(grant: Grant, chain: list[tuple[Grant, int | None]] | None = None) -> str:
+    """Agreement → (upstream grants →) grant → pots → recipients, as an SVG Sankey.
+
+    `chain` is `upstream_chain(grant)` when the caller has it already (the dashboard shows it
+    too): each link of it costs queries.
+    """
     try:
         run = latest_run(grant)
     except RenderError:
         return ""
     received = run.grant_amount
-    chain = upstream_chain(grant)
+    if chain is None:
+        chain = upstream_chain(grant)
     head = chain[0][0] if chain else grant
     nodes = [charts.Node("agreement", head.agreement.title, 0)]
     links: list[charts.Link] = []

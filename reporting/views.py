@@ -65,12 +65,13 @@ def grant_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
             messages.error(request, _("The books are checked now: they do not balance."))
         return redirect("reporting:dashboard", slug=grant.slug)
     table = dashboard.budget_table(grant)
+    chain = dashboard.upstream_chain(grant)
     context = {
         "grant": grant,
         "table": table,
-        "flow": dashboard.money_flow(grant),
+        "flow": dashboard.money_flow(grant, chain),
         "charts": dashboard.pot_charts(table),
-        "chain": dashboard.upstream_chain(grant),
+        "chain": chain,
     }
     return render(request, "reporting/dashboard.html", context)
 

@@ -9,9 +9,17 @@ form is a row of selects and search boxes, so the page writes them out itself fr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from html import escape
 
 from django import forms
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
+
+
+def _escaped(text: str) -> str:
+    """As `{{ text }}` writes it: escaped unless marked safe (Django's `conditional_escape`,
+    without its lazy-string wrapper, which costs more than the escaping)."""
+    return text.__html__() if hasattr(text, "__html__") else escape(text)
 
 
 @dataclass
@@ -30,6 +38,35 @@ class Control:
     value: str = ""
     options: list[Option] = field(default_factory=list)
     maxlength: int | None = None
+
+    @property
+    def options_html(self) -> SafeString:
+        """The `<option>`s, escaped as the template would: a select of 500 providers costs
+        milliseconds when a template loop writes it out, a tenth of that joined here."""
+        return mark_safe(
+            "".join(
+                f'<option value="{_escaped(o.value)}"'
+                f"{' selected' if o.selected else ''}>{_escaped(o.label)}</option>"
+                for o in self.options
+            )
+        )
+
+
+class NamedChoiceIterator(forms.models.ModelChoiceIterator):
+    """The choices as (id, name) read as plain values: a select of 500 providers builds no
+    500 model instances. For models whose `__str__` is their `name`."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        yield from self.queryset.values_list("pk", "name")
+
+
+class NamedModelChoiceField(forms.ModelChoiceField):
+    """A `ModelChoiceField` of a model shown by its `name` (organisations): it validates and
+    cleans as one, and lists its choices without making an instance of each."""
+
+    iterator = NamedChoiceIterator
 
 
 class FilterControls:

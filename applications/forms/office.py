@@ -28,7 +28,7 @@ from ..models import (
     call_date_problems,
 )
 from . import portal
-from .filters import FilterControls
+from .filters import FilterControls, NamedModelChoiceField
 
 
 def date_field(label, **kwargs) -> forms.DateField:
@@ -136,7 +136,7 @@ class ReviewFilterForm(GetForm):
     status = forms.ChoiceField(
         label=_("status"), required=False, choices=_choices(_("all"), ApplicationStatus.choices)
     )
-    organisation = forms.ModelChoiceField(
+    organisation = NamedModelChoiceField(
         label=_("provider"), queryset=Organisation.objects.none(), required=False
     )
     eligibility = forms.ChoiceField(

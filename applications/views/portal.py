@@ -99,7 +99,37 @@ def _open_calls(user, today: date) -> QuerySet[Call]:
         permissions.calls_for(user)
         .filter(opens_on__lte=today, closes_on__gte=today)
         .select_related("pot__grant")
+        .only("title", "closes_on", "pot__name", "pot__grant__title")
         .order_by("closes_on", "id")
+    )
+
+
+# What the tables of applications and decisions show (`_application_table.html`,
+# `_decision_table.html`), and no more: the related rows' other columns (a pot's model, a
+# grant's texts) are neither read from the database nor decoded for every row.
+def _application_table(qs: QuerySet[Application]) -> QuerySet[Application]:
+    return qs.select_related("call", "pot", "grant", "organisation").only(
+        "slug",
+        "status",
+        "submitted_at",
+        "call__title",
+        "pot__name",
+        "grant__title",
+        "organisation__name",
+    )
+
+
+def _decision_table(qs: QuerySet[Requisition]) -> QuerySet[Requisition]:
+    return qs.select_related("run__grant", "pot", "organisation").only(
+        "amount",
+        "status",
+        "due_on",
+        "run__decided_on",
+        "run__number",
+        "run__redistributes",
+        "run__grant__title",
+        "pot__name",
+        "organisation__name",
     )
 
 
@@ -214,15 +244,20 @@ def _tasks(user, today: date, *, kind: str | None = None, organisation: int | No
 @login_required
 def start(request: HttpRequest) -> HttpResponse:
     user, today = request.user, _today()
-    applications = with_granted(_own_applications(user)).select_related(
-        "call", "pot", "grant", "organisation"
-    )
-    decisions = _own_requisitions(user).select_related("run__grant", "pot", "organisation")
+    applications = _application_table(with_granted(_own_applications(user)))
+    decisions = _decision_table(_own_requisitions(user))
     context = {
         "today": today,
-        "organisations": _page(request, _organisations(user), param="op", per_page=PREVIEW),
+        # A provider's organisations and the calls open today are a handful: read whole, the
+        # pager counts them in Python instead of asking the database.
+        "organisations": _page(
+            request,
+            list(_organisations(user).only("name", "org_number")),
+            param="op",
+            per_page=PREVIEW,
+        ),
         "tasks": _page(request, _tasks(user, today), param="tp", per_page=PREVIEW),
-        "calls": _page(request, _open_calls(user, today), param="cp", per_page=PREVIEW),
+        "calls": _page(request, list(_open_calls(user, today)), param="cp", per_page=PREVIEW),
         "applications": _page(
             request, applications.order_by("-created_at", "-id"), param="ap", per_page=PREVIEW
         ),
@@ -278,9 +313,7 @@ def calls(request: HttpRequest) -> HttpResponse:
 def applications(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = ApplicationFilterForm(request.GET, organisations=_organisations(user))
-    qs = with_granted(_own_applications(user)).select_related(
-        "call", "pot", "grant", "organisation"
-    )
+    qs = _application_table(with_granted(_own_applications(user)))
     if form.value("organisation"):
         qs = qs.filter(organisation_id=form.value("organisation"))
     if form.value("status"):
@@ -305,7 +338,7 @@ def applications(request: HttpRequest) -> HttpResponse:
 def decisions(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = DecisionFilterForm(request.GET, organisations=_organisations(user))
-    qs = _own_requisitions(user).select_related("run__grant", "pot", "organisation")
+    qs = _decision_table(_own_requisitions(user))
     if form.value("organisation"):
         qs = qs.filter(organisation_id=form.value("organisation"))
     if form.value("status"):
