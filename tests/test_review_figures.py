@@ -87,6 +87,7 @@ def test_the_kept_figures_follow_every_change(import_seed):
         "payment_method": "bankgiro",
         "payment_account": "5050-1055",
         "will_report": True,
+        "declared": True,
         "actor": user,
     }
     services.save_draft(app=app, units=[UnitChoice(unit, places=37)], **draft)
