@@ -465,12 +465,17 @@ def profile(label: str, action, top: int) -> None:
         )
 
 
-def page_ms(client, url: str, expect: str, repeat: int) -> tuple[float, list[float]]:
+def page_ms(client, url: str, expect: str, args) -> tuple[float, list[float]]:
+    """The median of `--page-repeat` GETs of `url` (after one to warm up); with `--profile`,
+    a cProfile of one more."""
+    repeat = args.page_repeat
     answer = client.get(url)  # warm: templates, URL resolver, the session
     if answer.status_code != 200 or expect.encode() not in answer.content:
         dump = Path(tempfile.gettempdir()) / "stimulans-scale-page.html"
         dump.write_bytes(answer.content)
         sys.exit(f"bench: {url} answered {answer.status_code} without {expect!r} (see {dump})")
+    if args.profile:
+        profile(f"GET {url}", lambda: client.get(url), args.top)
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -834,16 +839,16 @@ def main() -> int:
     results, pages = {}, {}
     facts_url = reverse("office:facts", args=[state["grant"]])
     # Before: the list as the official ticks it (by default the units not yet verified).
-    pages["facts_before"] = page_ms(client, facts_url, "Skalboendet", args.page_repeat)
+    pages["facts_before"] = page_ms(client, facts_url, "Skalboendet", args)
     results["verify"] = step_verify(state, args)
     # After: every unit, now verified (the default list, of the unverified, is empty then).
-    pages["facts"] = page_ms(client, f"{facts_url}?show=", "Skalboendet", args.page_repeat)
+    pages["facts"] = page_ms(client, f"{facts_url}?show=", "Skalboendet", args)
     results["approve"] = step_approve(state, args)
     pages["review"] = page_ms(
         client,
         reverse("office:pot_review", args=[state["pot"]]),
         "Skalans Omsorg",
-        args.page_repeat,
+        args,
     )
     results["decide"] = step_decide(state, args)
     results["letters"] = step_letters(state, args)
