@@ -12,6 +12,8 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from allocations.models import Organisation, Pot
+
 from .models import ApplicationStatus, Membership, Notice, NoticeKind
 from .services.notices import record_notice
 
@@ -73,14 +75,33 @@ def payment_made(payment) -> Notice | None:
     )
 
 
+def _recipients_of(organisation_ids) -> dict[int, list[str]]:
+    """`_recipients` of many organisations, in one query."""
+    emails: dict[int, set[str]] = {}
+    for org_id, email in (
+        Membership.objects.filter(organisation_id__in=set(organisation_ids), user__is_active=True)
+        .exclude(user__email="")
+        .values_list("organisation_id", "user__email")
+    ):
+        emails.setdefault(org_id, set()).add(email)
+    return {org_id: sorted(found) for org_id, found in emails.items()}
+
+
 def decision_made(run, requisitions) -> list[Notice]:
+    """One notice to each recipient of a decision: hundreds at once, so what the notices
+    name (organisation, pot, recipients) is read once for all of them."""
+    requisitions = list(requisitions)
+    orgs = Organisation.objects.in_bulk({req.organisation_id for req in requisitions})
+    pots = Pot.objects.in_bulk({req.pot_id for req in requisitions})
+    emails = _recipients_of(orgs)
     notices = []
     for req in requisitions:
+        req.run, req.organisation, req.pot = run, orgs[req.organisation_id], pots[req.pot_id]
         context = {"run": run, "req": req, "url": portal_url("requisition", req.pk)}
         notice = record_notice(
             kind=NoticeKind.DECISION,
             context=context,
-            recipients=_recipients(req.organisation_id),
+            recipients=emails.get(req.organisation_id, []),
             concerns=req,
         )
         if notice is not None:

@@ -5,6 +5,8 @@
 #   scripts/bench.sh portal [ARGS]   the portal benchmark (gunicorn); ARGS go to bench/portal_bench.py
 #   scripts/bench.sh load [ARGS]     the load benchmark (gunicorn under locust); ARGS go to
 #                                    bench/load_bench.py. Installs bench/requirements.txt first.
+#   scripts/bench.sh scale [ARGS]    the scale benchmark (a city's five years, the officials' bulk
+#                                    actions); ARGS go to bench/scale_bench.py
 # The figures are a report, not a test: the script exits 0 even when a target is missed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,6 +17,9 @@ if [ "${1:-}" = portal ]; then
     shift
 elif [ "${1:-}" = load ]; then
     bench=bench/load_bench.py
+    shift
+elif [ "${1:-}" = scale ]; then
+    bench=bench/scale_bench.py
     shift
 fi
 

@@ -61,7 +61,9 @@ def submitted_in(pot: Pot, count: int) -> list[Application]:
     apps = list(Application.objects.filter(pot=pot).order_by("slug")[:count])
     assert len(apps) == count
     Application.objects.filter(pk__in=[a.pk for a in apps]).update(
-        status=ApplicationStatus.SUBMITTED, status_reason=""
+        status=ApplicationStatus.SUBMITTED,
+        status_reason="",
+        contact_email="kontakt@example.invalid",
     )
     return apps
 
@@ -88,6 +90,9 @@ def test_bulk_approval_reviews_every_ticked_application_through_the_one_door(
         assert reviewed(app) == (ApplicationStatus.APPROVED, "", official.pk)
     # One audit entry per application, as a single review leaves.
     assert AuditEntry.objects.filter(action="application.reviewed").count() == audited + 5
+    # And each provider is told, as after a single review.
+    told = Notice.objects.filter(kind=NoticeKind.APPROVED)
+    assert sorted(told.values_list("object_id", flat=True)) == sorted(a.pk for a in apps)
 
 
 def test_one_refused_application_is_reported_and_the_others_are_reviewed(office, official, seed000):
@@ -108,6 +113,9 @@ def test_one_refused_application_is_reported_and_the_others_are_reviewed(office,
     for app in apps:
         if app != withdrawn:
             assert reviewed(app) == (ApplicationStatus.REJECTED, "Ej behörig.", official.pk)
+    rejected = Notice.objects.filter(kind=NoticeKind.REJECTED)
+    assert withdrawn.pk not in {int(pk) for pk in rejected.values_list("object_id", flat=True)}
+    assert rejected.count() == 3
 
 
 def test_the_bulk_service_keeps_each_row_apart_and_is_what_a_benchmark_calls(official, seed000):

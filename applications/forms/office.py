@@ -612,19 +612,20 @@ class FactsVerifyForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.link_ids = link_ids
         self.fields["links"].choices = [(str(pk), str(pk)) for pk in link_ids]
+        # One field of each kind serves every row: a field keeps no state of the data it
+        # cleans, and making 2 000 of them (500 rows) took a fifth of the page's time.
+        in_city = forms.TypedChoiceField(
+            choices=YES_NO, coerce=lambda v: v == "yes", empty_value=None, required=False
+        )
+        share = PercentField(
+            required=False, min_value=0, max_value=100, max_digits=5, decimal_places=2
+        )
+        count = forms.IntegerField(required=False, min_value=0, max_value=100_000)
         for pk in link_ids:
-            self.fields[f"in_city_{pk}"] = forms.TypedChoiceField(
-                choices=YES_NO, coerce=lambda v: v == "yes", empty_value=None, required=False
-            )
-            self.fields[f"share_{pk}"] = PercentField(
-                required=False, min_value=0, max_value=100, max_digits=5, decimal_places=2
-            )
-            self.fields[f"places_{pk}"] = forms.IntegerField(
-                required=False, min_value=0, max_value=100_000
-            )
-            self.fields[f"customers_{pk}"] = forms.IntegerField(
-                required=False, min_value=0, max_value=100_000
-            )
+            self.fields[f"in_city_{pk}"] = in_city
+            self.fields[f"share_{pk}"] = share
+            self.fields[f"places_{pk}"] = count
+            self.fields[f"customers_{pk}"] = count
 
     def clean(self):
         data = super().clean()

@@ -293,27 +293,16 @@ def review_application(
     """Recommend (tillstyrka) or reject. The grant's figures of the units stay as they are:
     what the provider stated reaches them only through `facts.verify_facts`."""
     app = Application.objects.select_for_update().select_related("pot", "grant").get(pk=app.pk)
-    if app.status not in (
-        ApplicationStatus.SUBMITTED,
-        ApplicationStatus.APPROVED,
-        ApplicationStatus.REJECTED,
-    ):
-        raise WorkflowError(_("Only a submitted application can be reviewed."))
-    if app.grant.runs.filter(decided_on__isnull=False, redistributes=None).exists():
-        raise WorkflowError(_("The grant is decided; its applications are no longer reviewed."))
-    kind = (app.pot.model or {}).get("type")
-    if approve and kind == "approved_amounts" and granted_amount is None:
-        raise WorkflowError(_("Set the granted amount."))
-    if not approve and not reason.strip():
-        raise WorkflowError(_("Give the provider the reason for rejecting."))
-    before = {"status": app.status, "granted_amount": app.granted_amount}
+    decided = app.grant.runs.filter(decided_on__isnull=False, redistributes=None).exists()
+    problem = review_refusal(
+        app, approve=approve, reason=reason, granted_amount=granted_amount, decided=decided
+    )
+    if problem:
+        raise WorkflowError(problem)
     before_reason = app.status_reason
-    app.status = ApplicationStatus.APPROVED if approve else ApplicationStatus.REJECTED
-    app.status_reason = reason.strip()
-    if kind == "approved_amounts":
-        app.granted_amount = granted_amount if approve else None
-    app.reviewed_at = timezone.now()
-    app.reviewed_by = actor
+    before, after = apply_review(
+        app, approve=approve, reason=reason, granted_amount=granted_amount, actor=actor
+    )
     app.save()
     audit.log(
         "application.reviewed",
@@ -322,16 +311,62 @@ def review_application(
         actor=actor,
         actor_label=actor_label,
         before=before,
-        after={
-            "status": app.status,
-            "granted_amount": app.granted_amount,
-            "reason": app.status_reason,
-        },
+        after=after,
     )
-    after = {"status": app.status, "granted_amount": app.granted_amount}
-    if after != before or (not approve and app.status_reason != before_reason):
-        # A review that changes nothing the provider sees sends nothing again.
+    if review_is_news(app, before=before, before_reason=before_reason):
         from .. import notifications
 
         notifications.application_reviewed(app)
     return app
+
+
+def review_refusal(
+    app: Application, *, approve: bool, reason: str, granted_amount: int | None, decided: bool
+) -> str | None:
+    """Why a review of `app` is refused (None: it is not); `decided`: its grant is decided.
+    The rules of `review_application`, one by one or for a list (`bulk_review_applications`)."""
+    if app.status not in (
+        ApplicationStatus.SUBMITTED,
+        ApplicationStatus.APPROVED,
+        ApplicationStatus.REJECTED,
+    ):
+        return _("Only a submitted application can be reviewed.")
+    if decided:
+        return _("The grant is decided; its applications are no longer reviewed.")
+    kind = (app.pot.model or {}).get("type")
+    if approve and kind == "approved_amounts" and granted_amount is None:
+        return _("Set the granted amount.")
+    if not approve and not reason.strip():
+        return _("Give the provider the reason for rejecting.")
+    return None
+
+
+def review_is_news(app: Application, *, before: dict, before_reason: str) -> bool:
+    """Whether the provider is told of a review: it changed what the provider sees (a review
+    that changes nothing sends nothing again)."""
+    now = {"status": app.status, "granted_amount": app.granted_amount}
+    return now != before or (
+        app.status == ApplicationStatus.REJECTED and app.status_reason != before_reason
+    )
+
+
+REVIEW_FIELDS = ("status", "status_reason", "granted_amount", "reviewed_at", "reviewed_by")
+
+
+def apply_review(
+    app: Application, *, approve: bool, reason: str, granted_amount: int | None, actor
+) -> tuple[dict, dict]:
+    """Set the review on `app` (not saved: `REVIEW_FIELDS` change); its audit before/after."""
+    before = {"status": app.status, "granted_amount": app.granted_amount}
+    app.status = ApplicationStatus.APPROVED if approve else ApplicationStatus.REJECTED
+    app.status_reason = reason.strip()
+    if (app.pot.model or {}).get("type") == "approved_amounts":
+        app.granted_amount = granted_amount if approve else None
+    app.reviewed_at = timezone.now()
+    app.reviewed_by = actor
+    after = {
+        "status": app.status,
+        "granted_amount": app.granted_amount,
+        "reason": app.status_reason,
+    }
+    return before, after

@@ -1,6 +1,6 @@
 """Work on many records at once: review a list of applications, remind many recipients.
 
-Each row goes through the same service as a single one (`review_application`), so a bulk
+Each row is held to the same rules as a single one (`review_application`'s), so a bulk
 action changes nothing a single action could not, and refuses what it would refuse.
 """
 
@@ -14,6 +14,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from allocations import audit
+from allocations.bulk import update_rows
+from allocations.models import AllocationRun, AuditEntry
 
 from ..models import (
     Application,
@@ -21,8 +23,7 @@ from ..models import (
     Requisition,
     RequisitionStatus,
 )
-from .applying import review_application
-from .base import WorkflowError
+from .applying import REVIEW_FIELDS, apply_review, review_is_news, review_refusal
 
 
 @dataclass
@@ -44,13 +45,14 @@ def bulk_review_applications(
 ) -> BulkOutcome:
     """Approve or reject many applications with one reason (massgranskning).
 
-    Each application goes through `review_application`, the door of a single review, in a
-    savepoint of its own: one the service refuses (not submitted, its grant decided, an
-    amount to set) is rolled back to its savepoint, left exactly as it was and reported with
-    the reason, while the others are reviewed. The batch as a whole is one transaction, so
-    an unexpected error (a lost connection, a bug) leaves every application as it was
-    instead of an unknown part of the list reviewed, and the list is written in one commit.
-    The rows are locked in id order first, so two officials' batches cannot deadlock.
+    Each application is held to the rules of a single review (`review_refusal`, which
+    `review_application` applies too): one they refuse (not submitted, its grant decided, an
+    amount to set) is left exactly as it was and reported with the reason, while the others
+    are reviewed, each as `review_application` would (`apply_review`) and with the same audit
+    entry. The batch is one transaction, so an unexpected error (a lost connection, a bug)
+    leaves every application as it was instead of an unknown part of the list reviewed. The
+    rows are locked in id order first, so two officials' batches cannot deadlock; they are
+    then written with one statement, and their audit entries with another, however many.
 
     An approval keeps an amount already granted; a pot of approved amounts needs one set on
     the application's own page, and the application is refused here until it has one.
@@ -59,25 +61,55 @@ def bulk_review_applications(
     apps = list(
         Application.objects.select_for_update(of=("self",))
         .filter(pk__in=ids)
-        .select_related("pot", "grant")
+        .select_related("pot", "grant", "organisation")
         .order_by("pk")
     )
+    decided = set(
+        AllocationRun.objects.filter(
+            grant_id__in={app.grant_id for app in apps},
+            decided_on__isnull=False,
+            redistributes=None,
+        ).values_list("grant_id", flat=True)
+    )
+    from .. import notifications
+
     outcome = BulkOutcome()
+    entries, news = [], []
     for app in sorted(apps, key=lambda a: (a.slug, a.pk)):
-        try:
-            with transaction.atomic():
-                reviewed = review_application(
-                    app=app,
-                    approve=approve,
-                    reason=reason,
-                    granted_amount=app.granted_amount if approve else None,
-                    actor=actor,
-                    actor_label=actor_label,
-                )
-        except WorkflowError as exc:
-            outcome.refused.append((app, str(exc)))
-        else:
-            outcome.done.append(reviewed)
+        granted_amount = app.granted_amount if approve else None
+        problem = review_refusal(
+            app,
+            approve=approve,
+            reason=reason,
+            granted_amount=granted_amount,
+            decided=app.grant_id in decided,
+        )
+        if problem:
+            outcome.refused.append((app, problem))
+            continue
+        before_reason = app.status_reason
+        before, after = apply_review(
+            app, approve=approve, reason=reason, granted_amount=granted_amount, actor=actor
+        )
+        entries.append(
+            audit.entry(
+                "application.reviewed",
+                app,
+                grant=app.grant,
+                actor=actor,
+                actor_label=actor_label,
+                before=before,
+                after=after,
+            )
+        )
+        outcome.done.append(app)
+        if review_is_news(app, before=before, before_reason=before_reason):
+            news.append(app)
+    update_rows(outcome.done, REVIEW_FIELDS)
+    AuditEntry.objects.bulk_create(entries, batch_size=500)
+    # The providers are told as after a single review: approved, or rejected with the reason.
+    for app in news:
+        notifications.application_reviewed(app)
     return outcome
 
 

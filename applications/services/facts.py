@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from allocations import audit
+from allocations.bulk import update_rows
 from allocations.models import AuditEntry, Grant, GrantUnit
 
 from ..models import Application, ApplicationStatus, ApplicationUnit
@@ -177,7 +178,7 @@ def verify_facts(
         raise WorkflowError(_("Choose at least one unit to verify."))
     links = list(
         ApplicationUnit.objects.filter(pk__in=wanted)
-        .select_related("application", "grant_unit__unit")
+        .select_related("application__organisation", "grant_unit__unit")
         .order_by("grant_unit_id", "pk")
     )
     if len(links) != len(wanted) or any(link.application.grant_id != grant.pk for link in links):
@@ -187,7 +188,8 @@ def verify_facts(
     # Lock the grant's figures of these units; two verifications of one unit take turns.
     locked = {
         gu.pk: gu
-        for gu in GrantUnit.objects.select_for_update()
+        for gu in GrantUnit.objects.select_for_update(of=("self",))
+        .select_related("unit")
         .filter(pk__in={link.grant_unit_id for link in links})
         .order_by("pk")
     }
@@ -247,8 +249,9 @@ def verify_facts(
                 name: [_json(getattr(stated, name)), _json(getattr(verified, name))]
                 for name in corrected
             }
-    GrantUnit.objects.bulk_update(locked.values(), list(FACT_FIELDS), batch_size=500)
-    ApplicationUnit.objects.bulk_update(
+    # One statement per table, not `bulk_update`'s CASE per row and field (see allocations.bulk).
+    update_rows(list(locked.values()), FACT_FIELDS)
+    update_rows(
         links,
         [
             "stated_in_city",
@@ -259,7 +262,6 @@ def verify_facts(
             "verified_by",
             "verification_note",
         ],
-        batch_size=500,
     )
     for summary in by_app.values():
         entries.append(

@@ -10,6 +10,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 
 from allocations import engine, grantfile
+from allocations.bulk import update_rows
 from allocations.models import Pot
 
 from ..models import (
@@ -67,7 +68,7 @@ def refresh_screening(pot: Pot, applications: QuerySet[Application] | None = Non
         link.eligible = reason is None
         link.reason = [reason[0], reason[1]] if reason else None
         link.screened_with = key
-    ApplicationUnit.objects.bulk_update(links, sorted(SCREENING_FIELDS), batch_size=500)
+    update_rows(links, sorted(SCREENING_FIELDS))
     return len(links)
 
 

@@ -1,0 +1,52 @@
+"""Writing many rows' own values at once, for the services that change hundreds of rows.
+
+Django's `bulk_update` builds a `CASE WHEN pk = … THEN …` expression for every row and
+field, and resolving those expressions in Python costs ~1 ms a row for a few fields: a
+verification of 500 units spent more time there than in PostgreSQL. `update_rows` sends the
+same values as one `UPDATE … FROM (VALUES …)` per batch instead, each value prepared by its
+field as `bulk_update` would (`get_db_prep_save`) and cast to the column's type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connection
+from django.db.models import Model
+
+BATCH = 1000
+
+
+def update_rows(objs: Sequence[Model], fields: Sequence[str], *, batch_size: int = BATCH) -> int:
+    """Write `fields` of each of `objs` (instances of one model, saved) to its row; returns
+    how many rows were updated. What `bulk_update(objs, fields)` does, in fewer steps."""
+    objs = list(objs)
+    if not objs or not fields:
+        return 0
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        return model._default_manager.bulk_update(objs, fields, batch_size=batch_size)
+    meta = model._meta
+    columns = [meta.pk, *(meta.get_field(name) for name in fields)]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(f.column)} = v.c{i}" for i, f in enumerate(columns) if i > 0)
+    row = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in columns) + ")"
+    names = ", ".join(f"c{i}" for i in range(len(columns)))
+    table = quote(meta.db_table)
+    updated = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), batch_size):
+            batch = objs[start : start + batch_size]
+            params = [
+                f.get_db_prep_save(getattr(obj, f.attname), connection)
+                for obj in batch
+                for f in columns
+            ]
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} "
+                f"FROM (VALUES {', '.join([row] * len(batch))}) AS v({names}) "
+                f"WHERE {table}.{quote(meta.pk.column)} = v.c0",
+                params,
+            )
+            updated += cursor.rowcount
+    return updated
