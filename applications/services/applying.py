@@ -284,7 +284,7 @@ def review_application(
         raise WorkflowError(_("The grant is decided; its applications are no longer reviewed."))
     kind = (app.pot.model or {}).get("type")
     if approve and kind == "approved_amounts" and granted_amount is None:
-        raise WorkflowError(_("Set the granted amount."))
+        raise WorkflowError(_("Set the recommended amount."))
     if not approve and not reason.strip():
         raise WorkflowError(_("Give the provider the reason for rejecting."))
     before = {"status": app.status, "granted_amount": app.granted_amount}
