@@ -187,7 +187,8 @@ def verify_facts(
     # Lock the grant's figures of these units; two verifications of one unit take turns.
     locked = {
         gu.pk: gu
-        for gu in GrantUnit.objects.select_for_update()
+        for gu in GrantUnit.objects.select_for_update(of=("self",))
+        .select_related("unit")  # its name goes into the application's history
         .filter(pk__in={link.grant_unit_id for link in links})
         .order_by("pk")
     }
