@@ -433,7 +433,7 @@ def test_the_form_offers_what_can_take_part_and_greys_the_rest(seed, norr, offic
         [key],
         **{
             f"in_city_{key}": "yes",
-            f"share_{key}": "90",
+            f"share_{key}": "90,0",  # typed the Swedish way
             f"places_{key}": "42",
             "declare_facts": "on",
         },
