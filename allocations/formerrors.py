@@ -22,8 +22,10 @@ from .wording import format_number
 def _grouped(number) -> str | None:
     if isinstance(number, bool) or not isinstance(number, int | Decimal):
         return None
-    if isinstance(number, Decimal) and number != number.to_integral_value():
-        return None
+    if isinstance(number, Decimal) and (
+        not number.is_finite() or number != number.to_integral_value()
+    ):
+        return None  # a fraction, or "Infinity" typed into a number box
     if abs(number) < 1000:
         return None
     return format_number(int(number), nbsp=True)

@@ -270,6 +270,8 @@ def share(value, column: str) -> Decimal | None:
         number = Decimal(text.rstrip("%").strip())
     except InvalidOperation:
         raise BadValue(_("%(column)s: %(value)r is not a share") % _p(column, value)) from None
+    if number.is_nan():  # NaN cannot be compared: it is no share
+        raise BadValue(_("%(column)s: %(value)r is not a share") % _p(column, value))
     if percent:
         number /= 100
     if not Decimal(0) <= number <= Decimal(1):

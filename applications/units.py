@@ -291,27 +291,30 @@ def save_draft_with_new_units(
     return services.save_draft(app=app, units=[*units, *added], actor=actor, **fields)
 
 
-@transaction.atomic
 def confirm_location(
-    *, app: Application, grant_unit: GrantUnit, in_city: bool, city_placed_share: Decimal, actor
+    *,
+    app: Application,
+    grant_unit: GrantUnit,
+    in_city: bool,
+    city_placed_share: Decimal,
+    reason: str = "",
+    actor,
 ) -> GrantUnit:
-    """The official confirms where a unit an application added to the grant is, and how many of
-    its residents the city placed; its verdict in the pot is then made again on these figures."""
-    grant_unit = GrantUnit.objects.select_for_update().get(pk=grant_unit.pk)
-    if not app.applicationunit_set.filter(grant_unit=grant_unit).exists():
+    """The official confirms where a unit an application added to the grant lies, and how many
+    of its residents the city placed, on the application's page: one unit's verification
+    (`services.verify_facts`, the one door to a grant unit's figures). What the application
+    states of the unit is verified, with these two figures as the official's correction where
+    they differ from what was stated (a correction needs a reason); the unit's verdict in
+    every pot is then made again."""
+    link = app.applicationunit_set.filter(grant_unit_id=grant_unit.pk).first()
+    if link is None:
         raise services.WorkflowError(_("The unit is not part of this application."))
-    fields = ("in_city", "city_placed_share")
-    before = _snapshot(grant_unit, fields)
-    grant_unit.in_city = in_city
-    grant_unit.city_placed_share = city_placed_share
-    grant_unit.save(update_fields=list(fields))
-    audit.log(
-        "grantunit.changed",
-        grant_unit,
+    services.verify_facts(
         grant=app.grant,
+        verifications=[
+            services.Verification(link.pk, in_city=in_city, city_placed_share=city_placed_share)
+        ],
+        reason=reason,
         actor=actor,
-        before=before,
-        after={**_snapshot(grant_unit, fields), "application": app.slug},
     )
-    services.rescreen_grant_units([grant_unit.pk])
-    return grant_unit
+    return GrantUnit.objects.get(pk=grant_unit.pk)

@@ -213,6 +213,9 @@ def test_the_numbers_of_djangos_own_messages_are_grouped_in_both_languages():
     assert field.clean(field.prepare_value(1_200_000)) == 1_200_000
     assert field.prepare_value("1200000x") == "1200000x"  # what was typed stays as typed
     assert error_summary(_Figures()) == []
+    # Infinity is no number to group: it is refused as Django refuses it, never a crash.
+    for typed in ("inf", "-Infinity", "NaN"):
+        assert _Figures({**data, "share": typed}).errors["share"]
 
 
 def test_the_officials_amount_boxes_show_and_read_swedish_grouping():

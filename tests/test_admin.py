@@ -857,7 +857,7 @@ def test_approving_in_the_admin_an_application_pot_still_needs_a_granted_amount(
         url, {"action": "approve_applications", "_selected_action": [application.pk]}, follow=True
     )
 
-    assert "Set the granted amount." in page(response)
+    assert "Set the recommended amount." in page(response)
     application.refresh_from_db()
     assert application.status == ApplicationStatus.REJECTED
 

@@ -161,6 +161,7 @@ def test_a_new_care_home_is_registered_applied_for_and_its_location_confirmed(
     page.get_by_label("Payment method").select_option("bankgiro")
     page.get_by_label("Account number").fill("5050-1055")
     page.get_by_label("We will report back what the money was used for").check()
+    page.get_by_label("We declare that the facts we state for each unit", exact=False).check()
     click_and_wait(page, page.get_by_role("button", name="Save and review before sending"))
     assert "None of the conditions is met" in page.inner_text("main")  # not confirmed yet
     click_and_wait(page, page.get_by_role("button", name="Send the application"))
@@ -177,9 +178,13 @@ def test_a_new_care_home_is_registered_applied_for_and_its_location_confirmed(
     click_and_wait(page, page.get_by_role("link", name=app.slug))
     page.get_by_label("In the city").check()
     page.get_by_label("Share of residents placed by the city (%)").fill("95")
+    # Not what the application states (not in the city): a correction, which needs its reason.
+    click_and_wait(page, page.get_by_role("button", name="Confirm the location"))
+    assert "Give the reason for correcting a stated figure." in page.inner_text("main")
+    page.get_by_label("Reason for a correction").fill("Placeringsregistret 2020-03-01.")
     click_and_wait(page, page.get_by_role("button", name="Confirm the location"))
     main = page.inner_text("main")
-    assert "The unit's location is confirmed." in main
+    assert "The location of Solgläntans vård- och omsorgsboende is confirmed" in main
     assert "location not confirmed" not in main
     units = page.locator("table", has_text="Eligibility").inner_text()
     assert "Solgläntans vård- och omsorgsboende" in units

@@ -6,16 +6,28 @@ and read back the same records, audit entries, requisitions and notices.
 
 from __future__ import annotations
 
-from datetime import date
+import io
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db.models import Sum
 from django.urls import reverse
+from django.utils import timezone
 
-from allocations.models import AllocationRun, AuditEntry, Pot
+from allocations.models import (
+    AllocationRun,
+    AuditEntry,
+    GrantUnit,
+    Organisation,
+    PermittedUse,
+    Pot,
+)
 from allocations.services import compute_grant
+from applications import services, units
 from applications.models import Application, ApplicationStatus, Call
 
 from .conftest import SEED_000, fit_agreement
@@ -365,3 +377,121 @@ def test_a_repayment_is_registered_the_same_way_through_every_door(
         "settled": True,
         "repayment": repayment.pk,
     }
+
+
+# ---------------------------------------------------------------- a unit's stated facts
+
+
+def stated_new_home(grant, official):
+    """Omsorg Norr AB applies, today, with a care home new to the grant, stating that it lies
+    in the city with 90 % of its residents placed by the city, 42 places."""
+    today = timezone.localdate()
+    fit_agreement(
+        grant,
+        spend_by=today + timedelta(days=300),
+        report_by=today + timedelta(days=365),
+        repay_by=today + timedelta(days=420),
+    )
+    pot = Pot.objects.get(grant=grant, slug="sarskilda-boenden")
+    call = services.open_call(
+        pot=pot,
+        title="Intresseanmälan",
+        opens_on=today - timedelta(days=1),
+        closes_on=today + timedelta(days=30),
+        actor=official,
+    )
+    org = Organisation.objects.get(slug="omsorg-norr-ab")
+    user = provider_user(org, "norr")
+    home = units.create_unit(
+        organisation=org, actor=user, name="Solgläntan", type="care_home", places=40, customers=None
+    )
+    app = services.start_application(call=call, organisation=org, actor=user, today=today)
+    units.save_draft_with_new_units(
+        app=app,
+        units=[],
+        new_units=[
+            units.NewUnitChoice(home, places=42, in_city=True, city_placed_share=Decimal("0.9"))
+        ],
+        declared=True,
+        actor=user,
+        uses=list(PermittedUse.objects.filter(agreement=grant.agreement)[:1]),
+        intended_use="Kompetensutveckling.",
+        contact_name="Anna",
+        contact_email="anna@example.invalid",
+        contact_phone="",
+        payment_method="bankgiro",
+        payment_account="5050-1055",
+        will_report=True,
+    )
+    services.submit_application(app=app, actor=user, today=today)
+    return app, GrantUnit.objects.get(grant=grant, unit=home)
+
+
+def verify_on_the_list(app, gu, official, tmp_path):
+    link = app.applicationunit_set.get(grant_unit=gu)
+    url = reverse("office:facts", args=[app.grant_id])
+    return signed_in(official).post(url, {"links": [link.pk]})
+
+
+def confirm_on_the_application_page(app, gu, official, tmp_path):
+    url = reverse("office:confirm_location", args=[app.pk, gu.pk])
+    prefix = f"unit-{gu.pk}-"
+    return signed_in(official).post(
+        url, {f"{prefix}in_city": "on", f"{prefix}city_placed_percent": "90"}
+    )
+
+
+def import_on_the_page(app, gu, official, tmp_path):
+    content = f"id;share;date\n{gu.unit.slug};90 %;2020-03-01\n".encode()
+    url = reverse("office:facts_import", args=[app.grant_id])
+    return signed_in(official).post(url, {"file": SimpleUploadedFile("reg.csv", content)})
+
+
+def import_with_the_command(app, gu, official, tmp_path):
+    path = tmp_path / "reg.csv"
+    path.write_text(f"id,share,date\n{gu.unit.slug},0.9,2020-03-01\n")
+    call_command("import_placements", app.grant.slug, str(path), stdout=io.StringIO())
+
+
+@pytest.mark.parametrize(
+    "door",
+    [
+        verify_on_the_list,
+        confirm_on_the_application_page,
+        import_on_the_page,
+        import_with_the_command,
+    ],
+    ids=lambda d: d.__name__,
+)
+def test_a_units_stated_facts_are_verified_the_same_way_through_every_door(
+    door, import_seed, official, tmp_path
+):
+    grant = import_seed(SEED_000)
+    app, gu = stated_new_home(grant, official)
+    assert (gu.in_city, gu.city_placed_share, gu.places) == (False, Decimal(0), 40)
+
+    door(app, gu, official, tmp_path)
+
+    gu.refresh_from_db()
+    assert (gu.in_city, gu.city_placed_share, gu.places) == (True, Decimal("0.9"), 42)
+    link = app.applicationunit_set.get(grant_unit=gu)
+    assert link.verified_at is not None
+    assert link.eligible is True
+    entry = AuditEntry.objects.get(action="grantunit.facts_verified", object_id=str(gu.pk))
+    assert entry.before == {
+        "in_city": False,
+        "city_placed_share": "0.0000",
+        "places": 40,
+        "customers": None,
+    }
+    assert (entry.after["in_city"], entry.after["places"], entry.after["corrected"]) == (
+        True,
+        42,
+        [],
+    )
+    history = AuditEntry.objects.get(action="application.facts_verified", object_id=str(app.pk))
+    assert history.after["units"] == ["Solgläntan"]
+    source = "placements" if door.__name__.startswith("import") else "official"
+    assert entry.after["source"] == history.after["source"] == source
+    # Nothing changes a grant unit's figures beside the verification.
+    assert not AuditEntry.objects.filter(action="grantunit.changed").exists()

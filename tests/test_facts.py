@@ -329,6 +329,7 @@ def test_the_placement_register_verifies_what_it_confirms(seed, norr, official):
     ("content", "message"),
     [
         (b"id;share;date\nvob-001;1,5;2020-03-01\n", "between 0 and 1"),
+        (b"id;share;date\nvob-001;NaN;2020-03-01\nvob-002;sNaN %;2020-03-01\n", "not a share"),
         (b"id;share\nvob-001;1\n", "Missing columns: date"),
         (b"id;share;date\nvob-001;1;1 mars\n", "not a date"),
         (b"id;share;date\nvob-001;1;2020-03-01\nvob-001;1;2020-03-01\n", "also on row 2"),
@@ -432,7 +433,7 @@ def test_the_form_offers_what_can_take_part_and_greys_the_rest(seed, norr, offic
         [key],
         **{
             f"in_city_{key}": "yes",
-            f"share_{key}": "90",
+            f"share_{key}": "90,0",  # typed the Swedish way
             f"places_{key}": "42",
             "declare_facts": "on",
         },

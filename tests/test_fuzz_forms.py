@@ -27,6 +27,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.test import Client
@@ -74,8 +75,9 @@ from applications.models import (
     payment_account_problem,
 )
 from applications.services import UnitChoice
+from applications.services.facts import SENT
 
-from .conftest import SEED_000, fit_agreement
+from .conftest import SEED_000, SEED_003, fit_agreement
 from .factories import official_user
 
 pytestmark = pytest.mark.django_db
@@ -295,10 +297,15 @@ def books_balance() -> None:
     assert not Call.objects.filter(closes_on__lt=F("opens_on")).exists()
 
 
-def check(response, before: dict) -> None:
+def redirected(response) -> bool:
+    """A post is accepted by a redirect, unless the form says otherwise (`Fuzz.attempt`)."""
+    return response.status_code == 302
+
+
+def check(response, before: dict, accepted=redirected) -> None:
     """No 500; a post shown again with errors, or refused outright, wrote nothing."""
     assert response.status_code in (200, 302, 403, 404, 405), response.status_code
-    if response.status_code != 302:
+    if not accepted(response):
         assert snapshot() == before, f"a {response.status_code} wrote"
     books_balance()
 
@@ -319,13 +326,16 @@ class Fuzz:
         self.outcomes: set[tuple[int, bool]] = set()
 
     @contextmanager
-    def attempt(self, url: str, data: dict, encoding: str):
+    def attempt(self, url: str, data: dict, encoding: str, accepted=redirected):
+        """`accepted` tells an accepted post from a refused one, for a form that answers an
+        accepted post with a page of its own (an import's report) rather than a redirect."""
         with transaction.atomic():
             before = snapshot()
             try:
                 response = post(self.client, url, data, encoding)
-                check(response, before)
-                self.outcomes.add((response.status_code, snapshot() != before))
+                check(response, before, accepted)
+                status = 302 if accepted(response) else response.status_code
+                self.outcomes.add((status, snapshot() != before))
                 yield Attempt(response, before)
             finally:
                 transaction.set_rollback(True)
@@ -558,27 +568,44 @@ def test_apply(world):
 
 
 def test_confirm_location(world):
-    """The official confirms where a unit of an application is; only that unit, within 0–100 %."""
+    """The official confirms where a unit of an application lies (one unit's verification):
+    only that unit, within 0–100 %, a change of what was stated only with a reason."""
     fuzz = Fuzz(world.official)
     app = world.submitted_a
     gu = app.units.first()
     url = reverse("office:confirm_location", args=[app.pk, gu.pk])
     prefix = f"unit-{gu.pk}-"
+    stated = services.stated_facts(ApplicationUnit.objects.get(application=app, grant_unit=gu))
+    as_stated = {
+        f"{prefix}in_city": "on" if stated.in_city else "",
+        f"{prefix}city_placed_percent": format((stated.city_placed_share * 100).normalize(), "f"),
+    }
     valid = [
-        {f"{prefix}in_city": "on", f"{prefix}city_placed_percent": "92,5"},
-        {f"{prefix}city_placed_percent": "40"},
+        as_stated,
+        {f"{prefix}in_city": "on", f"{prefix}city_placed_percent": "92,5", f"{prefix}reason": "x"},
+        {f"{prefix}city_placed_percent": "40", f"{prefix}reason": "Placeringsregistret."},
     ]
 
     @FUZZ
     @given(posted(*valid, ids=ids(world.unit_b, world.unit_a)), ENCODINGS)
-    @example({**valid[0], f"{prefix}city_placed_percent": "100.01"}, "multipart")
-    @example({**valid[0], "grant_unit": str(world.unit_b.pk)}, "urlencoded")
+    @example(as_stated, "multipart")
+    @example({**valid[1], f"{prefix}reason": " "}, "multipart")
+    @example({**valid[1], f"{prefix}city_placed_percent": "100.01"}, "multipart")
+    @example({**valid[1], "grant_unit": str(world.unit_b.pk)}, "urlencoded")
     def run(data, encoding):
         with fuzz.attempt(url, data, encoding) as a:
             for other in (world.unit_a, world.unit_b):
                 assert _row(other) == _row_in(a.before, other)
             now = GrantUnit.objects.get(pk=gu.pk)
             assert 0 <= now.city_placed_share <= 1
+            link = ApplicationUnit.objects.get(application=app, grant_unit=gu)
+            if a.response.status_code == 302:
+                assert link.verified_by == world.official
+                if (now.in_city, now.city_placed_share) != (
+                    stated.in_city,
+                    stated.city_placed_share,
+                ):
+                    assert link.verification_note.strip()
 
     run()
     fuzz.saw_both()
@@ -1212,3 +1239,287 @@ def test_answer_requisition_for_a_recipient(decided):
 
     run()
     fuzz.saw_both()
+
+
+# ---------------------------------------------------------------- stated facts (issue 11)
+
+
+def test_application_edit_states_facts(world):
+    """What a provider states of its units (in the city, share placed) and its declaration:
+    only of its own units, never the grant's own figures, a declaration only when ticked."""
+    fuzz = Fuzz(world.owner)
+    url = reverse("portal:application_edit", args=[world.draft_a.pk])
+    unit = world.unit_a
+    home = Unit.objects.create(
+        slug="vob-950", name="Solgläntan", type="care_home", organisation=world.a, places=30
+    )
+    new = f"new-{home.pk}"
+    valid = {
+        "units": [str(unit.pk), new],
+        f"places_{unit.pk}": "52",
+        f"in_city_{unit.pk}": "yes",
+        f"share_{unit.pk}": "90",
+        f"places_{new}": "30",
+        f"in_city_{new}": "no",
+        f"share_{new}": "85,5",
+        "uses": [str(world.uses[0].pk)],
+        "intended_use": "Kompetensutveckling.",
+        "contact_name": "Anna Andersson",
+        "contact_email": "anna@example.invalid",
+        "payment_method": "plusgiro",
+        "payment_account": "902001-7",
+        "will_report": "on",
+        "declare_facts": "on",
+    }
+    undeclared = {k: v for k, v in valid.items() if k != "declare_facts"}
+    foreign = ids(world.unit_b, world.taken_a, world.unit_b.unit)
+
+    @FUZZ
+    @given(posted(valid, undeclared, ids=foreign), ENCODINGS)
+    @example(valid, "multipart")
+    @example({**valid, f"share_{unit.pk}": "100,01"}, "multipart")
+    @example({**valid, f"in_city_{new}": "maybe", f"share_{new}": "NaN"}, "urlencoded")
+    @example({**valid, "units": [str(unit.pk), f"new-{world.unit_b.unit.pk}"]}, "multipart")
+    @example({**valid, f"in_city_{world.unit_b.pk}": "yes"}, "multipart")
+    def run(data, encoding):
+        with fuzz.attempt(url, data, encoding) as a:
+            app = Application.objects.get(pk=world.draft_a.pk)
+            assert (app.status, app.organisation) == (ApplicationStatus.DRAFT, world.a)
+            # The grant's own figures of every unit it knew stay; a unit the application
+            # adds joins with the least favourable ones, for an official to verify.
+            for row in a.before["GrantUnit"]:
+                assert GrantUnit.objects.filter(pk=row[0]).values_list().get() == row
+            for added in new_rows(GrantUnit, a.before):
+                assert (added.unit, added.organisation) == (home, world.a)
+                assert (added.in_city, added.city_placed_share) == (False, Decimal(0))
+            for link in ApplicationUnit.objects.filter(application=app):
+                assert link.grant_unit.organisation == world.a
+                share = link.stated_city_placed_share
+                assert share is None or 0 <= share <= 1
+                assert link.verified_at is None
+            was_declared = _row_in(a.before, app)[
+                [f.attname for f in Application._meta.concrete_fields].index("facts_declared_at")
+            ]
+            if app.facts_declared_at is not None and app.facts_declared_at != was_declared:
+                assert data.get("declare_facts")
+                assert app.facts_declared_by == world.owner
+
+    run()
+    fuzz.saw_both()
+
+
+def _unit_row(link):
+    """An application unit as `snapshot` keeps it (its stored verdict left out)."""
+    return ApplicationUnit.objects.filter(pk=link.pk).values_list(*UNIT_KEPT).first()
+
+
+def _links(data: dict) -> set[str]:
+    value = data.get("links", [])
+    return {str(v) for v in (value if isinstance(value, list) else [value])}
+
+
+def test_verify_facts(world, import_seed):
+    """The official verifies stated facts in bulk: only ticked units of this grant's sent
+    applications, a correction only with a reason, every figure within its bounds."""
+    elsewhere = import_seed(SEED_003)
+    fuzz = Fuzz(world.official)
+    url = reverse("office:facts", args=[world.grant.pk])
+    one = ApplicationUnit.objects.filter(application=world.submitted_a).first()
+    two = ApplicationUnit.objects.filter(application=world.submitted_b).first()
+    draft = ApplicationUnit.objects.get(application=world.draft_a)
+    theirs = list(ApplicationUnit.objects.filter(application__grant=elsewhere)[:3])
+    as_stated = {"links": [str(one.pk), str(two.pk)]}
+    corrected = {
+        "links": [str(one.pk)],
+        f"places_{one.pk}": "41",
+        f"in_city_{one.pk}": "no",
+        "reason": "Avtalet säger 41 platser.",
+    }
+    shares = {
+        "links": [str(one.pk), str(two.pk)],
+        f"share_{two.pk}": "85,5",
+        f"customers_{two.pk}": "12",
+        "reason": "Placeringsregistret 2020-03-01.",
+    }
+    ours = {one.pk: one, two.pk: two}
+
+    @FUZZ
+    @given(posted(as_stated, corrected, shares, ids=ids(draft, *theirs)), ENCODINGS)
+    @example(as_stated, "multipart")
+    @example({**corrected, "reason": " \x00 "}, "multipart")
+    @example({**corrected, f"places_{one.pk}": str(2**63)}, "urlencoded")
+    @example({"links": [str(theirs[0].pk)]}, "multipart")
+    @example({"links": [str(one.pk), str(draft.pk)]}, "multipart")
+    @example({**shares, f"share_{two.pk}": "NaN"}, "json")
+    def run(data, encoding):
+        with fuzz.attempt(url, data, encoding) as a:
+            ticked = _links(data)
+            for link in ApplicationUnit.objects.exclude(pk__in=ours):
+                assert _unit_row(link) == _row_in(a.before, link), link
+            for pk, link in ours.items():
+                now = ApplicationUnit.objects.get(pk=pk)
+                gu = GrantUnit.objects.get(pk=link.grant_unit_id)
+                assert 0 <= gu.city_placed_share <= 1
+                assert (gu.places or 0) <= 100_000
+                assert (gu.customers or 0) <= 100_000
+                if now.verified_at is None:
+                    assert _row(gu) == _row_in(a.before, gu)
+                    continue
+                assert str(pk) in ticked
+                assert now.verified_by == world.official
+                if services.stated_facts(now) != services.grant_facts(gu):
+                    assert now.verification_note.strip()
+            # Another grant's units, and the units of a draft, are not this list's.
+            for other in GrantUnit.objects.exclude(pk__in=[one.grant_unit_id, two.grant_unit_id]):
+                assert _row(other) == _row_in(a.before, other)
+
+    run()
+    fuzz.saw_both()
+
+
+def _csv(*rows: str) -> bytes:
+    return ("id;share;date\n" + "".join(f"{r}\n" for r in rows)).encode()
+
+
+def _xlsx(rows) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+UPLOAD_LIMIT = 64 * 1024
+
+
+def test_placement_import(world, settings):
+    """The placement register: junk files, wrong types, files past the limit, CSVs with bad
+    rows change nothing; a good file verifies only what it confirms, of this grant's sent
+    applications."""
+    settings.STIMULANS_UPLOAD_MAX_BYTES = UPLOAD_LIMIT
+    fuzz = Fuzz(world.official)
+    url = reverse("office:facts_import", args=[world.grant.pk])
+    sent = list(
+        ApplicationUnit.objects.filter(
+            application__in=(world.submitted_a, world.submitted_b, world.approved_a)
+        ).select_related("grant_unit__unit")[:4]
+    )
+    good = [
+        f"{link.grant_unit.unit.slug};{link.grant_unit.city_placed_share};2020-03-01"
+        for link in sent
+    ]
+    draft_unit = world.unit_b.unit.slug  # named only by a draft: never verified
+    confirmed = {link.grant_unit.unit.slug for link in sent}  # what the good files confirm
+    files = st.one_of(
+        st.sampled_from(
+            [
+                ("reg.csv", _csv(*good), "text/csv"),
+                (
+                    "reg.csv",
+                    _csv(good[0], f"{draft_unit};1;2020-03-01", "okand;0,5;2020-03-01"),
+                    "text/csv",
+                ),
+                (
+                    "reg.xlsx",
+                    _xlsx([["enhet", "andel", "datum"], *[g.split(";") for g in good]]),
+                    "application/octet-stream",
+                ),
+                ("reg.csv", _csv(good[0], "vob-001;1,5;2020-03-01"), "text/csv"),
+                ("reg.csv", _csv(good[0], "vob-001;NaN;2020-03-01"), "text/csv"),
+                ("reg.csv", _csv(good[0], good[0]), "text/csv"),
+                ("reg.csv", _csv(good[0], "vob-001;1;1 mars"), "text/csv"),
+                ("reg.csv", _csv(good[0], ";1;2020-03-01"), "text/csv"),
+                ("reg.csv", b"id;share\nvob-001;1\n", "text/csv"),
+                ("reg.csv", b"", "text/csv"),
+                ("reg.pdf", b"%PDF-1.4 not a register", "application/pdf"),
+                ("reg.xlsx", b"PK\x03\x04 not really a zip", "application/zip"),
+                ("reg.exe", b"MZ\x90\x00", "application/octet-stream"),
+                ("reg.csv", _csv(*good)[:-1] + b"\x00\xff\xfe", "text/csv"),
+                ("reg.csv", "id;share;date\nå;1;2020-03-01\n".encode("utf-16"), "text/csv"),
+                ("huge.csv", _csv(*good) + b"x" * UPLOAD_LIMIT, "text/csv"),
+                ("many.csv", _csv(*[f"okand-{i};1;2020-03-01" for i in range(2000)]), "text/csv"),
+                ("x" * 300 + ".csv", _csv(*good), "text/csv"),
+            ]
+        ),
+        st.tuples(
+            st.sampled_from(["reg.csv", "reg.xlsx", "reg"]),
+            st.binary(max_size=300),
+            st.just("text/csv"),
+        ),
+    )
+    how = st.sampled_from(["file", "file", "file", "two", "text", "none"])
+    extras = st.dictionaries(st.sampled_from(TAMPERED), JUNK, max_size=2)
+
+    def accepted(response) -> bool:
+        upload = response.context["upload"] if response.status_code == 200 else None
+        return upload is not None and upload.is_bound and not upload.errors
+
+    @FUZZ
+    @given(files, how, extras, ENCODINGS)
+    @example(("reg.csv", _csv(*good), "text/csv"), "file", {}, "multipart")
+    @example(("huge.csv", _csv(*good) + b"x" * UPLOAD_LIMIT, "text/csv"), "file", {}, "multipart")
+    def run(file, how, extra, encoding):
+        name, content, ctype = file
+        data = dict(extra)
+        if how in ("file", "two"):
+            encoding = "multipart"
+            data["file"] = SimpleUploadedFile(name, content, content_type=ctype)
+            if how == "two":
+                data["file"] = [data["file"], SimpleUploadedFile("b.csv", b"id;share;date\n")]
+        elif how == "text":
+            data["file"] = content.decode("latin-1")[:200]
+        with fuzz.attempt(url, data, encoding, accepted=accepted) as a:
+            for link in ApplicationUnit.objects.all():
+                if _unit_row(link) == _row_in(a.before, link):
+                    continue
+                # Verified: a sent application of this grant, its unit and share in the file.
+                assert accepted(a.response)
+                assert link.application.grant_id == world.grant.pk
+                assert link.application.status in SENT
+                assert link.grant_unit.unit.slug in confirmed
+                assert link.verification_note.strip()
+            assert not ApplicationUnit.objects.filter(
+                grant_unit__unit__slug=draft_unit, verified_at__isnull=False
+            ).exists()
+
+    run()
+    fuzz.saw_both()
+
+
+def test_verifying_a_decided_grant_writes_nothing(decided):
+    """Once the grant is decided, neither the list nor the register changes a unit's figures."""
+    w = decided
+    fuzz = Fuzz(w.official)
+    link = (
+        ApplicationUnit.objects.filter(application=w.submitted_a)
+        .select_related("grant_unit__unit")
+        .first()
+    )
+    verify = reverse("office:facts", args=[w.grant.pk])
+    valid = [
+        {"links": [str(link.pk)]},
+        {"links": [str(link.pk)], f"places_{link.pk}": "41", "reason": "x"},
+    ]
+    register = _csv(f"{link.grant_unit.unit.slug};{link.grant_unit.city_placed_share};2020-03-01")
+
+    @FUZZ
+    @given(posted(*valid), ENCODINGS)
+    @example(valid[0], "multipart")
+    @example(valid[1], "urlencoded")
+    def run(data, encoding):
+        with fuzz.attempt(verify, data, encoding) as a:
+            assert a.response.status_code != 302
+
+    run()
+    upload = SimpleUploadedFile("reg.csv", register, content_type="text/csv")
+    with fuzz.attempt(
+        reverse("office:facts_import", args=[w.grant.pk]), {"file": upload}, "multipart"
+    ) as a:
+        assert "decided" in a.response.content.decode()
+    assert fuzz.outcomes
+    assert not any(wrote for _status, wrote in fuzz.outcomes), fuzz.outcomes

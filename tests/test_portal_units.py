@@ -442,17 +442,22 @@ def test_the_official_confirms_a_new_units_location_on_the_application(seed, nor
     unit = Unit.objects.get(name="Solgläntan")
     app = services.start_application(call=call, organisation=norr, actor=user, today=today())
     key = f"new-{unit.pk}"
-    client.post(reverse("portal:application_edit", args=[app.pk]), application_post(grant, [key]))
+    # The provider states that it lies in the city, 90 % placed by the city.
+    stated = {f"in_city_{key}": "yes", f"share_{key}": "90"}
+    client.post(
+        reverse("portal:application_edit", args=[app.pk]), application_post(grant, [key], **stated)
+    )
     services.submit_application(app=app, actor=user, today=today())
     gu = GrantUnit.objects.get(grant=grant, unit=unit)
     url = reverse("office:confirm_location", args=[app.pk, gu.pk])
     office = browser(official)
 
-    # Both lists flag it; the application's page offers the confirmation.
+    # Both lists flag it; the application's page offers the confirmation, as stated.
     listing = office.get(reverse("office:call", args=[call.pk])).content.decode()
     assert "new in this grant — location not confirmed" in listing
     page = office.get(reverse("office:application", args=[app.pk])).content.decode()
     assert url in page
+    assert f'name="unit-{gu.pk}-city_placed_percent" value="90"' in page
 
     # The provider cannot confirm its own unit; junk is a form error and writes nothing.
     assert client.post(url, {f"unit-{gu.pk}-city_placed_percent": "100"}).status_code == 403
@@ -463,20 +468,39 @@ def test_the_official_confirms_a_new_units_location_on_the_application(seed, nor
     gu.refresh_from_db()
     assert (gu.in_city, gu.city_placed_share) == (False, Decimal(0))
 
+    # A figure other than the stated one is a correction, which needs its reason.
+    corrected = {f"unit-{gu.pk}-in_city": "on", f"unit-{gu.pk}-city_placed_percent": "92,5"}
+    unexplained = office.post(url, corrected)
+    assert unexplained.status_code == 200
+    assert "Give the reason for correcting a stated figure." in unexplained.content.decode()
+    gu.refresh_from_db()
+    assert (gu.in_city, gu.city_placed_share) == (False, Decimal(0))
+    assert not AuditEntry.objects.filter(action__contains="verified").exists()
+
     answer = office.post(
-        url, {f"unit-{gu.pk}-in_city": "on", f"unit-{gu.pk}-city_placed_percent": "92,5"}
+        url, {**corrected, f"unit-{gu.pk}-reason": "Placeringsregistret 2020-03-01"}, follow=True
     )
-    assert answer.status_code == 302
+    assert answer.redirect_chain[-1][1] == 302
+    assert "The location of Solgläntan is confirmed" in answer.content.decode()
     gu.refresh_from_db()
     assert (gu.in_city, gu.city_placed_share) == (True, Decimal("0.925"))
-    entry = AuditEntry.objects.filter(action="grantunit.changed", object_id=str(gu.pk)).get()
+    # One door: the verification's entries, the unit's and the application's.
+    entry = AuditEntry.objects.filter(action="grantunit.facts_verified", object_id=str(gu.pk)).get()
     assert entry.actor == official
-    assert entry.before == {"in_city": False, "city_placed_share": "0.0000"}
+    assert (entry.before["in_city"], entry.before["city_placed_share"]) == (False, "0.0000")
+    assert entry.after["corrected"] == ["city_placed_share"]
+    assert entry.after["stated"]["city_placed_share"] == "0.9000"
+    assert entry.after["reason"] == "Placeringsregistret 2020-03-01"
+    history = AuditEntry.objects.get(action="application.facts_verified", object_id=str(app.pk))
+    assert history.after["corrected"] == {"Solgläntan": {"city_placed_share": ["0.9000", "0.9250"]}}
+    assert not AuditEntry.objects.filter(action="grantunit.changed", object_id=str(gu.pk))
     # Its verdict is made again on the confirmed figures: now it counts.
     link = ApplicationUnit.objects.get(application=app, grant_unit=gu)
     assert (link.eligible, link.screened_with) == (True, services.screening_key(pot))
+    assert link.verified_by == official
     page = office.get(reverse("office:application", args=[app.pk])).content.decode()
     assert "location not confirmed" not in page
+    assert "Unit facts verified" in page
 
     # A unit that is not the application's is a 404; so is another application's URL.
     other = GrantUnit.objects.filter(grant=grant).exclude(pk=gu.pk).first()

@@ -163,7 +163,8 @@ class PercentField(forms.DecimalField):
 
 
 class LocationForm(Labelled, forms.Form):
-    """Where a unit new to the grant is, as the administration confirms it."""
+    """Where a unit new to the grant lies, as the official confirms it: what the application
+    stated, or the official's correction of it with a reason (`services.verify_facts`)."""
 
     in_city = forms.BooleanField(label=_("in the city"), required=False)
     city_placed_percent = PercentField(
@@ -174,15 +175,22 @@ class LocationForm(Labelled, forms.Form):
         decimal_places=2,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 6}),
     )
+    reason = forms.CharField(
+        label=_("reason for a correction"),
+        required=False,
+        max_length=2000,
+        help_text=_("Required when you change what the application states."),
+    )
 
-    def __init__(self, *args, grant_unit=None, **kwargs):
-        if grant_unit is not None:
+    def __init__(self, *args, stated=None, **kwargs):
+        # Offered as the application stated it: confirming it as it stands needs no reason.
+        if stated is not None:
             kwargs.setdefault(
                 "initial",
                 {
-                    "in_city": grant_unit.in_city,
+                    "in_city": stated.in_city,
                     "city_placed_percent": format(
-                        (grant_unit.city_placed_share * 100).normalize(), "f"
+                        (stated.city_placed_share * 100).normalize(), "f"
                     ),
                 },
             )
@@ -205,7 +213,8 @@ class ReviewForm(Labelled, forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("The provider sees this. Required when rejecting."),
     )
-    granted_amount = KronorField(label=_("granted amount (kr)"), required=False)
+    # Recommended (tillstyrkt) in review; a decision grants it (beviljat belopp).
+    granted_amount = KronorField(label=_("recommended amount (kr)"), required=False)
 
     def __init__(self, *args, pot: Pot, **kwargs):
         super().__init__(*args, **kwargs)
@@ -219,7 +228,7 @@ class ReviewForm(Labelled, forms.Form):
         if decision == self.REJECT and not data.get("reason", "").strip():
             self.add_error("reason", _("Give the provider the reason for rejecting."))
         if decision == self.APPROVE and self.needs_amount and data.get("granted_amount") is None:
-            self.add_error("granted_amount", _("Set the granted amount."))
+            self.add_error("granted_amount", _("Set the recommended amount."))
         return data
 
 

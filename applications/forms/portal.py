@@ -27,6 +27,7 @@ from ..models import (
 from ..services import DECLARATION, UnitChoice
 from ..units import NewUnitChoice
 from .filters import FilterControls
+from .office import PercentField
 
 # Far above any real care home or home-care office, far below the database's integer.
 MAX_COUNT = 100_000
@@ -78,7 +79,8 @@ def in_city_field() -> forms.TypedChoiceField:
 
 
 def percent_field() -> forms.DecimalField:
-    return forms.DecimalField(
+    # `92,5` as a Swedish provider types it, or `92.5`.
+    return PercentField(
         label=_("Share placed by the city (per cent)"),
         required=False,
         min_value=0,

@@ -335,7 +335,7 @@ def review_refusal(
         return _("The grant is decided; its applications are no longer reviewed.")
     kind = (app.pot.model or {}).get("type")
     if approve and kind == "approved_amounts" and granted_amount is None:
-        return _("Set the granted amount.")
+        return _("Set the recommended amount.")
     if not approve and not reason.strip():
         return _("Give the provider the reason for rejecting.")
     return None

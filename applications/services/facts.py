@@ -189,7 +189,7 @@ def verify_facts(
     locked = {
         gu.pk: gu
         for gu in GrantUnit.objects.select_for_update(of=("self",))
-        .select_related("unit")
+        .select_related("unit")  # its name goes into the application's history
         .filter(pk__in={link.grant_unit_id for link in links})
         .order_by("pk")
     }

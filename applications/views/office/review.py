@@ -13,7 +13,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from allocations.models import GrantUnit, Pot
+from allocations.models import Pot
 from allocations.templatetags.money import kronor
 from allocations.wording import format_number, reason_text
 
@@ -114,6 +114,8 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
         }
         row["html"] = writer.html(row)
         rows.append(row)
+    # An amount set in review is recommended (tillstyrkt) until a decision grants it.
+    decided = not bulk
     context = {
         "pot": pot,
         "grant": pot.grant,
@@ -127,7 +129,8 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
         "amounts": amounts,
         "today": timezone.localdate(),
         # Ticking rows to review them together, until the grant is decided.
-        "bulk_form": BulkReviewForm() if bulk else None,
+        "decided": decided,
+        "bulk_form": None if decided else BulkReviewForm(),
     }
     return render(request, "applications/office/review.html", context)
 
@@ -222,14 +225,18 @@ def _application_page(
     units = services.screen_applications(app.pot, Application.objects.filter(pk=app.pk))
     review = permissions.can_review_application(request.user, app)
     screened = units.get(app.pk, [])
-    # Units an application added to the grant, whose location the administration confirms.
-    grant_units = list(GrantUnit.objects.filter(pk__in=[u.grant_unit_id for u in screened]))
+    # Units an application added to the grant, whose location the official confirms: offered
+    # as the application states it (`services.verify_facts` verifies it).
+    grant_units = [u.grant_unit_id for u in screened]
     unconfirmed = unconfirmed_grant_units(grant_units)
     locations = {}
     if review:
-        by_pk = {gu.pk: gu for gu in grant_units}
-        for pk in unconfirmed:
-            locations[pk] = LocationForm(grant_unit=by_pk[pk], prefix=f"unit-{pk}")
+        for link in app.applicationunit_set.filter(grant_unit__in=unconfirmed).select_related(
+            "grant_unit"
+        ):
+            locations[link.grant_unit_id] = LocationForm(
+                stated=services.stated_facts(link), prefix=f"unit-{link.grant_unit_id}"
+            )
         if location is not None:
             locations[location[0]] = location[1]
     if form is None and review:
@@ -290,10 +297,10 @@ def review_application(request, pk):
 @official_required
 @require_POST
 def confirm_location(request, pk, unit_pk):
-    """Confirm where a unit new to the grant is; its verdict in the pot is made again."""
+    """Confirm where a unit new to the grant lies: one unit's verification of its facts."""
     app = permissions.get_application_for(request.user, pk)
     link = get_object_or_404(
-        app.applicationunit_set.select_related("grant_unit"), grant_unit=unit_pk
+        app.applicationunit_set.select_related("grant_unit__unit"), grant_unit=unit_pk
     )
     allowed = permissions.can_review_application(request.user, app)
     if not allowed:
@@ -307,11 +314,22 @@ def confirm_location(request, pk, unit_pk):
                 grant_unit=link.grant_unit,
                 in_city=form.cleaned_data["in_city"],
                 city_placed_share=form.share(),
+                reason=form.cleaned_data["reason"],
                 actor=request.user,
             )
         except WorkflowError as exc:
-            form.add_error(None, str(exc))
+            for field, message in exc.problems:
+                form.add_error(field, message)
+            if not exc.problems:
+                form.add_error(None, str(exc))
         else:
-            messages.success(request, _("The unit's location is confirmed."))
+            messages.success(
+                request,
+                _(
+                    "The location of %(unit)s is confirmed; what the application states of it "
+                    "is verified."
+                )
+                % {"unit": link.grant_unit.unit.name},
+            )
             return redirect("office:application", app.pk)
     return _application_page(request, app, location=(link.grant_unit_id, form))
