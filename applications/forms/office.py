@@ -153,13 +153,7 @@ class ReviewFilterForm(GetForm):
         self.fields["organisation"].queryset = organisations
 
 
-class PercentField(forms.DecimalField):
-    """A percentage typed the Swedish way (`92,5`) or the English way (`92.5`)."""
-
-    def to_python(self, value):
-        if isinstance(value, str):
-            value = value.strip().removesuffix("%").strip().replace(",", ".")
-        return super().to_python(value)
+PercentField = portal.PercentField
 
 
 class LocationForm(Labelled, forms.Form):

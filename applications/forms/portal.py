@@ -27,7 +27,6 @@ from ..models import (
 from ..services import DECLARATION, UnitChoice
 from ..units import NewUnitChoice
 from .filters import FilterControls
-from .office import PercentField
 
 # Far above any real care home or home-care office, far below the database's integer.
 MAX_COUNT = 100_000
@@ -76,6 +75,15 @@ def in_city_field() -> forms.TypedChoiceField:
         empty_value=None,
         required=False,
     )
+
+
+class PercentField(forms.DecimalField):
+    """A percentage typed the Swedish way (`92,5`) or the English way (`92.5`)."""
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = value.strip().removesuffix("%").strip().replace(",", ".")
+        return super().to_python(value)
 
 
 def percent_field() -> forms.DecimalField:
