@@ -389,6 +389,7 @@ class UsageReportAdmin(ReadOnlyAdmin):
 class ClaimRepaymentInline(ReadOnlyInline):
     model = ClaimRepayment
     fields = ["paid_on", "amount", "recorded_by", "recorded_at"]
+    readonly_fields = fields  # recorded_at is not editable: a form cannot name it
 
 
 @admin.register(RepaymentClaim)

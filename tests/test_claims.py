@@ -69,7 +69,7 @@ def unspent(office, decided, official):
 def make_claim(office, req, amount, **data) -> RepaymentClaim:
     response = office.post(
         reverse("office:claim", args=[req.pk]),
-        {"amount": amount, "disposition": "return", **data},
+        {"amount": amount, "disposition": "return", "confirmed": "yes", **data},
     )
     assert response.status_code == 302
     return RepaymentClaim.objects.latest("pk")

@@ -27,6 +27,7 @@ DEV_ONLY = {
     "ruff",
     "import-linter",
     "pypdf",
+    "page-validation",
     "playwright",
     "jsonschema",
     "rfc3339-validator",

@@ -529,7 +529,8 @@ def test_a_newcomers_first_hour(walk, capsys):
             page.locator("tbody tr", has_text=organisation).inner_text()
         )
     # Applications may come in until the call closes; the decision waits for that.
-    walk.button(t("Close the call"))
+    walk.click(page.get_by_role("link", name=t("Close the call")))
+    walk.button(t("Close the call"))  # on the page that says what closing does
     assert f"Utlysningen ”{call_title}” stänger vid dagens slut." in walk.messages()
 
     walk.go(f"/handlaggning/bidrag/{grant.pk}/")
@@ -560,6 +561,8 @@ def test_a_newcomers_first_hour(walk, capsys):
         }
     )
     assert page.locator("[name=decided_by]").input_value() == "Äldrenämnden"
+    walk.button(t("Record the decision"))
+    assert "kan inte ändras" in walk.main()  # the confirmation, with the amounts
     walk.button(t("Record the decision"))
     run = AllocationRun.objects.get(grant=grant, redistributes=None)
     assert t("Decision recorded: %(run)s.") % {"run": run.title()} in walk.messages()
@@ -676,6 +679,8 @@ def test_a_newcomers_first_hour(walk, capsys):
     walk.fill({"amount": str(left_over), "due_on": (today + timedelta(days=60)).isoformat()})
     page.locator("input[name=disposition][value=redistribute]").check()
     walk.button(t("Make the claim"))
+    assert kr(left_over) in walk.main()  # the confirmation names the amount
+    walk.button(t("Make the claim"))
     walk.fill({"paid_on": today.isoformat()})
     walk.button(t("Mark as repaid"))
     claims = plain(page.locator("#claims").inner_text())
@@ -691,6 +696,7 @@ def test_a_newcomers_first_hour(walk, capsys):
     assert kr(60 * 300) in preview, preview
     walk.shot("redistribution-preview")
     walk.button(t("Create the redistribution round"))
+    walk.button(t("Create the redistribution round"))  # confirmed on its own page
     heading = plain(page.locator("h1").inner_text())
     assert kr(left_over) in heading, heading
     walk.fill(
@@ -701,6 +707,7 @@ def test_a_newcomers_first_hour(walk, capsys):
     )
     page.locator("input[name=confirm]").check()
     walk.button(t("Record the decision"))
+    walk.button(t("Record the decision"))  # confirmed on its own page
     decided = t("Decided on %(date)s by %(by)s.") % {"date": today, "by": "Äldrenämnden"}
     assert decided in walk.main(), walk.main()
     walk.shot("redistribution-decided")
