@@ -247,6 +247,9 @@ def demo_world(settings) -> dict:
         benefit="Tryggare vård.",
         actor=owner,
     )
+    attachment = services.add_attachment(
+        report=report, name="kvitto.pdf", content=ContentFile(b"%PDF-1.7 kvitto"), actor=owner
+    )
     services.submit_report(report=report, actor=owner)
     services.review_report(report=report, accept=True, comment="", actor=official)
     claim = services.claim_repayment(
@@ -327,6 +330,12 @@ def demo_world(settings) -> dict:
         "invite_recipient_user": unanswered.pk,
         "claim": req.pk,
         "claim_repaid": claim.pk,
+        "claim_repayment": claim.pk,
+        "claim_letter": claim.pk,
+        "claim_account": grant.pk,
+        "attachment_add": req.pk,
+        "attachment": attachment.pk,
+        "attachment_remove": attachment.pk,
         "office:report": report.pk,
         "review_report": report.pk,
     }
