@@ -24,6 +24,7 @@ from applications.services import WorkflowError
 
 from . import test_office
 from .factories import provider_user, signed_in
+from .test_reporting_pdf import assert_archival
 
 # The officials' fixtures, shared with the officials' pages' tests.
 office, decided, seed000, english = (
@@ -116,6 +117,7 @@ def test_a_claim_names_the_grants_account_reference_and_due_date_everywhere(
     assert req.organisation.name in text
     assert "47788-5" in text
     assert claim.payment_reference in text
+    assert_archival(letter.content)  # a decision, archived like the decision letters
     assert claim.due_on.isoformat() in text
     assert re.sub(r"\s", " ", f"{left:,}".replace(",", " ")) in text.replace("\u00a0", " ")
 
