@@ -221,16 +221,16 @@ def test_the_numbers_of_djangos_own_messages_are_grouped_in_both_languages():
 def test_the_officials_amount_boxes_show_and_read_swedish_grouping():
     # A number box cannot show `1 200 000`: the officials' amounts are text boxes with a
     # numeric keyboard, required, and validated as before.
-    form = PaymentForm(initial={"amount": 1_200_000}, left=2_000_000)
+    form = PaymentForm(initial={"amount": 1_200_000}, most=2_000_000)
     html = str(form["amount"])
     for attribute in ('type="text"', 'inputmode="numeric"', 'value="1 200 000"', "required"):
         assert attribute in html, html
     posted = {"paid_on": "2020-05-10", "amount": "1 200 000 kr", "reference": "VER-1"}
-    form = PaymentForm(posted, left=2_000_000)
+    form = PaymentForm(posted, most=2_000_000)
     assert form.is_valid(), form.errors
     assert form.cleaned_data["amount"] == 1_200_000
     for wrong in ("", "0", "12,5", "2 000 001"):
-        form = PaymentForm({**posted, "amount": wrong}, left=2_000_000)
+        form = PaymentForm({**posted, "amount": wrong}, most=2_000_000)
         assert "amount" in form.errors, wrong
 
 

@@ -321,28 +321,40 @@ class RequisitionFilterForm(GetForm):
     )
 
 
-class PaymentForm(Labelled, forms.Form):
+class CappedAmount:
+    """A form whose amount may not exceed `most`: what is left to pay, claim back or repay.
+
+    A form sets `too_much`, the message its service also gives, which names the cap as
+    %(<cap_param>)s."""
+
+    too_much: str
+    cap_param = "most"
+
+    def __init__(self, *args, most: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.most = most
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount > self.most:
+            raise ValidationError(self.too_much, params={self.cap_param: format_kronor(self.most)})
+        return amount
+
+
+class PaymentForm(CappedAmount, Labelled, forms.Form):
+    too_much = _("Only %(left)s of the requisition is unpaid.")
+    cap_param = "left"
+
     paid_on = date_field(_("paid on"))
     amount = KronorField(label=_("amount (kr)"), min_value=1)
     reference = forms.CharField(
         label=_("reference"), max_length=100, help_text=_("E.g. the voucher number.")
     )
 
-    def __init__(self, *args, left: int, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.left = left
 
-    def clean_amount(self):
-        amount = self.cleaned_data["amount"]
-        if amount > self.left:
-            raise ValidationError(
-                _("Only %(left)s of the requisition is unpaid."),
-                params={"left": format_kronor(self.left)},
-            )
-        return amount
+class ClaimForm(CappedAmount, Labelled, forms.Form):
+    too_much = _("At most %(most)s can be claimed back.")
 
-
-class ClaimForm(Labelled, forms.Form):
     amount = KronorField(label=_("amount (kr)"), min_value=1)
     due_on = date_field(
         _("due on"),
@@ -353,42 +365,19 @@ class ClaimForm(Labelled, forms.Form):
         label=_("the money goes"), choices=ClaimDisposition.choices, widget=forms.RadioSelect
     )
 
-    def __init__(self, *args, most: int, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.most = most
-
-    def clean_amount(self):
-        amount = self.cleaned_data["amount"]
-        if amount > self.most:
-            raise ValidationError(
-                _("At most %(most)s can be claimed back."),
-                params={"most": format_kronor(self.most)},
-            )
-        return amount
-
 
 class RepaidForm(Labelled, forms.Form):
     paid_on = date_field(_("repaid on"))
 
 
-class RepaymentForm(Labelled, forms.Form):
+class RepaymentForm(CappedAmount, Labelled, forms.Form):
     """Money repaid on a claim: all that is left (registered as repaid), or a part."""
+
+    too_much = _("Only %(left)s of the claim is left to repay.")
+    cap_param = "left"
 
     amount = KronorField(label=_("amount repaid (kr)"), min_value=1)
     paid_on = date_field(_("repaid on"))
-
-    def __init__(self, *args, left: int, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.left = left
-
-    def clean_amount(self):
-        amount = self.cleaned_data["amount"]
-        if amount > self.left:
-            raise ValidationError(
-                _("Only %(left)s of the claim is left to repay."),
-                params={"left": format_kronor(self.left)},
-            )
-        return amount
 
 
 class ClaimAccountForm(Labelled, forms.Form):

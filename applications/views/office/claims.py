@@ -79,7 +79,7 @@ def claims(request):
         repay_form = None
         if claim.paid_on is None and claim.reason == ClaimReason.UNSPENT:
             repay_form = RepaymentForm(
-                left=claim.left,
+                most=claim.left,
                 initial={"amount": claim.left, "paid_on": today},
                 prefix=f"claim-{claim.pk}",
             )
@@ -272,7 +272,7 @@ def claim_repayment(request, pk):
     """Record money repaid on a claim, from the claims list (or the requisition page)."""
     claim = permissions.get_claim_for_official(request.user, pk)
     left = claim.amount - services.repaid_total(claim)
-    form = RepaymentForm(request.POST, left=left, prefix=f"claim-{claim.pk}")
+    form = RepaymentForm(request.POST, most=left, prefix=f"claim-{claim.pk}")
     back = request.POST.get("next", "")
     # A path on this site only: `redirect` would take anything else for a URL name.
     if not back.startswith("/") or not url_has_allowed_host_and_scheme(

@@ -83,7 +83,7 @@ def _requisition_page(request, req: Requisition, **forms):
     claimable = services.claimable(req, today)
     if "payment_form" not in forms and req.status == RequisitionStatus.ACCEPTED and balance.left:
         forms["payment_form"] = PaymentForm(
-            left=balance.left, initial={"paid_on": today, "amount": balance.left}
+            most=balance.left, initial={"paid_on": today, "amount": balance.left}
         )
     if "claim_form" not in forms and claimable and claimable[1] > 0:
         forms["claim_form"] = ClaimForm(
@@ -130,7 +130,7 @@ def record_payment(request, pk):
         messages.error(request, decision.reason)
         return redirect("office:requisition", req.pk)
     left = req.amount - services.paid_total(req)
-    form = PaymentForm(request.POST, left=left)
+    form = PaymentForm(request.POST, most=left)
     if form.is_valid():
         try:
             services.record_payment(req=req, actor=request.user, **form.cleaned_data)
