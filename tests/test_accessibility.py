@@ -45,29 +45,22 @@ import pytest
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import User
-from django.contrib.auth.tokens import default_token_generator
-from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 
-from allocations.models import Grant, Job, JobPart, JobStatus, Organisation, PermittedUse, Unit
-from allocations.services import compute_grant
+from allocations.models import Grant, Organisation, PermittedUse
 from applications import services, units
-from applications.invitations import invitation_tokens
 from applications.management.commands.load_demo import DEMO_GRANT, DEMO_POT
 from applications.models import (
     Application,
     ApplicationUnit,
     Call,
-    ClaimDisposition,
     RequisitionStatus,
 )
-from reporting.models import JobKind
 
+from .factories import owner_draft, played_on
 from .test_permission_matrix import application_patterns, url_kwargs
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -160,21 +153,16 @@ def demo_world(settings) -> dict:
     owner_org = Organisation.objects.get(slug="omsorg-norr-ab")
     other_org = Organisation.objects.get(slug="vardhem-syd-ab")
     today = timezone.localdate()
-    uses = list(PermittedUse.objects.filter(agreement=grant.agreement).order_by("pk"))
-    draft = services.start_application(call=call, organisation=owner_org, actor=owner, today=today)
-    services.save_draft(
-        app=draft,
-        units=[],
-        uses=uses[:1],
+    draft = owner_draft(
+        call=call,
+        organisation=owner_org,
+        actor=owner,
         intended_use="Kompetensutveckling för undersköterskor.",
         contact_name="Anna Andersson",
         contact_email="anna@example.invalid",
         contact_phone="08-123 45 67",
-        payment_method="bankgiro",
-        payment_account="5050-1055",
-        will_report=True,
-        actor=owner,
     )
+    uses = list(PermittedUse.objects.filter(agreement=grant.agreement).order_by("pk"))
     # Vårdhem Syd AB applies with two homes new to the grant, stating their facts: one as
     # the grant's figures stand, one differing (more places, a smaller share placed by the
     # city), so the facts verification page has differences to mark.
@@ -218,48 +206,19 @@ def demo_world(settings) -> dict:
     ineligible = ApplicationUnit.objects.filter(eligible=False).values("application")
     submitted = Application.objects.filter(grant=grant, pk__in=ineligible).order_by("pk").first()
 
-    run = compute_grant(grant_id=grant.pk, actor=official)
-    services.decide(
-        run=run,
-        decided_on=today - timedelta(days=2),
-        decided_by=grant.decision_body or "Äldrenämnden",
-        delegation="",
-        reference=grant.reference or "ÄN 2020/55",
-        requisition_by=today + timedelta(days=14),
-        actor=official,
-    )
-    req = run.requisitions.filter(organisation=owner_org, pot=pot).get()
-    services.accept_requisition(
-        req=req,
-        payment_method="bankgiro",
-        payment_account="5050-1055",
-        lines={uses[0]: req.amount},
-        actor=owner,
-    )
-    services.record_payment(
-        req=req, paid_on=today, amount=req.amount, reference="VER-1", actor=official
-    )
-    report = services.report_for(req)
-    services.save_report(
-        report=report,
-        lines={uses[0]: req.amount - 10_000},
+    played = played_on(
+        grant=grant,
+        pot=pot,
+        call=call,
+        owner_org=owner_org,
+        owner=owner,
+        official=official,
+        draft=draft,
+        submitted=submitted,
         achievements="Tolv undersköterskor har gått en utbildning i demensvård.",
-        benefit="Tryggare vård.",
-        actor=owner,
     )
-    attachment = services.add_attachment(
-        report=report, name="kvitto.pdf", content=ContentFile(b"%PDF-1.7 kvitto"), actor=owner
-    )
-    services.submit_report(report=report, actor=owner)
-    services.review_report(report=report, accept=True, comment="", actor=official)
-    claim = services.claim_repayment(
-        req=req,
-        amount=4_000,
-        due_on=today + timedelta(days=30),
-        disposition=ClaimDisposition.REDISTRIBUTE,
-        today=today,
-        actor=official,
-    )
+    run, req = played["run"], played["requisition"]
+    objects, invitation = played["objects"], played["invitation"]
     # A recipient with no portal users whose requisition waits: an official answers for it.
     providers = Organisation.objects.filter(memberships__isnull=False)
     unanswered = (
@@ -274,79 +233,8 @@ def demo_world(settings) -> dict:
         for other in Grant.objects.exclude(pk=grant.pk).order_by("pk")
         if (latest := other.runs.order_by("-number").first()) and not latest.is_decided
     )
-    invited = User.objects.create(username="inbjuden@example.invalid", email="x@example.invalid")
-    invited.set_unusable_password()
-    invited.save()
-    job = Job.objects.create(
-        kind=JobKind.EXPORT,
-        title="Export",
-        grant=grant,
-        run=run,
-        status=JobStatus.DONE,
-        progress=100,
-        requested_by_label="test",
-        finished_at=timezone.now(),
-    )
-    job.file.save("export.csv", ContentFile(b"organisation;amount\n"))
-    part = JobPart.objects.create(job=job, position=1, label="letter", done=True)
-    part.file.save("letter.pdf", ContentFile(b"%PDF-1.7 letter"))
-
     # The keys are those of the permission matrix's world (see its `url_kwargs`).
-    objects = {
-        "slug": grant.slug,
-        "org_slug": owner_org.slug,
-        "run_id": run.pk,
-        "fmt": "xlsx",
-        **{f"allocations:{n}": job.pk for n in ("job", "job-status", "download", "job-again")},
-        "allocations:download-part": job.pk,
-        "call": call.pk,
-        "apply": call.pk,
-        "application": draft.pk,
-        "application_edit": draft.pk,
-        "application_review": draft.pk,
-        "application_withdraw": draft.pk,
-        "requisition": req.pk,
-        "report": req.pk,
-        "unit_edit": Unit.objects.filter(organisation=owner_org).order_by("pk").first().pk,
-        "grant": grant.pk,
-        "compute": grant.pk,
-        "facts": grant.pk,
-        "facts_import": grant.pk,
-        "call_close": call.pk,
-        "pot_review": pot.pk,
-        "bulk_review": pot.pk,
-        "redistribute": pot.pk,
-        "redistribute_confirm": pot.pk,
-        "office:application": submitted.pk,
-        "review_application": submitted.pk,
-        "confirm_location": submitted.pk,
-        "confirm_location:unit_pk": submitted.units.first().pk,
-        "run": run.pk,
-        "run_units": run.pk,
-        "decide": run.pk,
-        "office:requisition": req.pk,
-        "record_payment": req.pk,
-        "answer_requisition": unanswered.pk,
-        "invite_recipient_user": unanswered.pk,
-        "claim": req.pk,
-        "claim_repaid": claim.pk,
-        "claim_repayment": claim.pk,
-        "claim_letter": claim.pk,
-        "claim_account": grant.pk,
-        "attachment_add": req.pk,
-        "attachment": attachment.pk,
-        "attachment_remove": attachment.pk,
-        "office:report": report.pk,
-        "review_report": report.pk,
-    }
-    invitation = {
-        "uidb64": urlsafe_base64_encode(force_bytes(invited.pk)),
-        "token": invitation_tokens.make_token(invited),
-    }
-    objects["password_reset_confirm"] = {
-        **invitation,
-        "token": default_token_generator.make_token(invited),
-    }
+    objects["answer_requisition"] = objects["invite_recipient_user"] = unanswered.pk
     # Pages no URL name reaches with the objects above: visited by every role as well.
     extra = [
         reverse("office:requisition", args=[unanswered.pk]),

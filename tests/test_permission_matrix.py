@@ -24,35 +24,24 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission, User
-from django.contrib.auth.tokens import default_token_generator
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 
 from allocations import urls as allocations_urls
 from allocations.models import (
     AllocationRun,
     AuditEntry,
-    Job,
-    JobPart,
-    JobStatus,
     Organisation,
-    PermittedUse,
     Pot,
     Unit,
 )
-from allocations.services import compute_grant
 from applications import office_urls, portal_urls, services
-from applications.invitations import invitation_tokens
 from applications.models import (
     Application,
     ApplicationUnit,
     Call,
-    ClaimDisposition,
     ClaimRepayment,
     Membership,
     Payment,
@@ -63,10 +52,9 @@ from applications.models import (
     UsageReport,
 )
 from reporting import urls as reporting_urls
-from reporting.models import JobKind
 
 from .conftest import SEED_000, fit_agreement
-from .factories import OFFICIAL_CODENAMES
+from .factories import OFFICIAL_CODENAMES, owner_draft, played_on
 
 pytestmark = pytest.mark.django_db
 
@@ -361,141 +349,30 @@ def world(import_seed, settings, tmp_path):
         closes_on=today + timedelta(days=30),
         actor=official,
     )
-    uses = list(PermittedUse.objects.filter(agreement=grant.agreement).order_by("pk"))
-    draft = services.start_application(call=call, organisation=owner_org, actor=owner, today=today)
-    services.save_draft(
-        app=draft,
-        units=[],  # all its homes are in its imported applications already
-        uses=uses[:1],
+    draft = owner_draft(
+        call=call,
+        organisation=owner_org,
+        actor=owner,
         intended_use=SECRET,
         contact_name="Nils Norr",
         contact_email=SECRET_MAIL,
         contact_phone="",
-        payment_method="bankgiro",
-        payment_account="5050-1055",
-        will_report=True,
-        actor=owner,
     )
     # Vårdhem Syd AB has a draft too, so that its own lists are not simply empty.
     services.start_application(call=call, organisation=other_org, actor=users["other"], today=today)
     submitted = Application.objects.get(grant=grant, slug="ans-011")
-
-    run = compute_grant(grant_id=grant.pk, actor=official)
-    services.decide(
-        run=run,
-        decided_on=today - timedelta(days=2),  # the round before the open call
-        decided_by="Förvaltningschef",
-        delegation="",
-        reference="ÄN 2020/55",
-        requisition_by=today + timedelta(days=14),
-        actor=official,
-    )
-    req = run.requisitions.get(organisation=owner_org, pot=pot)
-    services.accept_requisition(
-        req=req,
-        payment_method="bankgiro",
-        payment_account="5050-1055",
-        lines={uses[0]: req.amount},
-        actor=owner,
-    )
-    services.record_payment(
-        req=req, paid_on=today, amount=req.amount, reference="VER-1", actor=official
-    )
-    report = services.report_for(req)
-    services.save_report(
-        report=report,
-        lines={uses[0]: req.amount - 10_000},
-        achievements=REPORT_SECRET,
-        benefit="Tryggare vård.",
-        actor=owner,
-    )
-    attachment = services.add_attachment(
-        report=report, name="kvitto.pdf", content=ContentFile(b"%PDF-1.7 kvitto"), actor=owner
-    )
-    services.submit_report(report=report, actor=owner)
-    services.review_report(report=report, accept=True, comment="", actor=official)
-    claim = services.claim_repayment(
-        req=req,
-        amount=4_000,
-        due_on=today + timedelta(days=30),
-        disposition=ClaimDisposition.REDISTRIBUTE,
-        today=today,
-        actor=official,
-    )
-    invited = User.objects.create(username="inbjuden@example.invalid", email="x@example.invalid")
-    invited.set_unusable_password()
-    invited.save()
-
-    job = Job.objects.create(
-        kind=JobKind.EXPORT,
-        title="Export",
+    played = played_on(
         grant=grant,
-        run=run,
-        status=JobStatus.DONE,
-        progress=100,
-        requested_by_label="test",
-        finished_at=timezone.now(),
+        pot=pot,
+        call=call,
+        owner_org=owner_org,
+        owner=owner,
+        official=official,
+        draft=draft,
+        submitted=submitted,
+        achievements=REPORT_SECRET,
     )
-    job.file.save("export.csv", ContentFile(b"organisation;amount\n"))
-    part = JobPart.objects.create(job=job, position=1, label="letter", done=True)
-    part.file.save("letter.pdf", ContentFile(b"%PDF-1.7 letter"))
-
-    objects = {
-        "slug": grant.slug,
-        "org_slug": owner_org.slug,
-        "run_id": run.pk,
-        "fmt": "xlsx",
-        **{f"allocations:{n}": job.pk for n in ("job", "job-status", "download", "job-again")},
-        "allocations:download-part": job.pk,
-        "call": call.pk,
-        "apply": call.pk,
-        "application": draft.pk,
-        "application_edit": draft.pk,
-        "application_review": draft.pk,
-        "application_withdraw": draft.pk,
-        "requisition": req.pk,
-        "report": req.pk,
-        "unit_edit": Unit.objects.filter(organisation=owner_org).order_by("pk").first().pk,
-        "grant": grant.pk,
-        "compute": grant.pk,
-        "facts": grant.pk,
-        "facts_import": grant.pk,
-        "call_close": call.pk,
-        "pot_review": pot.pk,
-        "redistribute": pot.pk,
-        "redistribute_confirm": pot.pk,
-        "bulk_review": pot.pk,
-        "office:application": submitted.pk,
-        "review_application": submitted.pk,
-        "confirm_location": submitted.pk,
-        "confirm_location:unit_pk": submitted.units.first().pk,
-        "run": run.pk,
-        "run_units": run.pk,
-        "decide": run.pk,
-        "office:requisition": req.pk,
-        "record_payment": req.pk,
-        "answer_requisition": req.pk,
-        "invite_recipient_user": req.pk,
-        "claim": req.pk,
-        "claim_repaid": claim.pk,
-        "claim_repayment": claim.pk,
-        "claim_letter": claim.pk,
-        "claim_account": grant.pk,
-        "attachment_add": req.pk,
-        "attachment": attachment.pk,
-        "attachment_remove": attachment.pk,
-        "office:report": report.pk,
-        "review_report": report.pk,
-    }
-    invitation = {
-        "uidb64": urlsafe_base64_encode(force_bytes(invited.pk)),
-        "token": invitation_tokens.make_token(invited),
-    }
-    # A password reset's link has a token of its own, not an invitation's.
-    objects["password_reset_confirm"] = {
-        **invitation,
-        "token": default_token_generator.make_token(invited),
-    }
+    objects, invitation = played["objects"], played["invitation"]
     markers = [OWNER_ORG, SECRET, SECRET_MAIL, REPORT_SECRET, draft.slug, "ans-010", "ans-011"]
     return users, objects, invitation, markers
 
