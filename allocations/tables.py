@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
-from stimulans.uploads import XLSX_PARTS, UploadField, too_large, upload_limit  # noqa: F401
+from stimulans.uploads import XLSX_PARTS, too_large, upload_limit
 
 MAX_ROWS = 100_000
 MAX_ERRORS = 50
@@ -185,7 +185,7 @@ def _header(value) -> str:
     return str(value or "").strip().lower()
 
 
-def _columns(header: list[str], required: tuple, optional: tuple) -> dict[str, int]:
+def columns(header: list[str], required: tuple, optional: tuple) -> dict[str, int]:
     known = set(required) | set(optional)
     problems = []
     unknown = [h for h in header if h and h not in known]
@@ -205,7 +205,7 @@ def _columns(header: list[str], required: tuple, optional: tuple) -> dict[str, i
     return {h: i for i, h in enumerate(header) if h}
 
 
-def _cell(row: list, columns: dict[str, int], name: str):
+def cell(row: list, columns: dict[str, int], name: str):
     i = columns.get(name)
     if i is None or i >= len(row):
         return None
@@ -279,7 +279,7 @@ def share(value, column: str) -> Decimal | None:
     return number.quantize(Decimal("0.0001"))
 
 
-def _check_rows(rows, check) -> list:
+def check_rows(rows, check) -> list:
     """Run `check(number, row)` on every row; all problems, or the checked values."""
     problems, out, count = [], [], 0
     try:
@@ -300,9 +300,3 @@ def _check_rows(rows, check) -> list:
     if problems:
         raise ImportRefused(problems)
     return out
-
-
-# The names the imports use.
-columns = _columns
-cell = _cell
-check_rows = _check_rows

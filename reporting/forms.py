@@ -3,12 +3,12 @@ from django.utils.translation import gettext_lazy as _
 
 from allocations.formerrors import GroupedNumbers
 from allocations.models import Grant
+from stimulans.uploads import UploadField
 
 from .exporters import EXPORTERS
 from .formulas import DEFAULT_DELIMITER
 from .models import DecisionText, Need, StrategicArea
 from .texts import TEXT_FIELDS
-from .uploads import UploadField
 
 SELECT = {"class": "form-select"}
 INPUT = {"class": "form-control"}

@@ -13,23 +13,14 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from allocations import audit, grantfile
+from allocations import audit, grantfile, tables
 from allocations.models import Dataset, DatasetValue, Grant, Organisation, Unit, UnitType
-from allocations.tables import (  # noqa: F401
-    MAX_COLUMNS,
-    MAX_ERRORS,
-    MAX_ROWS,
+from allocations.tables import (
     BadValue,
     ImportRefused,
     Problem,
-    TooManyRows,
-    _cell,
-    _check_rows,
-    _columns,
     read_table,
     share,
-    too_large,
-    upload_limit,
     whole_number,
     yes_no,
 )
@@ -51,14 +42,14 @@ def _unit_types() -> dict[str, str]:
 
 def check_units(content: bytes, name: str) -> list[dict]:
     header, rows = read_table(content, name)
-    columns = _columns(header, UNIT_REQUIRED, UNIT_OPTIONAL)
+    columns = tables.columns(header, UNIT_REQUIRED, UNIT_OPTIONAL)
     orgs = dict(Organisation.objects.values_list("slug", "pk"))
     types = _unit_types()
     seen: dict[str, int] = {}
 
     def check(number: int, row: list) -> dict:
         problems = []
-        slug = _cell(row, columns, "id")
+        slug = tables.cell(row, columns, "id")
         if slug is None or not grantfile.SLUG.fullmatch(str(slug)):
             problems.append(_("id: %(value)r is not an id (a-z, 0-9, -)") % {"value": slug})
         elif slug in seen:
@@ -67,17 +58,17 @@ def check_units(content: bytes, name: str) -> list[dict]:
             )
         else:
             seen[slug] = number
-        org = _cell(row, columns, "organisation")
+        org = tables.cell(row, columns, "organisation")
         if org not in orgs:
             problems.append(_("organisation: no organisation %(value)r") % {"value": org})
-        unit_name = _cell(row, columns, "name")
+        unit_name = tables.cell(row, columns, "name")
         if not unit_name:
             problems.append(_("name: empty"))
-        kind = types.get(str(_cell(row, columns, "type") or "").lower())
+        kind = types.get(str(tables.cell(row, columns, "type") or "").lower())
         if kind is None:
             problems.append(
                 _("type: %(value)r is not one of %(types)s")
-                % {"value": _cell(row, columns, "type"), "types": ", ".join(UnitType.values)}
+                % {"value": tables.cell(row, columns, "type"), "types": ", ".join(UnitType.values)}
             )
         values = {}
         for column, parse in (
@@ -87,7 +78,7 @@ def check_units(content: bytes, name: str) -> list[dict]:
             ("city_placed_share", share),
         ):
             try:
-                values[column] = parse(_cell(row, columns, column), column)
+                values[column] = parse(tables.cell(row, columns, column), column)
             except BadValue as exc:
                 problems.append(str(exc))
         if problems:
@@ -105,7 +96,7 @@ def check_units(content: bytes, name: str) -> list[dict]:
             ),
         }
 
-    return _check_rows(rows, check)
+    return tables.check_rows(rows, check)
 
 
 @transaction.atomic
@@ -156,13 +147,13 @@ def _organisation_lookup(grant: Grant) -> dict[str, int]:
 
 def check_dataset(grant: Grant, content: bytes, name: str) -> list[tuple[int, int]]:
     header, rows = read_table(content, name)
-    columns = _columns(header, DATASET_REQUIRED, DATASET_OPTIONAL)
+    columns = tables.columns(header, DATASET_REQUIRED, DATASET_OPTIONAL)
     lookup = _organisation_lookup(grant)
     seen: dict[int, int] = {}
 
     def check(number: int, row: list) -> tuple[int, int]:
         problems = []
-        org = _cell(row, columns, "organisation")
+        org = tables.cell(row, columns, "organisation")
         key = str(org).strip() if org is not None else ""
         org_id = lookup.get(key) or lookup.get(key.lower())
         if org_id is None:
@@ -179,7 +170,7 @@ def check_dataset(grant: Grant, content: bytes, name: str) -> list[tuple[int, in
             seen[org_id] = number
         value = None
         try:
-            value = whole_number(_cell(row, columns, "value"), "value")
+            value = whole_number(tables.cell(row, columns, "value"), "value")
             if value is None:
                 problems.append(_("value: empty"))
         except BadValue as exc:
@@ -188,7 +179,7 @@ def check_dataset(grant: Grant, content: bytes, name: str) -> list[tuple[int, in
             raise BadValue("; ".join(problems))
         return org_id, value
 
-    return _check_rows(rows, check)
+    return tables.check_rows(rows, check)
 
 
 @transaction.atomic

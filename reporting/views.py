@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from allocations.jobs import JobRefused
 from allocations.models import AllocationRun, AuditEntry, Grant, Job, JobPart, JobStatus
+from allocations.tables import ImportRefused
 from applications import permissions as workflow_permissions
 
 from . import dashboard, delegation, pdf, roadmap, services
@@ -37,7 +38,7 @@ from .forms import (
     UnitImportForm,
 )
 from .formulas import DEFAULT_DELIMITER, DELIMITERS
-from .imports import ImportRefused, import_dataset, import_units
+from .imports import import_dataset, import_units
 from .models import DecisionText, JobKind, Roadmap
 from .registry import RegistryExporter
 from .registry import entries as entries_of

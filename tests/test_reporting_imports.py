@@ -9,7 +9,8 @@ from openpyxl import Workbook
 
 from allocations.models import AuditEntry, Dataset, Unit
 from allocations.services import compute_grant
-from reporting.imports import ImportRefused, import_dataset, import_units
+from allocations.tables import ImportRefused
+from reporting.imports import import_dataset, import_units
 
 from .conftest import SEED_000, SEED_003
 from .factories import decide

@@ -19,8 +19,9 @@ from openpyxl.styles import Font
 
 from allocations import tables
 from allocations.models import AuditEntry, Dataset, Unit
-from reporting.imports import ImportRefused, import_units
-from reporting.uploads import OversizeUpload
+from allocations.tables import ImportRefused
+from reporting.imports import import_units
+from stimulans.uploads import OversizeUpload
 
 from .conftest import ROOT, SEED_000
 from .factories import official_user, signed_in

@@ -14,8 +14,8 @@ from allocations.formerrors import GroupedNumbers
 from allocations.forms import DecideForm
 from allocations.grantfile import MAX_KRONOR
 from allocations.models import AllocationRun, Grant, Organisation, Pot
-from allocations.tables import UploadField
 from allocations.wording import format_kronor
+from stimulans.uploads import UploadField
 
 from ..models import (
     ApplicationStatus,

@@ -3,7 +3,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from allocations.management.commands._common import iso_date
-from reporting.imports import ImportRefused, import_dataset
+from allocations.tables import ImportRefused
+from reporting.imports import import_dataset
 
 from ._common import get_grant
 

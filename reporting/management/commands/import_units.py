@@ -2,7 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from reporting.imports import ImportRefused, import_units
+from allocations.tables import ImportRefused
+from reporting.imports import import_units
 
 
 class Command(BaseCommand):
