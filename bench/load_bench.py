@@ -36,7 +36,6 @@ import json
 import os
 import platform
 import random
-import secrets
 import statistics
 import subprocess
 import sys
@@ -45,7 +44,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +53,20 @@ for path in (ROOT, BENCH):
         sys.path.insert(0, str(path))
 
 from allocation_bench import database_url, recreate_database  # noqa: E402
-from portal_bench import HOST, PASSWORD, SEED_000, Server, request, sign_in  # noqa: E402
+from portal_bench import (  # noqa: E402
+    APPLICATION_TEXT,
+    HOST,
+    PASSWORD,
+    Server,
+    add_units_and_uses,
+    care_homes,
+    database_version,
+    provider_organisations,
+    request,
+    seed_grant,
+    server_env,
+    sign_in,
+)
 
 LOCUSTFILE = BENCH / "load_locustfile.py"
 P95_TARGET_MS = 200
@@ -87,24 +98,13 @@ def build(*, applications: int, organisations: int, officials: int, seed: int) -
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from allocations import grantfile
-    from allocations.models import (
-        AuditEntry,
-        GrantOrganisation,
-        GrantUnit,
-        Organisation,
-        PermittedUse,
-        Pot,
-    )
-    from allocations.models import Unit as RegisterUnit
+    from allocations.models import AuditEntry, GrantUnit
     from allocations.services import compute_grant
     from applications import services
-    from applications.grantfiles import import_grant
     from applications.models import (
         Application,
         ApplicationStatus,
         ApplicationUnit,
-        ApplicationUse,
         Membership,
         Requisition,
     )
@@ -115,15 +115,7 @@ def build(*, applications: int, organisations: int, officials: int, seed: int) -
     closed_opens, closed_closes = today - timedelta(days=90), today - timedelta(days=45)
     decided_on = today - timedelta(days=30)
     with transaction.atomic():
-        grant = import_grant(grantfile.parse(SEED_000.read_bytes()), actor_label="bench")
-        # Seed 000 carries its upstream report-by date (2020); give the agreement dates that
-        # fit this year's calendar, as an official would (and as the tests do).
-        agreement = grant.agreement
-        agreement.report_by = today + timedelta(days=300)
-        agreement.repay_by = today + timedelta(days=360)
-        agreement.full_clean()
-        agreement.save()
-        pot = Pot.objects.get(grant=grant, slug="sarskilda-boenden")
+        grant, pot = seed_grant(today)
 
         # One password hash for every bench user: hashing 500 times would take minutes.
         hashed = make_password(PASSWORD)
@@ -137,20 +129,7 @@ def build(*, applications: int, organisations: int, officials: int, seed: int) -
             for u in staff
         )
         official = staff[0]
-        orgs = Organisation.objects.bulk_create(
-            Organisation(
-                slug=f"bench-utforare-{i:03d}",
-                name=f"Benchmark Omsorg {i:03d} AB",
-                kind="private_provider",
-                ownership="private",
-            )
-            for i in range(organisations)
-        )
-        start = GrantOrganisation.objects.filter(grant=grant).count()
-        GrantOrganisation.objects.bulk_create(
-            GrantOrganisation(grant=grant, organisation=org, position=start + i)
-            for i, org in enumerate(orgs)
-        )
+        orgs = provider_organisations(grant, organisations)
         providers = User.objects.bulk_create(
             User(username=f"bench-utforare-{i:03d}", email=f"u{i}@example.invalid", password=hashed)
             for i in range(organisations)
@@ -171,44 +150,12 @@ def build(*, applications: int, organisations: int, officials: int, seed: int) -
         # kind below (ineligible homes, rejected and pending applications).
         owner_index = [i * organisations // applications for i in range(applications)]
         owners = [orgs[k] for k in owner_index]
-        units = RegisterUnit.objects.bulk_create(
-            RegisterUnit(
-                slug=f"bench-vob-{i:05d}",
-                name=f"Benchmarkboendet {i:05d}",
-                type="care_home",
-                organisation=org,
-                places=rng.randint(10, 120),
-            )
-            for i, org in enumerate(owners)
-        )
-        # One home in ten outside the city and mostly placed by others: screened out.
-        grant_units = GrantUnit.objects.bulk_create(
-            GrantUnit(
-                grant=grant,
-                unit=unit,
-                type="care_home",
-                organisation=unit.organisation,
-                places=unit.places,
-                in_city=i % 10 != 0,
-                city_placed_share=Decimal("0.5") if i % 10 == 0 else Decimal("1"),
-                position=1000 + i,
-            )
-            for i, unit in enumerate(units)
-        )
+        grant_units = care_homes(grant, owners, rng)
         statuses = [ApplicationStatus.APPROVED] * 7 + [ApplicationStatus.SUBMITTED] * 2
         statuses += [ApplicationStatus.REJECTED]
         sent = timezone.now() - timedelta(days=60)
         first = Application.objects.filter(grant=grant).count()
-        common = {
-            "grant": grant,
-            "pot": pot,
-            "intended_use": "Kompetensutveckling för undersköterskor.",
-            "contact_name": "Kontakt",
-            "contact_email": "kontakt@example.invalid",
-            "payment_method": "bankgiro",
-            "payment_account": "5050-1055",
-            "will_report": True,
-        }
+        common = {**APPLICATION_TEXT, "grant": grant, "pot": pot}
 
         def sent_application(i: int, gu: GrantUnit) -> Application:
             status = statuses[i % len(statuses)]
@@ -230,14 +177,7 @@ def build(*, applications: int, organisations: int, officials: int, seed: int) -
         apps = Application.objects.bulk_create(
             sent_application(i, gu) for i, gu in enumerate(grant_units)
         )
-        ApplicationUnit.objects.bulk_create(
-            ApplicationUnit(application=app, grant_unit=gu)
-            for app, gu in zip(apps, grant_units, strict=True)
-        )
-        uses = list(PermittedUse.objects.filter(agreement=grant.agreement))
-        ApplicationUse.objects.bulk_create(
-            ApplicationUse(application=app, use=uses[i % len(uses)]) for i, app in enumerate(apps)
-        )
+        add_units_and_uses(grant, apps, grant_units)
     services.refresh_screening(pot)  # as an import does: the pages only read the verdicts
     with transaction.atomic():
         # What submitting and reviewing record: the units the rule refused, and the audit trail
@@ -764,25 +704,9 @@ def main() -> int:
     )
     print(f"bench: Python {platform.python_version()}, {os.cpu_count()} CPUs")
 
-    # The server as in production: DEBUG off, a secret key, sessions and cache on a Redis
-    # shared by its processes, persistent connections; the broker stays configured (nothing
-    # these pages do queues work, so no worker runs).
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=bench_url,
-        DATABASE_CONN_MAX_AGE="60",
-        CACHE_URL=cache_url,
-        DEBUG="0",
-        ALLOWED_HOSTS=HOST,
-        SECRET_KEY=secrets.token_urlsafe(50),
-        LOG_LEVEL="WARNING",
-        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
-    )
-    # The build runs the decision's notices eagerly, in this process, into the dummy backend.
-    os.environ.update(env)
-    os.environ.pop("CELERY_BROKER_URL", None)
-    os.environ.pop("CELERY_RESULT_BACKEND", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "portal_settings"  # the product's, with the floor
+    # The server as in production (`server_env`), persistent connections; the broker stays
+    # configured for it (nothing these pages do queues work, so no worker runs).
+    env = server_env(bench_url, cache_url=cache_url, conn_max_age=60)
     data_file = Path(tempfile.gettempdir()) / f"stimulans-load-{os.getpid()}"
     kept = Path(tempfile.gettempdir()) / f"{args.database_name}.json"  # --keep, for --reuse
     data_file.mkdir(exist_ok=True)
@@ -803,20 +727,12 @@ def main() -> int:
         if args.keep:
             kept.write_text(json.dumps(built))
     books = check_books()
-    from django.db import connection, connections
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        version = cursor.fetchone()[0]
-    connections.close_all()
     print(
-        f"bench: PostgreSQL {version}; {built['applications']} applications, "
+        f"bench: PostgreSQL {database_version()}; {built['applications']} applications, "
         f"{built['requisitions']} decisions, built in {time.perf_counter() - started:.1f} s; "
         f"check_books: {books}"
     )
 
-    env["DJANGO_SETTINGS_MODULE"] = "portal_settings"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(BENCH)])
     log = data_file / "gunicorn.log"
     server = Server(env, args.workers, log)
     ok_paced = ok_saturation = True

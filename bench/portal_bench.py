@@ -59,6 +59,141 @@ PASSWORD = "bench-lösenord-2024"
 OFFICIAL, PROVIDER = "bench-handlaggare", "bench-utforare"
 
 
+# ---------------------------------------------------------------- the data both benchmarks build
+
+# What every benchmark application says besides its organisation, call and status.
+APPLICATION_TEXT = {
+    "intended_use": "Kompetensutveckling för undersköterskor.",
+    "contact_name": "Kontakt",
+    "contact_email": "kontakt@example.invalid",
+    "payment_method": "bankgiro",
+    "payment_account": "5050-1055",
+    "will_report": True,
+}
+
+
+def seed_grant(today):
+    """Seed 000 imported, with its agreement dated for this year; returns it and its pot
+    "särskilda boenden". Seed 000 carries its 2019-2020 dates: a call open today and a decision
+    this year need an agreement after them, as an official would give it (and as the tests do)."""
+    from allocations import grantfile
+    from allocations.models import Pot
+    from applications.grantfiles import import_grant
+
+    grant = import_grant(grantfile.parse(SEED_000.read_bytes()), actor_label="bench")
+    agreement = grant.agreement
+    agreement.spend_by = today + timedelta(days=365)
+    agreement.report_by = today + timedelta(days=400)
+    agreement.repay_by = today + timedelta(days=460)
+    agreement.full_clean()
+    agreement.save(update_fields=["spend_by", "report_by", "repay_by"])
+    return grant, Pot.objects.get(grant=grant, slug="sarskilda-boenden")
+
+
+def provider_organisations(grant, count: int) -> list:
+    """`count` private providers, bench-utforare-000…, taking part in `grant`."""
+    from allocations.models import GrantOrganisation, Organisation
+
+    orgs = Organisation.objects.bulk_create(
+        Organisation(
+            slug=f"bench-utforare-{i:03d}",
+            name=f"Benchmark Omsorg {i:03d} AB",
+            kind="private_provider",
+            ownership="private",
+        )
+        for i in range(count)
+    )
+    start = GrantOrganisation.objects.filter(grant=grant).count()
+    GrantOrganisation.objects.bulk_create(
+        GrantOrganisation(grant=grant, organisation=org, position=start + i)
+        for i, org in enumerate(orgs)
+    )
+    return orgs
+
+
+def care_homes(grant, owners: list, rng: random.Random) -> list:
+    """One care home in the register and in `grant` for each of `owners` (an organisation
+    may come more than once); returns the grant's units, in that order."""
+    from allocations.models import GrantUnit
+    from allocations.models import Unit as RegisterUnit
+
+    units = RegisterUnit.objects.bulk_create(
+        RegisterUnit(
+            slug=f"bench-vob-{i:05d}",
+            name=f"Benchmarkboendet {i:05d}",
+            type="care_home",
+            organisation=org,
+            places=rng.randint(10, 120),
+        )
+        for i, org in enumerate(owners)
+    )
+    # One home in ten outside the city and mostly placed by others: screened out.
+    return GrantUnit.objects.bulk_create(
+        GrantUnit(
+            grant=grant,
+            unit=unit,
+            type="care_home",
+            organisation=unit.organisation,
+            places=unit.places,
+            in_city=i % 10 != 0,
+            city_placed_share=Decimal("0.5") if i % 10 == 0 else Decimal("1"),
+            position=1000 + i,
+        )
+        for i, unit in enumerate(units)
+    )
+
+
+def add_units_and_uses(grant, apps: list, grant_units: list) -> None:
+    """Each application applies for its home and for one of the agreement's uses, in turn."""
+    from allocations.models import PermittedUse
+    from applications.models import ApplicationUnit, ApplicationUse
+
+    ApplicationUnit.objects.bulk_create(
+        ApplicationUnit(application=app, grant_unit=gu)
+        for app, gu in zip(apps, grant_units, strict=True)
+    )
+    uses = list(PermittedUse.objects.filter(agreement=grant.agreement))
+    ApplicationUse.objects.bulk_create(
+        ApplicationUse(application=app, use=uses[i % len(uses)]) for i, app in enumerate(apps)
+    )
+
+
+def server_env(bench_url: str, *, cache_url: str, conn_max_age: int) -> dict:
+    """The environment of the benchmark's server as in production — DEBUG off, a secret key,
+    the cache and sessions on a Redis shared by its processes (when `cache_url`), the floor's
+    URLs — also set in this process, which builds the data (its notices go nowhere)."""
+    env = dict(os.environ)
+    if cache_url:
+        env["CACHE_URL"] = cache_url
+    env.update(
+        DATABASE_URL=bench_url,
+        DATABASE_CONN_MAX_AGE=str(conn_max_age),
+        DEBUG="0",
+        ALLOWED_HOSTS=HOST,
+        SECRET_KEY=secrets.token_urlsafe(50),
+        LOG_LEVEL="WARNING",
+        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+        DJANGO_SETTINGS_MODULE="portal_settings",  # the product's, with the floor
+    )
+    os.environ.update(env)
+    # This process runs what the build queues (the decision's notices) eagerly.
+    os.environ.pop("CELERY_BROKER_URL", None)
+    os.environ.pop("CELERY_RESULT_BACKEND", None)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(BENCH)])
+    return env
+
+
+def database_version() -> str:
+    """PostgreSQL's version, with this process's connections closed (the server opens its own)."""
+    from django.db import connection, connections
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        version = cursor.fetchone()[0]
+    connections.close_all()
+    return version
+
+
 # ---------------------------------------------------------------- the data
 
 
@@ -72,34 +207,17 @@ def build(applications: int, providers: int, seed: int) -> dict:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from allocations import grantfile
-    from allocations.models import GrantOrganisation, GrantUnit, Organisation, PermittedUse, Pot
-    from allocations.models import Unit as RegisterUnit
     from applications import services
-    from applications.grantfiles import import_grant
-    from applications.models import (
-        Application,
-        ApplicationStatus,
-        ApplicationUnit,
-        ApplicationUse,
-        Membership,
-    )
+    from applications.models import Application, ApplicationStatus, Membership
 
     call_command("migrate", verbosity=0, interactive=False)
     rng = random.Random(seed)
+    today = timezone.localdate()
     with transaction.atomic():
-        grant = import_grant(grantfile.parse(SEED_000.read_bytes()), actor_label="bench")
-        pot = Pot.objects.get(grant=grant, slug="sarskilda-boenden")
+        grant, pot = seed_grant(today)
         official = User.objects.create_user(OFFICIAL, "h@example.invalid", PASSWORD)
         official.user_permissions.add(Permission.objects.get(codename="handle_cases"))
         provider = User.objects.create_user(PROVIDER, "u@example.invalid", PASSWORD)
-        today = timezone.localdate()
-        # Seed 000 carries its 2019-2020 dates; a call open today needs an agreement after it.
-        agreement = grant.agreement
-        agreement.spend_by = today + timedelta(days=365)
-        agreement.report_by = today + timedelta(days=400)
-        agreement.repay_by = today + timedelta(days=460)
-        agreement.save(update_fields=["spend_by", "report_by", "repay_by"])
         call = services.open_call(
             pot=pot,
             title="Intresseanmälan särskilda boenden (benchmark)",
@@ -107,76 +225,27 @@ def build(applications: int, providers: int, seed: int) -> dict:
             closes_on=today + timedelta(days=30),
             actor=official,
         )
-        orgs = Organisation.objects.bulk_create(
-            Organisation(
-                slug=f"bench-utforare-{i:03d}",
-                name=f"Benchmark Omsorg {i:03d} AB",
-                kind="private_provider",
-                ownership="private",
-            )
-            for i in range(providers)
-        )
-        start = GrantOrganisation.objects.filter(grant=grant).count()
-        GrantOrganisation.objects.bulk_create(
-            GrantOrganisation(grant=grant, organisation=org, position=start + i)
-            for i, org in enumerate(orgs)
-        )
+        orgs = provider_organisations(grant, providers)
         Membership.objects.bulk_create(Membership(user=provider, organisation=o) for o in orgs)
-        owners = [orgs[i % providers] for i in range(applications)]
-        units = RegisterUnit.objects.bulk_create(
-            RegisterUnit(
-                slug=f"bench-vob-{i:05d}",
-                name=f"Benchmarkboendet {i:05d}",
-                type="care_home",
-                organisation=org,
-                places=rng.randint(10, 120),
-            )
-            for i, org in enumerate(owners)
-        )
-        # One home in ten outside the city and mostly placed by others: screened out.
-        grant_units = GrantUnit.objects.bulk_create(
-            GrantUnit(
-                grant=grant,
-                unit=unit,
-                type="care_home",
-                organisation=unit.organisation,
-                places=unit.places,
-                in_city=i % 10 != 0,
-                city_placed_share=Decimal("0.5") if i % 10 == 0 else Decimal("1"),
-                position=1000 + i,
-            )
-            for i, unit in enumerate(units)
-        )
+        grant_units = care_homes(grant, [orgs[i % providers] for i in range(applications)], rng)
         statuses = [ApplicationStatus.SUBMITTED] * 7 + [ApplicationStatus.APPROVED] * 2
         statuses += [ApplicationStatus.DRAFT]
         first = Application.objects.filter(grant=grant).count()
         apps = Application.objects.bulk_create(
             Application(
+                **APPLICATION_TEXT,
                 grant=grant,
                 pot=pot,
                 call=call,
                 slug=f"bench-{i:05d}",
                 organisation=gu.organisation,
                 status=statuses[i % len(statuses)],
-                intended_use="Kompetensutveckling för undersköterskor.",
-                contact_name="Kontakt",
-                contact_email="kontakt@example.invalid",
-                payment_method="bankgiro",
-                payment_account="5050-1055",
-                will_report=True,
                 created_by=provider,
                 position=first + i,
             )
             for i, gu in enumerate(grant_units)
         )
-        ApplicationUnit.objects.bulk_create(
-            ApplicationUnit(application=app, grant_unit=gu)
-            for app, gu in zip(apps, grant_units, strict=True)
-        )
-        uses = list(PermittedUse.objects.filter(agreement=grant.agreement))
-        ApplicationUse.objects.bulk_create(
-            ApplicationUse(application=app, use=uses[i % len(uses)]) for i, app in enumerate(apps)
-        )
+        add_units_and_uses(grant, apps, grant_units)
     services.refresh_screening(pot)  # as an import does: the pages only read the verdicts
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
@@ -455,42 +524,20 @@ def main() -> int:
     print(f"bench: Python {platform.python_version()}, {os.cpu_count()} CPUs")
     recreate_database(url, args.database_name)
 
-    env = dict(os.environ)
     # Served as in production: a Redis shared by the server's processes holds the cache and
     # the sessions (CACHE_URL). `scripts/bench.sh` starts one; its database 1, not the broker's.
-    broker = env.get("CELERY_BROKER_URL", "")
-    cache_url = env.get("CACHE_URL") or (broker.rsplit("/", 1)[0] + "/1" if broker else "")
-    if cache_url:
-        env["CACHE_URL"] = cache_url
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    cache_url = os.environ.get("CACHE_URL") or (broker.rsplit("/", 1)[0] + "/1" if broker else "")
+    env = server_env(bench_url, cache_url=cache_url, conn_max_age=args.conn_max_age)
     env.pop("CELERY_BROKER_URL", None)  # nothing here is queued; no broker needed
     env.pop("CELERY_RESULT_BACKEND", None)
-    env.update(
-        DATABASE_URL=bench_url,
-        DATABASE_CONN_MAX_AGE=str(args.conn_max_age),
-        DEBUG="0",
-        ALLOWED_HOSTS=HOST,
-        SECRET_KEY=secrets.token_urlsafe(50),
-        LOG_LEVEL="WARNING",
-    )
-    os.environ.update(env)
-    os.environ.pop("CELERY_BROKER_URL", None)
-    os.environ.pop("CELERY_RESULT_BACKEND", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "stimulans.settings"
     started = time.perf_counter()
     built = build(args.applications, args.providers, args.seed)
-    from django.db import connection, connections
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        version = cursor.fetchone()[0]
-    connections.close_all()
     print(
-        f"bench: PostgreSQL {version}; migrated and built {built['applications']} applications "
-        f"in {time.perf_counter() - started:.1f} s"
+        f"bench: PostgreSQL {database_version()}; migrated and built "
+        f"{built['applications']} applications in {time.perf_counter() - started:.1f} s"
     )
 
-    env["DJANGO_SETTINGS_MODULE"] = "portal_settings"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(BENCH)])
     log = Path(tempfile.gettempdir()) / f"stimulans-bench-gunicorn-{os.getpid()}.log"
     server = Server(env, args.workers, log)
     try:
