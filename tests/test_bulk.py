@@ -2,13 +2,18 @@
 and a requisition answered for a recipient with no portal users."""
 
 import re
+import threading
+import time
 from datetime import date, timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.core import mail
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from allocations.bulk import BATCH
 from allocations.models import AuditEntry, Organisation, PermittedUse, Pot
 from allocations.services import compute_grant
 from applications import services
@@ -21,6 +26,7 @@ from applications.models import (
     RepaymentClaim,
     Requisition,
     RequisitionStatus,
+    ReviewFigures,
 )
 
 from .conftest import SEED_000, SEED_003, fit_agreement
@@ -469,3 +475,95 @@ def test_every_officials_page_has_the_one_navigation(office, official, decided):
     assert reverse("reporting:dashboard", args=[grant.slug]) in grant_page
     dashboard = office.get(reverse("reporting:dashboard", args=[grant.slug])).content.decode()
     assert reverse("office:grant", args=[grant.pk]) in dashboard
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_bulk_reviews_of_the_same_organisations_at_once_do_not_deadlock(official, seed000):
+    # The review list's figures are kept per (pot, call, organisation, status, flagged) by
+    # triggers on each statement that writes applications, each statement taking its figure
+    # rows in key order. Two officials review at once applications of the same two
+    # organisations, met in opposite orders and more than one batch of `update_rows` each:
+    # the first bulk's Omsorg Norr AB applications come first and its Vårdhem Syd AB one
+    # last, the second's the other way round. Written a batch at a time, each bulk would
+    # hold one organisation's figures while waiting for the other's. The race is made
+    # certain: this test holds one of Omsorg Norr AB's figure rows until both bulks wait.
+    grant, pot = seed000
+    norr = Organisation.objects.get(slug="omsorg-norr-ab")
+    syd = Organisation.objects.get(slug="vardhem-syd-ab")
+    starter = User.objects.create_user("startare")  # no provider's user: no notices to send
+    layout = [*[(norr, 0)] * BATCH, *[(syd, 1)] * BATCH, (syd, 0), (norr, 1)]
+    first = Application.objects.filter(grant=grant).count()
+    sent = timezone.now()
+    apps = Application.objects.bulk_create(
+        Application(
+            grant=grant,
+            pot=pot,
+            slug=f"samtidig-{i:05d}",
+            organisation=org,
+            status=ApplicationStatus.SUBMITTED,
+            created_by=starter,
+            submitted_at=sent,
+            position=first + i,
+        )
+        for i, (org, _bulk) in enumerate(layout)
+    )
+    # What starting and submitting them records (the books check asks for it).
+    AuditEntry.objects.bulk_create(
+        AuditEntry(
+            action=action,
+            actor=starter,
+            actor_label=starter.username,
+            object_type="applications.application",
+            object_id=str(app.pk),
+            object_repr=str(app)[:300],
+            grant=grant,
+            after=after,
+        )
+        for app in apps
+        for action, after in (
+            ("application.started", {}),
+            ("application.submitted", {"status": "submitted", "ineligible_units": []}),
+        )
+    )
+    bulks = [[a.pk for a, (_o, b) in zip(apps, layout, strict=True) if b == n] for n in (0, 1)]
+    bulks[1].reverse()  # as ticked: the order of the list is no help either
+    errors, done = [], []
+
+    def review(ids: list[int]) -> None:
+        try:
+            outcome = services.bulk_review_applications(
+                application_ids=ids, approve=True, actor=official
+            )
+            done.append(len(outcome.done))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=review, args=(ids,)) for ids in bulks]
+    with transaction.atomic():
+        ReviewFigures.objects.select_for_update().get(
+            pot_id=pot.pk,
+            call_id=0,
+            organisation_id=norr.pk,
+            status=ApplicationStatus.SUBMITTED,
+            flagged=False,
+        )
+        for t in threads:
+            t.start()
+        waiting, deadline = 0, time.monotonic() + 30
+        while waiting < 2 and time.monotonic() < deadline and not errors:
+            time.sleep(0.05)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                )
+                waiting = cursor.fetchone()[0]
+        assert waiting == 2, errors
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sorted(done) == [BATCH + 1, BATCH + 1]
+    reviewed = Application.objects.filter(slug__startswith="samtidig-")
+    assert set(reviewed.values_list("status", flat=True)) == {ApplicationStatus.APPROVED}

@@ -52,7 +52,8 @@ def bulk_review_applications(
     entry. The batch is one transaction, so an unexpected error (a lost connection, a bug)
     leaves every application as it was instead of an unknown part of the list reviewed. The
     rows are locked in id order first, so two officials' batches cannot deadlock; they are
-    then written with one statement, and their audit entries with another, however many.
+    then written with one statement however many (so are the review figures it changes, in
+    their key order), and their audit entries with another.
 
     An approval keeps an amount already granted; a pot of approved amounts needs one set on
     the application's own page, and the application is refused here until it has one.
@@ -105,7 +106,11 @@ def bulk_review_applications(
         outcome.done.append(app)
         if review_is_news(app, before=before, before_reason=before_reason):
             news.append(app)
-    update_rows(outcome.done, REVIEW_FIELDS)
+    # One statement for the whole batch: the review list's figures are kept by a trigger on
+    # each statement, which takes the figure rows it changes in key order. Written a batch
+    # of rows at a time, two bulks of the same organisations met in different orders could
+    # each hold one's figures and wait for the other's (a deadlock).
+    update_rows(outcome.done, REVIEW_FIELDS, batch_size=max(len(outcome.done), 1))
     AuditEntry.objects.bulk_create(entries, batch_size=500)
     # The providers are told as after a single review: approved, or rejected with the reason.
     for app in news:
