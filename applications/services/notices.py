@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 # Notices sent in one transaction by `deliver_notices`: their rows stay locked, and what was
 # sent is recorded, when the batch commits; a worker killed in between sends these again.
-DELIVERY_BATCH = 50
+DELIVERY_BATCH = 100
 
 
 class NoticeTo(NamedTuple):
