@@ -8,6 +8,7 @@ what they name once for all of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from django.conf import settings
@@ -36,6 +37,14 @@ def portal_url(name: str, pk: int) -> str:
     return settings.STIMULANS_BASE_URL + reverse(f"portal:{name}", args=[pk])
 
 
+def portal_urls(name: str) -> Callable[[int], str]:
+    """`portal_url` of one page for many objects: the path is reversed once, and each
+    object's id put where the placeholder's is."""
+    placeholder = str(2**62)
+    url = portal_url(name, int(placeholder))
+    return lambda pk: url.replace(placeholder, str(int(pk)))
+
+
 def application_submitted(app) -> Notice | None:
     context = {"app": app, "url": portal_url("application", app.pk)}
     recipients = _recipients(app.organisation_id, app.contact_email)
@@ -56,6 +65,7 @@ def applications_reviewed(apps) -> list[Notice | None]:
     apps = list(apps)
     emails = _recipients_of({app.organisation_id for app in apps})
     notices: list[Notice | None] = [None] * len(apps)
+    url = portal_urls("application")
     approved = [app.status == ApplicationStatus.APPROVED for app in apps]
     for kind, told in (
         (NoticeKind.APPROVED, [i for i, yes in enumerate(approved) if yes]),
@@ -63,7 +73,7 @@ def applications_reviewed(apps) -> list[Notice | None]:
     ):
         items = [
             NoticeTo(
-                {"app": apps[i], "url": portal_url("application", apps[i].pk)},
+                {"app": apps[i], "url": url(apps[i].pk)},
                 sorted({*emails.get(apps[i].organisation_id, []), apps[i].contact_email} - {""}),
                 apps[i],
             )
@@ -115,10 +125,11 @@ def decision_made(run, requisitions) -> list[Notice]:
     orgs = Organisation.objects.in_bulk({req.organisation_id for req in requisitions})
     pots = Pot.objects.in_bulk({req.pot_id for req in requisitions})
     emails = _recipients_of(orgs)
+    url = portal_urls("requisition")
     items = []
     for req in requisitions:
         req.run, req.organisation, req.pot = run, orgs[req.organisation_id], pots[req.pot_id]
-        context = {"run": run, "req": req, "url": portal_url("requisition", req.pk)}
+        context = {"run": run, "req": req, "url": url(req.pk)}
         items.append(NoticeTo(context, emails.get(req.organisation_id, []), req))
     notices = record_notices(kind=NoticeKind.DECISION, items=items)
     return [notice for notice in notices if notice is not None]
@@ -152,6 +163,7 @@ def reports_due(due: list[tuple[Requisition, int]]) -> list[Notice | None]:
     """
     emails = _recipients_of({req.organisation_id for req, _days in due})
     notices: list[Notice | None] = [None] * len(due)
+    url = portal_urls("requisition")
     dates = [req.run.grant.agreement.report_by for req, _days in due]
     for report_by in sorted(set(dates)):
         told = [i for i, day in enumerate(dates) if day == report_by]
@@ -160,7 +172,7 @@ def reports_due(due: list[tuple[Requisition, int]]) -> list[Notice | None]:
                 {
                     "req": due[i][0],
                     "days_left": due[i][1],
-                    "url": portal_url("requisition", due[i][0].pk),
+                    "url": url(due[i][0].pk),
                 },
                 emails.get(due[i][0].organisation_id, []),
                 due[i][0],
@@ -190,9 +202,10 @@ def reminders(
 ) -> list[tuple[Notice | None, str]]:
     """`reminder` of many requisitions, each `(req, what)`, recorded together; in order."""
     emails = _recipients_of({req.organisation_id for req, _what in wanted})
+    url = portal_urls("requisition")
     items = [
         NoticeTo(
-            {"req": req, "what": what, "url": portal_url("requisition", req.pk)},
+            {"req": req, "what": what, "url": url(req.pk)},
             emails.get(req.organisation_id, []),
             req,
         )
