@@ -99,7 +99,7 @@ def record_notices(
     fresh, again, seen = [], [], set()
     for i, target in zip(told, targets, strict=True):
         notice = existing.get(target)
-        if target in seen or (notice is not None and notice.status != NoticeStatus.FAILED):
+        if step and (target in seen or (notice and notice.status != NoticeStatus.FAILED)):
             continue  # a reminder of this object and step is queued or sent already
         seen.add(target)
         if notice is None:
