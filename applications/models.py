@@ -736,7 +736,8 @@ class Notice(models.Model):
     """An e-mail the workflow sends (avisering), rendered when recorded and sent by the worker.
 
     Recorded in the transaction of the step it tells about, so a step rolled back sends
-    nothing; queued for `applications.send_notice` once that transaction commits.
+    nothing; queued for `applications.send_notice` (or, with others of its step,
+    `applications.send_notices`) once that transaction commits.
     """
 
     kind = models.CharField(_("kind"), max_length=20, choices=NoticeKind.choices)

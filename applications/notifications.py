@@ -1,11 +1,14 @@
 """E-mail to the people a workflow step concerns.
 
 Each function records a notice in the step's transaction; the worker sends it once the
-step is committed (`services.notices`). None is recorded when there is nobody to tell.
+step is committed (`services.notices`). None is recorded when there is nobody to tell. A
+step that tells many at once records their notices together (`record_notices`), reading
+what they name once for all of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from django.conf import settings
@@ -14,8 +17,8 @@ from django.utils.translation import gettext as _
 
 from allocations.models import Organisation, Pot
 
-from .models import ApplicationStatus, Membership, Notice, NoticeKind
-from .services.notices import record_notice
+from .models import ApplicationStatus, Membership, Notice, NoticeKind, Requisition
+from .services.notices import NoticeTo, record_notice, record_notices
 
 
 def _recipients(organisation_id: int, extra: str = "") -> list[str]:
@@ -34,6 +37,14 @@ def portal_url(name: str, pk: int) -> str:
     return settings.STIMULANS_BASE_URL + reverse(f"portal:{name}", args=[pk])
 
 
+def portal_urls(name: str) -> Callable[[int], str]:
+    """`portal_url` of one page for many objects: the path is reversed once, and each
+    object's id put where the placeholder's is."""
+    placeholder = str(2**62)
+    url = portal_url(name, int(placeholder))
+    return lambda pk: url.replace(placeholder, str(int(pk)))
+
+
 def application_submitted(app) -> Notice | None:
     context = {"app": app, "url": portal_url("application", app.pk)}
     recipients = _recipients(app.organisation_id, app.contact_email)
@@ -44,14 +55,34 @@ def application_submitted(app) -> Notice | None:
 
 def application_reviewed(app) -> Notice | None:
     """Approved, or rejected with the reason: one notice per review that changed something."""
-    approved = app.status == ApplicationStatus.APPROVED
-    context = {"app": app, "url": portal_url("application", app.pk)}
-    return record_notice(
-        kind=NoticeKind.APPROVED if approved else NoticeKind.REJECTED,
-        context=context,
-        recipients=_recipients(app.organisation_id, app.contact_email),
-        concerns=app,
-    )
+    [notice] = applications_reviewed([app])
+    return notice
+
+
+def applications_reviewed(apps) -> list[Notice | None]:
+    """`application_reviewed` of many applications (a bulk review), each as after a single
+    review; returns their notices in order."""
+    apps = list(apps)
+    emails = _recipients_of({app.organisation_id for app in apps})
+    notices: list[Notice | None] = [None] * len(apps)
+    url = portal_urls("application")
+    approved = [app.status == ApplicationStatus.APPROVED for app in apps]
+    for kind, told in (
+        (NoticeKind.APPROVED, [i for i, yes in enumerate(approved) if yes]),
+        (NoticeKind.REJECTED, [i for i, yes in enumerate(approved) if not yes]),
+    ):
+        items = [
+            NoticeTo(
+                {"app": apps[i], "url": url(apps[i].pk)},
+                sorted({*emails.get(apps[i].organisation_id, []), apps[i].contact_email} - {""}),
+                apps[i],
+            )
+            for i in told
+        ]
+        recorded = record_notices(kind=kind, items=items)
+        for i, notice in zip(told, recorded, strict=True):
+            notices[i] = notice
+    return notices
 
 
 def requisition_received(req) -> Notice | None:
@@ -94,19 +125,14 @@ def decision_made(run, requisitions) -> list[Notice]:
     orgs = Organisation.objects.in_bulk({req.organisation_id for req in requisitions})
     pots = Pot.objects.in_bulk({req.pot_id for req in requisitions})
     emails = _recipients_of(orgs)
-    notices = []
+    url = portal_urls("requisition")
+    items = []
     for req in requisitions:
         req.run, req.organisation, req.pot = run, orgs[req.organisation_id], pots[req.pot_id]
-        context = {"run": run, "req": req, "url": portal_url("requisition", req.pk)}
-        notice = record_notice(
-            kind=NoticeKind.DECISION,
-            context=context,
-            recipients=emails.get(req.organisation_id, []),
-            concerns=req,
-        )
-        if notice is not None:
-            notices.append(notice)
-    return notices
+        context = {"run": run, "req": req, "url": url(req.pk)}
+        items.append(NoticeTo(context, emails.get(req.organisation_id, []), req))
+    notices = record_notices(kind=NoticeKind.DECISION, items=items)
+    return [notice for notice in notices if notice is not None]
 
 
 def repayment_claimed(claim) -> Notice | None:
@@ -125,14 +151,40 @@ def report_due(req, days_left: int) -> Notice | None:
 
     None when there is nobody to tell, or this reminder is already queued or sent.
     """
-    context = {"req": req, "days_left": days_left, "url": portal_url("requisition", req.pk)}
-    return record_notice(
-        kind=NoticeKind.REPORT_DUE,
-        context=context,
-        recipients=_recipients(req.organisation_id),
-        concerns=req,
-        step=f"report-by-{req.run.grant.agreement.report_by.isoformat()}",
-    )
+    [notice] = reports_due([(req, days_left)])
+    return notice
+
+
+def reports_due(due: list[tuple[Requisition, int]]) -> list[Notice | None]:
+    """`report_due` of many requisitions (with `run.grant.agreement` read), in order.
+
+    The step of each is its grant's report-by date, so requisitions are recorded together
+    per date.
+    """
+    emails = _recipients_of({req.organisation_id for req, _days in due})
+    notices: list[Notice | None] = [None] * len(due)
+    url = portal_urls("requisition")
+    dates = [req.run.grant.agreement.report_by for req, _days in due]
+    for report_by in sorted(set(dates)):
+        told = [i for i, day in enumerate(dates) if day == report_by]
+        items = [
+            NoticeTo(
+                {
+                    "req": due[i][0],
+                    "days_left": due[i][1],
+                    "url": url(due[i][0].pk),
+                },
+                emails.get(due[i][0].organisation_id, []),
+                due[i][0],
+            )
+            for i in told
+        ]
+        recorded = record_notices(
+            kind=NoticeKind.REPORT_DUE, items=items, step=f"report-by-{report_by.isoformat()}"
+        )
+        for i, notice in zip(told, recorded, strict=True):
+            notices[i] = notice
+    return notices
 
 
 def reminder(req, *, what: str, today: date) -> tuple[Notice | None, str]:
@@ -141,17 +193,33 @@ def reminder(req, *, what: str, today: date) -> tuple[Notice | None, str]:
     One per requisition and day (the notice's step). Returns the notice, or None and why
     none was recorded: nobody to tell, or reminded today already.
     """
-    recipients = _recipients(req.organisation_id)
-    if not recipients:
-        return None, _("The recipient has no portal users to remind; invite one first.")
-    context = {"req": req, "what": what, "url": portal_url("requisition", req.pk)}
-    notice = record_notice(
-        kind=NoticeKind.REMINDER,
-        context=context,
-        recipients=recipients,
-        concerns=req,
-        step=f"reminder-{today.isoformat()}",
+    [told] = reminders([(req, what)], today=today)
+    return told
+
+
+def reminders(
+    wanted: list[tuple[Requisition, str]], *, today: date
+) -> list[tuple[Notice | None, str]]:
+    """`reminder` of many requisitions, each `(req, what)`, recorded together; in order."""
+    emails = _recipients_of({req.organisation_id for req, _what in wanted})
+    url = portal_urls("requisition")
+    items = [
+        NoticeTo(
+            {"req": req, "what": what, "url": url(req.pk)},
+            emails.get(req.organisation_id, []),
+            req,
+        )
+        for req, what in wanted
+    ]
+    recorded = record_notices(
+        kind=NoticeKind.REMINDER, items=items, step=f"reminder-{today.isoformat()}"
     )
-    if notice is None:
-        return None, _("Reminded today already.")
-    return notice, ""
+    told = []
+    for item, notice in zip(items, recorded, strict=True):
+        if not item.recipients:
+            told.append((None, _("The recipient has no portal users to remind; invite one first.")))
+        elif notice is None:
+            told.append((None, _("Reminded today already.")))
+        else:
+            told.append((notice, ""))
+    return told

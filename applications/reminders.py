@@ -31,9 +31,5 @@ def send_report_reminders(*, today: date) -> int:
         .exclude(Q(report__status=ReportStatus.SUBMITTED) | Q(report__status=ReportStatus.ACCEPTED))
         .select_related("run__grant__agreement", "organisation", "pot")
     )
-    queued = 0
-    for req in due:
-        days_left = (req.run.grant.agreement.report_by - today).days
-        if notifications.report_due(req, days_left) is not None:
-            queued += 1
-    return queued
+    due = [(req, (req.run.grant.agreement.report_by - today).days) for req in due]
+    return sum(notice is not None for notice in notifications.reports_due(due))

@@ -1,6 +1,7 @@
 """Officials at scale: one navigation, lists worked in bulk, confirmation before what is final,
 and a requisition answered for a recipient with no portal users."""
 
+import contextlib
 import re
 import threading
 import time
@@ -62,6 +63,17 @@ def reviewed(app: Application) -> tuple:
     return app.status, app.status_reason, app.reviewed_by_id
 
 
+class RolledBack(Exception):
+    """Raised to roll back a savepoint once what it did is read."""
+
+
+def told(kind: str) -> dict[int, tuple]:
+    """The notices of `kind`: recipients, subject and body by the object they concern."""
+    return {
+        n.object_id: (n.recipients, n.subject, n.body) for n in Notice.objects.filter(kind=kind)
+    }
+
+
 def submitted_in(pot: Pot, count: int) -> list[Application]:
     """`count` of the pot's imported applications, handed in for review."""
     apps = list(Application.objects.filter(pot=pot).order_by("slug")[:count])
@@ -82,6 +94,14 @@ def test_bulk_approval_reviews_every_ticked_application_through_the_one_door(
 ):
     _grant, pot = seed000
     apps = submitted_in(pot, 5)
+    provider_user(apps[0].organisation, "forsta")
+    # What single reviews would tell each provider, in a savepoint rolled back.
+    with contextlib.suppress(RolledBack), transaction.atomic():
+        for app in apps:
+            services.review_application(app=app, approve=True, actor=official)
+        singly = told(NoticeKind.APPROVED)
+        raise RolledBack
+    assert len(singly) == 5
     audited = AuditEntry.objects.filter(action="application.reviewed").count()
     url = reverse("office:bulk_review", args=[pot.pk])
     back = reverse("office:pot_review", args=[pot.pk]) + "?status=submitted"
@@ -96,9 +116,12 @@ def test_bulk_approval_reviews_every_ticked_application_through_the_one_door(
         assert reviewed(app) == (ApplicationStatus.APPROVED, "", official.pk)
     # One audit entry per application, as a single review leaves.
     assert AuditEntry.objects.filter(action="application.reviewed").count() == audited + 5
-    # And each provider is told, as after a single review.
-    told = Notice.objects.filter(kind=NoticeKind.APPROVED)
-    assert sorted(told.values_list("object_id", flat=True)) == sorted(a.pk for a in apps)
+    # And each provider is told, as after a single review: the same recipients, subject and
+    # body (rendered in Swedish, whatever the official reads).
+    assert told(NoticeKind.APPROVED) == singly
+    assert singly[apps[0].pk][0] == ["forsta@example.invalid", "kontakt@example.invalid"]
+    assert singly[apps[0].pk][1] == f"Er ansökan till {pot.name} har beviljats"
+    assert apps[0].slug in singly[apps[0].pk][2]
 
 
 def test_one_refused_application_is_reported_and_the_others_are_reviewed(office, official, seed000):
@@ -122,6 +145,7 @@ def test_one_refused_application_is_reported_and_the_others_are_reviewed(office,
     rejected = Notice.objects.filter(kind=NoticeKind.REJECTED)
     assert withdrawn.pk not in {int(pk) for pk in rejected.values_list("object_id", flat=True)}
     assert rejected.count() == 3
+    assert all("Ej behörig." in body for _to, _subject, body in told(NoticeKind.REJECTED).values())
 
 
 def test_the_bulk_service_keeps_each_row_apart_and_is_what_a_benchmark_calls(official, seed000):

@@ -1,13 +1,16 @@
 """E-mail notices: recorded with their step, sent by the task, retried, never lost or doubled.
 
 Sending is read from Django's test outbox (the locmem backend); a mail server that is
-down is Django's SMTP backend pointed at a local port where nothing listens.
+down is Django's SMTP backend pointed at a local port where nothing listens, and one that
+refuses a recipient is a small SMTP server of the test's own.
 """
 
 import os
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 
@@ -36,6 +39,7 @@ from applications.reminders import send_report_reminders
 from .conftest import ROOT, worker_database_url
 from .factories import provider_user
 from .factories import signed_in as browser
+from .test_bulk import seed000, submitted_in  # noqa: F401
 from .test_portal_units import application_post, decide, norr, seed, today  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -409,3 +413,110 @@ def test_requisition_received_and_payment_are_told_in_their_step(accepted, offic
     assert paid.subject == f"Utbetalning gjord: {req.pot.name}"
     # Plain text: nothing escaped for HTML.
     assert "&" not in paid.body.replace(base, "")
+
+
+# ---------------------------------------------------------------- many notices at once
+
+
+class RefusingSMTP(socketserver.ThreadingTCPServer):
+    """Just enough of a mail server for Django's SMTP backend: it takes every message, except
+    that it refuses (550) any recipient whose address holds `refuse`."""
+
+    daemon_threads = allow_reuse_address = True
+
+    def __init__(self):
+        self.refuse = "vagrar"
+        self.received: list[tuple[list[str], str]] = []
+        super().__init__(("127.0.0.1", 0), self.Session)
+
+    class Session(socketserver.StreamRequestHandler):
+        def handle(self):
+            server, to = self.server, []
+
+            def reply(line: str) -> None:
+                self.wfile.write(line.encode() + b"\r\n")
+
+            reply("220 test")
+            while line := self.rfile.readline().decode():
+                verb = line[:4].upper()
+                if verb == "RCPT":
+                    refused = server.refuse and server.refuse in line
+                    if not refused:
+                        to.append(line.split("<", 1)[1].split(">", 1)[0])
+                    reply("550 no such user" if refused else "250 ok")
+                elif verb == "DATA":
+                    reply("354 go on")
+                    data = []
+                    while (part := self.rfile.readline().decode()) not in (".\r\n", ""):
+                        data.append(part)
+                    server.received.append((sorted(to), "".join(data)))
+                    to = []
+                    reply("250 taken")
+                elif verb == "QUIT":
+                    reply("221 bye")
+                    return
+                else:  # EHLO, MAIL, RSET, NOOP
+                    to = [] if verb in ("MAIL", "RSET") else to
+                    reply("250 ok")
+
+
+@pytest.fixture
+def refusing_smtp(settings):
+    server = RefusingSMTP()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.EMAIL_BACKEND = SMTP
+    settings.EMAIL_HOST, settings.EMAIL_PORT = server.server_address
+    settings.EMAIL_TIMEOUT = 5
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_batch_sends_each_notice_once_and_retries_alone_the_one_the_server_refused(
+    seed000,  # noqa: F811
+    official,
+    refusing_smtp,
+    django_capture_on_commit_callbacks,
+):
+    _grant, pot = seed000
+    apps = submitted_in(pot, 4)
+    Application.objects.filter(pk=apps[1].pk).update(contact_email="vagrar@example.invalid")
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        services.bulk_review_applications(
+            application_ids=[a.pk for a in apps], approve=True, actor=official
+        )
+    assert len(queued) == 1  # one task for the batch
+    notices = {n.object_id: n for n in Notice.objects.filter(kind=NoticeKind.APPROVED)}
+    assert set(notices) == {a.pk for a in apps}
+    refused = notices.pop(apps[1].pk)
+    # The others are sent once each, and say so.
+    assert [to for to, _body in refusing_smtp.received] == [["kontakt@example.invalid"]] * 3
+    for app in apps:
+        carried = [body for _to, body in refusing_smtp.received if app.slug in body]
+        assert len(carried) == (0 if app == apps[1] else 1)
+    for notice in notices.values():
+        assert (notice.status, notice.attempts, notice.last_error) == (NoticeStatus.SENT, 1, "")
+    # The refused one went on alone as `send_notice`'s first retry (run at once, eagerly):
+    # two tries, still queued for the retries to come.
+    assert (refused.status, refused.attempts) == (NoticeStatus.QUEUED, 2)
+    assert "SMTPRecipientsRefused" in refused.last_error
+    last = tasks.send_notice.max_retries
+    for retries in range(2, last):
+        with pytest.raises(Retry):
+            tasks.send_notice.apply(args=[refused.pk], retries=retries)
+    tasks.send_notice.apply(args=[refused.pk], retries=last)
+    refused.refresh_from_db()
+    assert (refused.status, refused.attempts) == (NoticeStatus.FAILED, last + 1)
+
+    # The batch queued again (a redelivered task) sends nothing twice; once the server takes
+    # the address, an official's "send again" sends the failed one, once.
+    tasks.send_notices.apply(args=[[n.pk for n in [refused, *notices.values()]]])
+    assert len(refusing_smtp.received) == 3
+    refusing_smtp.refuse = ""
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.requeue_notices(notice_ids=[refused.pk, *notices]) == 1
+    refused.refresh_from_db()
+    assert (refused.status, refused.attempts) == (NoticeStatus.SENT, last + 2)
+    assert [to for to, _body in refusing_smtp.received[3:]] == [["vagrar@example.invalid"]]
+    assert apps[1].slug in refusing_smtp.received[3][1]

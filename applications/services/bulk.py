@@ -113,8 +113,7 @@ def bulk_review_applications(
     update_rows(outcome.done, REVIEW_FIELDS, batch_size=max(len(outcome.done), 1))
     AuditEntry.objects.bulk_create(entries, batch_size=500)
     # The providers are told as after a single review: approved, or rejected with the reason.
-    for app in news:
-        notifications.application_reviewed(app)
+    notifications.applications_reviewed(news)
     return outcome
 
 
@@ -143,7 +142,7 @@ def remind_recipients(*, requisition_ids: Sequence[int], today: date, actor) -> 
     """Remind each recipient to requisition its money, or to send its usage report.
 
     A pending requisition is reminded to be answered; a requisitioned one whose report is
-    not sent in is reminded to report. Each reminder is a recorded notice (`record_notice`)
+    not sent in is reminded to report. Each reminder is a recorded notice (`record_notices`)
     that the worker sends once this transaction commits, and an audit entry says who sent
     it. One reminder per requisition and day: pressing again the same day sends nothing
     new. Refused, with the reason: a requisition with nothing to remind of, a recipient with
@@ -158,21 +157,27 @@ def remind_recipients(*, requisition_ids: Sequence[int], today: date, actor) -> 
         .order_by("pk")
     )
     outcome = BulkOutcome()
-    for req in reqs:
-        what = reminder_for(req)
+    reqs = list(reqs)
+    wanted = [(req, reminder_for(req)) for req in reqs]
+    told = iter(notifications.reminders([(r, what) for r, what in wanted if what], today=today))
+    entries = []
+    for req, what in wanted:
         if what is None:
             outcome.refused.append((req, _("Nothing to remind of: answered and reported.")))
             continue
-        notice, problem = notifications.reminder(req, what=what, today=today)
+        notice, problem = next(told)
         if notice is None:
             outcome.refused.append((req, problem))
             continue
-        audit.log(
-            "requisition.reminded",
-            req,
-            grant=req.run.grant,
-            actor=actor,
-            after={"reminder": what, "notice": notice.pk, "recipients": notice.recipients},
+        entries.append(
+            audit.entry(
+                "requisition.reminded",
+                req,
+                grant=req.run.grant,
+                actor=actor,
+                after={"reminder": what, "notice": notice.pk, "recipients": notice.recipients},
+            )
         )
         outcome.done.append(req)
+    AuditEntry.objects.bulk_create(entries, batch_size=500)
     return outcome
