@@ -40,13 +40,40 @@ def entry(
 ) -> AuditEntry:
     """An entry like `log`'s, not yet saved: for a service that writes many at once
     (`AuditEntry.objects.bulk_create`) in the transaction of its change."""
+    return entry_of(
+        action,
+        type(obj),
+        obj.pk,
+        str(obj),
+        grant=grant,
+        actor=actor,
+        actor_label=actor_label,
+        before=before,
+        after=after,
+    )
+
+
+def entry_of(
+    action: str,
+    model: type[models.Model],
+    pk,
+    text: str,
+    *,
+    grant: Grant | None = None,
+    actor=None,
+    actor_label: str = "",
+    before=None,
+    after=None,
+) -> AuditEntry:
+    """`entry` for a record a service holds as values, not as an instance: its model, its
+    primary key and what `str()` of it would say."""
     return AuditEntry(
         actor=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
         actor_label=actor_name(actor, actor_label),
         action=action,
-        object_type=obj._meta.label_lower,
-        object_id=str(obj.pk),
-        object_repr=str(obj)[:300],
+        object_type=model._meta.label_lower,
+        object_id=str(pk),
+        object_repr=text[:300],
         grant=grant,
         before=before,
         after=after,
