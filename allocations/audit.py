@@ -1,6 +1,10 @@
 """The audit trail: every change to a money-bearing record says who and when."""
 
-from django.db import models
+import json
+from collections.abc import Sequence
+
+from django.db import connection, models
+from django.utils import timezone
 
 from .models import AuditEntry, Grant
 
@@ -78,3 +82,67 @@ def entry_of(
         before=before,
         after=after,
     )
+
+
+def log_many(
+    action: str,
+    model: type[models.Model],
+    changes: Sequence[tuple],
+    *,
+    grant: Grant | None = None,
+    actor=None,
+    actor_label: str = "",
+) -> int:
+    """`log` for many records of one model, one entry each, with one statement: for a service
+    that changes hundreds of records it holds as values. `changes` are `(primary key, what
+    str() of the record says, before, after)`. Returns how many entries were written."""
+    if not changes:
+        return 0
+    if connection.vendor != "postgresql":
+        AuditEntry.objects.bulk_create(
+            [
+                entry_of(
+                    action,
+                    model,
+                    pk,
+                    text,
+                    grant=grant,
+                    actor=actor,
+                    actor_label=actor_label,
+                    before=before,
+                    after=after,
+                )
+                for pk, text, before, after in changes
+            ],
+            batch_size=500,
+        )
+        return len(changes)
+    user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    # The same values `entry_of` gives each entry, the varying ones as one array per column.
+    ids, texts, befores, afters = [], [], [], []
+    for pk, text, before, after in changes:
+        ids.append(str(pk))
+        texts.append(text[:300])
+        befores.append(None if before is None else json.dumps(before))
+        afters.append(None if after is None else json.dumps(after))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {AuditEntry._meta.db_table} (at, actor_id, actor_label, action, "
+            "object_type, object_id, object_repr, grant_id, before, after) "
+            "SELECT %s, %s, %s, %s, %s, v.id, v.text, %s, v.before, v.after "
+            "FROM unnest(%s::text[], %s::text[], %s::jsonb[], %s::jsonb[]) "
+            "AS v(id, text, before, after)",
+            [
+                timezone.now(),
+                user.pk if user else None,
+                actor_name(actor, actor_label),
+                action,
+                model._meta.label_lower,
+                grant.pk if grant else None,
+                ids,
+                texts,
+                befores,
+                afters,
+            ],
+        )
+        return cursor.rowcount

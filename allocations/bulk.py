@@ -3,15 +3,15 @@
 Django's `bulk_update` builds a `CASE WHEN pk = … THEN …` expression for every row and
 field, and resolving those expressions in Python costs ~1 ms a row for a few fields: a
 verification of 500 units spent more time there than in PostgreSQL. `update_rows` sends the
-same values as one `UPDATE … FROM (VALUES …)` per batch instead, each value prepared by its
-field as `bulk_update` would (`get_db_prep_save`) and cast to the column's type.
+same values as one `UPDATE … FROM unnest(…)` per batch instead, each value prepared by its
+field as `bulk_update` would (`get_db_prep_save`), one array per column cast to its type.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Model
 from django.db.models.expressions import RawSQL
 
@@ -58,23 +58,23 @@ def update_values(
     if connection.vendor != "postgresql":
         objs = [model(**{f.attname: v for f, v in zip(columns, row, strict=True)}) for row in rows]
         return model._default_manager.bulk_update(objs, fields, batch_size=batch_size)
-    quote = connection.ops.quote_name
+    db = connections[model._default_manager.db]  # not the proxy: it is asked for every value
+    quote = db.ops.quote_name
     assignments = ", ".join(f"{quote(f.column)} = v.c{i}" for i, f in enumerate(columns) if i > 0)
-    row_sql = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in columns) + ")"
+    arrays = ", ".join(f"%s::{f.db_type(db)}[]" for f in columns)
     names = ", ".join(f"c{i}" for i in range(len(columns)))
     table = quote(meta.db_table)
     updated = 0
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         for start in range(0, len(rows), batch_size):
             batch = rows[start : start + batch_size]
+            # One array per column: PostgreSQL reads an array faster than rows of VALUES.
             params = [
-                f.get_db_prep_save(value, connection)
-                for row in batch
-                for f, value in zip(columns, row, strict=True)
+                [f.get_db_prep_save(row[i], db) for row in batch] for i, f in enumerate(columns)
             ]
             cursor.execute(
                 f"UPDATE {table} SET {assignments} "
-                f"FROM (VALUES {', '.join([row_sql] * len(batch))}) AS v({names}) "
+                f"FROM unnest({arrays}) AS v({names}) "
                 f"WHERE {table}.{quote(meta.pk.column)} = v.c0",
                 params,
             )

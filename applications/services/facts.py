@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from allocations import audit, engine
 from allocations.bulk import ids_in, update_values
-from allocations.models import AuditEntry, Grant, GrantUnit, Pot
+from allocations.models import Grant, GrantUnit, Pot
 
 from ..models import SCREENING_FIELDS, Application, ApplicationStatus, ApplicationUnit
 from .base import WorkflowError
@@ -215,7 +215,7 @@ def verify_facts(
     now = timezone.now()
     verified_by = actor.pk if getattr(actor, "is_authenticated", False) else None
     verifying: dict[int, tuple] = {}  # link -> its VERIFIED_FIELDS
-    entries: list[AuditEntry] = []
+    verified_units: list[tuple] = []  # their audit entries: (grant unit, name, before, after)
     by_app: dict[int, dict] = {}
     for link, stated, verified, corrected in plans:
         gu = units[link.grant_unit_id]
@@ -230,17 +230,12 @@ def verify_facts(
             verified_by,
             reason,
         )
-        entries.append(
-            audit.entry_of(
-                "grantunit.facts_verified",
-                GrantUnit,
+        verified_units.append(
+            (
                 gu.id,
                 gu.name,  # what str() of a grant unit says: its unit's name
-                grant=grant,
-                actor=actor,
-                actor_label=actor_label,
-                before=before.as_json(),
-                after={
+                before.as_json(),
+                {
                     **verified.as_json(),
                     "application": link.slug,
                     "stated": stated.as_json(),
@@ -259,25 +254,6 @@ def verify_facts(
                 name: [_json(getattr(stated, name)), _json(getattr(verified, name))]
                 for name in corrected
             }
-    for app_id, summary in by_app.items():
-        link = summary["link"]
-        entries.append(
-            audit.entry_of(
-                "application.facts_verified",
-                Application,
-                app_id,
-                f"{link.slug} ({link.organisation})",  # what str() of an application says
-                grant=grant,
-                actor=actor,
-                actor_label=actor_label,
-                after={
-                    "units": summary["units"],
-                    "corrected": summary["corrected"],
-                    "reason": reason,
-                    "source": source,
-                },
-            )
-        )
     verdicts = _verdicts(links, units, figures, verified=set(verifying))
     # One statement per table (see allocations.bulk); a link is written once, verdict and all.
     update_values(
@@ -295,7 +271,23 @@ def verify_facts(
         VERDICT_FIELDS,
         [(link.id, *verdicts[link.id]) for link in links if link.id not in verifying],
     )
-    AuditEntry.objects.bulk_create(entries, batch_size=500)
+    who = {"grant": grant, "actor": actor, "actor_label": actor_label}
+    audit.log_many("grantunit.facts_verified", GrantUnit, verified_units, **who)
+    histories = [
+        (
+            app_id,
+            f"{summary['link'].slug} ({summary['link'].organisation})",  # as str() of it says
+            None,
+            {
+                "units": summary["units"],
+                "corrected": summary["corrected"],
+                "reason": reason,
+                "source": source,
+            },
+        )
+        for app_id, summary in by_app.items()
+    ]
+    audit.log_many("application.facts_verified", Application, histories, **who)
     return len(mine)
 
 
