@@ -54,10 +54,13 @@ def model_context(grant: Grant) -> grantfile.Context:
     return grantfile.Context(organisations=organisations, datasets=datasets)
 
 
-def model_problems(grant: Grant, context: grantfile.Context) -> list[str]:
-    """Every problem of the grant's pot models against `context`, naming the pot."""
+def model_problems(
+    grant: Grant, context: grantfile.Context, pots: list[Pot] | None = None
+) -> list[str]:
+    """Every problem of the grant's pot models against `context`, naming the pot (`pots`: the
+    grant's pots in order, when the caller has read them already)."""
     problems = []
-    for pot in grant.pots.order_by("position", "id"):
+    for pot in grant.pots.order_by("position", "id") if pots is None else pots:
         if pot.model is None:
             continue
         for path, problem in grantfile.check_model(pot.model, context):
@@ -190,8 +193,9 @@ def _problem_text(problem: engine.BudgetProblem, drafts: dict[object, Draft]) ->
 
 def grant_problems(grant: Grant) -> list[str]:
     """Why the grant, as stored, cannot be computed; empty when it can."""
-    problems = [p.message for p in budget_problems(grant.amount, grant_drafts(grant.pk).values())]
-    return problems + model_problems(grant, model_context(grant))
+    pots = list(Pot.objects.filter(grant_id=grant.pk).order_by("position", "id"))  # read once
+    problems = [p.message for p in budget_problems(grant.amount, [draft_of(p) for p in pots])]
+    return problems + model_problems(grant, model_context(grant), pots)
 
 
 # ---------------------------------------------------------------- pots
