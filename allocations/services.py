@@ -447,7 +447,9 @@ def _insert_rows(rows: list[tuple]) -> None:
     )
 
 
-@transaction.atomic
+# No savepoint of its own: its one caller, `applications.services.decide`, runs it in its own
+# transaction, and it refuses before it writes anything.
+@transaction.atomic(savepoint=False)
 def record_decision(
     *,
     run_id: int,
