@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import engine, grantfile
 from .formerrors import GroupedNumbers
-from .models import Dataset, DatasetValue, Grant, GrantOrganisation, GrantUnit, Pot
+from .models import Dataset, Grant, GrantOrganisation, GrantUnit, Pot
 from .tree import Tree
 from .wording import format_kronor
 
@@ -45,12 +45,15 @@ class GrantFileJSONField(forms.JSONField):
 def model_context(grant: Grant) -> grantfile.Context:
     """What a pot model in `grant` may name: its organisations and its datasets' values."""
     organisations = set(grant.organisations.values_list("slug", flat=True))
-    datasets = {slug: {} for slug in grant.datasets.values_list("slug", flat=True)}
-    values = DatasetValue.objects.filter(dataset__grant=grant).values_list(
-        "dataset__slug", "organisation__slug", "value"
+    datasets: dict[str, dict[str, int]] = {}
+    # Every dataset with its values in one query; one without values comes as one empty row.
+    values = Dataset.objects.filter(grant=grant).values_list(
+        "slug", "values__organisation__slug", "values__value"
     )
     for dataset, organisation, value in values:
-        datasets[dataset][organisation] = value
+        found = datasets.setdefault(dataset, {})
+        if organisation is not None:
+            found[organisation] = value
     return grantfile.Context(organisations=organisations, datasets=datasets)
 
 
