@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import engine, grantfile
 from .formerrors import GroupedNumbers
-from .models import Dataset, DatasetValue, Grant, GrantOrganisation, GrantUnit, Pot
+from .models import Dataset, Grant, GrantOrganisation, GrantUnit, Pot
 from .tree import Tree
 from .wording import format_kronor
 
@@ -45,19 +45,25 @@ class GrantFileJSONField(forms.JSONField):
 def model_context(grant: Grant) -> grantfile.Context:
     """What a pot model in `grant` may name: its organisations and its datasets' values."""
     organisations = set(grant.organisations.values_list("slug", flat=True))
-    datasets = {slug: {} for slug in grant.datasets.values_list("slug", flat=True)}
-    values = DatasetValue.objects.filter(dataset__grant=grant).values_list(
-        "dataset__slug", "organisation__slug", "value"
+    datasets: dict[str, dict[str, int]] = {}
+    # Every dataset with its values in one query; one without values comes as one empty row.
+    values = Dataset.objects.filter(grant=grant).values_list(
+        "slug", "values__organisation__slug", "values__value"
     )
     for dataset, organisation, value in values:
-        datasets[dataset][organisation] = value
+        found = datasets.setdefault(dataset, {})
+        if organisation is not None:
+            found[organisation] = value
     return grantfile.Context(organisations=organisations, datasets=datasets)
 
 
-def model_problems(grant: Grant, context: grantfile.Context) -> list[str]:
-    """Every problem of the grant's pot models against `context`, naming the pot."""
+def model_problems(
+    grant: Grant, context: grantfile.Context, pots: list[Pot] | None = None
+) -> list[str]:
+    """Every problem of the grant's pot models against `context`, naming the pot (`pots`: the
+    grant's pots in order, when the caller has read them already)."""
     problems = []
-    for pot in grant.pots.order_by("position", "id"):
+    for pot in grant.pots.order_by("position", "id") if pots is None else pots:
         if pot.model is None:
             continue
         for path, problem in grantfile.check_model(pot.model, context):
@@ -190,8 +196,9 @@ def _problem_text(problem: engine.BudgetProblem, drafts: dict[object, Draft]) ->
 
 def grant_problems(grant: Grant) -> list[str]:
     """Why the grant, as stored, cannot be computed; empty when it can."""
-    problems = [p.message for p in budget_problems(grant.amount, grant_drafts(grant.pk).values())]
-    return problems + model_problems(grant, model_context(grant))
+    pots = list(Pot.objects.filter(grant_id=grant.pk).order_by("position", "id"))  # read once
+    problems = [p.message for p in budget_problems(grant.amount, [draft_of(p) for p in pots])]
+    return problems + model_problems(grant, model_context(grant), pots)
 
 
 # ---------------------------------------------------------------- pots

@@ -276,7 +276,13 @@ def claim(job_id: int) -> Job | None:
     A finished job is left alone.
     """
     with transaction.atomic():
-        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        # Who asked comes with the job: the work records them (an audit entry, a run's author).
+        job = (
+            Job.objects.select_for_update(of=("self",))
+            .select_related("requested_by")
+            .filter(pk=job_id)
+            .first()
+        )
         if job is None or job.status not in ACTIVE:
             return None
         if job.status == JobStatus.RUNNING:

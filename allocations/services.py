@@ -21,7 +21,7 @@ from . import audit, engine, grantfile, jobs
 from .models import (
     AllocationRow,
     AllocationRun,
-    DatasetValue,
+    Dataset,
     Grant,
     GrantUnit,
     Ineligibility,
@@ -125,16 +125,18 @@ def load_grant(grant: Grant) -> LoadedGrant:
         org_ids[org] = org_id
 
     datasets: dict[str, dict[str, int]] = {}
-    values = DatasetValue.objects.filter(dataset__grant=grant).order_by(
-        "dataset__position", "position"
+    # Every dataset with its values, in one query: a dataset without values comes as one row
+    # with no organisation.
+    values = Dataset.objects.filter(grant=grant).order_by(
+        "position", "id", "values__position", "values__id"
     )
     for ds, org_id, org, value in values.values_list(
-        "dataset__slug", "organisation_id", "organisation__slug", "value"
+        "slug", "values__organisation_id", "values__organisation__slug", "values__value"
     ):
-        datasets.setdefault(ds, {})[org] = value
-        org_ids[org] = org_id
-    for ds in grant.datasets.values_list("slug", flat=True):
-        datasets.setdefault(ds, {})
+        found = datasets.setdefault(ds, {})
+        if org_id is not None:
+            found[org] = value
+            org_ids[org] = org_id
 
     applicants = _applicant_source(grant, slug_of_grant_unit) if _applicant_source else Applicants()
     org_ids.update(applicants.org_ids)
@@ -447,7 +449,9 @@ def _insert_rows(rows: list[tuple]) -> None:
     )
 
 
-@transaction.atomic
+# No savepoint of its own: its one caller, `applications.services.decide`, runs it in its own
+# transaction, and it refuses before it writes anything.
+@transaction.atomic(savepoint=False)
 def record_decision(
     *,
     run_id: int,

@@ -7,6 +7,7 @@ to the pot's model, to a unit's figures for the grant or to a confirmed figure i
 
 import json
 from datetime import date
+from decimal import Decimal
 from fractions import Fraction
 
 import pytest
@@ -170,3 +171,33 @@ def test_the_live_rate_counts_only_eligible_places_of_sent_applications(seed000)
     )
     assert applied == expected > 0
     assert rate == Fraction(services.pot_amount(pot), expected)
+
+
+def test_a_verification_screens_again_every_application_naming_the_unit(seed000):
+    """`verify_facts` screens from what it holds: the verdicts it stores are the engine's."""
+    grant, pot, _call, official = seed000
+    sent = ApplicationUnit.objects.filter(
+        application__pot=pot,
+        application__status__in=[ApplicationStatus.SUBMITTED, ApplicationStatus.APPROVED],
+    ).order_by("pk")
+    first, *others = sent
+    assert others
+    # Any other application naming the unit (no official verifies it now) is screened again
+    # too: its own statement still counts there, over the grant's figures as verified.
+    twice = ApplicationUnit.objects.filter(grant_unit=first.grant_unit).exclude(pk=first.pk)
+    services.verify_facts(
+        grant=grant,
+        verifications=[
+            services.Verification(first.pk, in_city=False, city_placed_share=Decimal(0)),
+            *(services.Verification(link.pk) for link in others),
+        ],
+        reason="Placeringsregistret",
+        actor=official,
+    )
+    key = services.screening_key(pot)
+    assert not ApplicationUnit.objects.filter(application__pot=pot).exclude(screened_with=key)
+    verdicts = stored(pot)
+    assert verdicts == live(pot)
+    assert verdicts[first.application_id, first.grant_unit.unit.slug][1] is not None
+    for link in twice:
+        assert ApplicationUnit.objects.get(pk=link.pk).screened_with == key

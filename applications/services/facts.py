@@ -16,17 +16,18 @@ from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from allocations import audit
-from allocations.bulk import update_rows
-from allocations.models import AuditEntry, Grant, GrantUnit
+from allocations import audit, engine
+from allocations.bulk import ids_in, update_values
+from allocations.models import Grant, GrantUnit, Pot
 
-from ..models import Application, ApplicationStatus, ApplicationUnit
+from ..models import SCREENING_FIELDS, Application, ApplicationStatus, ApplicationUnit
 from .base import WorkflowError
-from .screening import rescreen_grant_units
+from .screening import PotRule
 
 # What a provider declares, stored with the application in the words it ticked.
 DECLARATION = gettext_lazy(
@@ -78,17 +79,7 @@ def grant_facts(gu: GrantUnit) -> Facts:
 
 def stated_facts(link: ApplicationUnit) -> Facts:
     """What the application states of its unit; a figure it does not state is the grant's."""
-    gu = link.grant_unit
-    return Facts(
-        in_city=gu.in_city if link.stated_in_city is None else link.stated_in_city,
-        city_placed_share=(
-            gu.city_placed_share
-            if link.stated_city_placed_share is None
-            else link.stated_city_placed_share
-        ),
-        places=gu.places if link.places is None else link.places,
-        customers=gu.customers if link.customers is None else link.customers,
-    )
+    return _stated(link, grant_facts(link.grant_unit))
 
 
 def states_anything(link: ApplicationUnit) -> bool:
@@ -152,6 +143,19 @@ SOURCE_OFFICIAL = "official"
 SOURCE_PLACEMENTS = "placements"
 
 
+# What a verification writes to each application unit it verifies, besides its verdict.
+VERIFIED_FIELDS = (
+    "stated_in_city",
+    "stated_city_placed_share",
+    "places",
+    "customers",
+    "verified_at",
+    "verified_by",
+    "verification_note",
+)
+VERDICT_FIELDS = tuple(sorted(SCREENING_FIELDS))
+
+
 @transaction.atomic
 def verify_facts(
     *,
@@ -166,6 +170,11 @@ def verify_facts(
     stated, or the official's correction of it (a correction needs a reason). Each unit's
     verdict in every pot is made again. Refused once the grant is decided. Returns how many
     application units were verified.
+
+    Hundreds of units at once (the officials' list, the placement register), so the rows are
+    held as values, not model instances: every link naming one of the units is read once and
+    screened again from what is in hand, the grant's figures are locked as values, and each
+    table is written with one statement.
     """
     reason = reason.strip()
     grant = Grant.objects.select_for_update().get(pk=grant.pk)
@@ -176,65 +185,59 @@ def verify_facts(
     wanted = {v.link_id: v for v in verifications}
     if not wanted:
         raise WorkflowError(_("Choose at least one unit to verify."))
-    links = list(
-        ApplicationUnit.objects.filter(pk__in=wanted)
-        .select_related("application__organisation", "grant_unit__unit")
-        .order_by("grant_unit_id", "pk")
-    )
-    if len(links) != len(wanted) or any(link.application.grant_id != grant.pk for link in links):
+    # The links to verify, and every other link naming one of their units (in any pot).
+    links = _links_naming(ApplicationUnit.objects.filter(pk__in=ids_in(wanted)))
+    mine = [link for link in links if link.id in wanted]
+    if len(mine) != len(wanted) or any(link.grant_id != grant.pk for link in mine):
         raise WorkflowError(_("Only units of this grant's applications can be verified."))
-    if any(link.application.status not in SENT for link in links):
+    if any(link.status not in SENT for link in mine):
         raise WorkflowError(_("Only the facts of a sent application can be verified."))
     # Lock the grant's figures of these units; two verifications of one unit take turns.
-    locked = {
-        gu.pk: gu
+    units = {
+        gu.id: gu
         for gu in GrantUnit.objects.select_for_update(of=("self",))
-        .select_related("unit")  # its name goes into the application's history
-        .filter(pk__in={link.grant_unit_id for link in links})
+        .filter(pk__in=ids_in({link.grant_unit_id for link in mine}))
         .order_by("pk")
+        .annotate(name=F("unit__name"), slug=F("unit__slug"), org=F("organisation__slug"))
+        .values_list("id", "name", "slug", "org", "type", *FACT_FIELDS, named=True)
     }
-    now = timezone.now()
-    corrected_any = False
+    figures = {pk: Facts(*(getattr(gu, name) for name in FACT_FIELDS)) for pk, gu in units.items()}
     plans = []
-    for link in links:
-        gu = locked[link.grant_unit_id]
-        link.grant_unit = gu
-        stated = stated_facts(link)
-        verified = wanted[link.pk].verified(stated)
-        corrected = sorted(verified.differences(stated))
-        corrected_any = corrected_any or bool(corrected)
-        plans.append((link, gu, stated, verified, corrected))
-    if corrected_any and not reason:
+    for link in mine:
+        stated = _stated(link, figures[link.grant_unit_id])
+        verified = wanted[link.id].verified(stated)
+        plans.append((link, stated, verified, sorted(verified.differences(stated))))
+    if not reason and any(corrected for *_plan, corrected in plans):
         raise WorkflowError(
             _("Give the reason for correcting a stated figure."),
             problems=[("reason", _("Give the reason for correcting a stated figure."))],
         )
-    entries: list[AuditEntry] = []
+    now = timezone.now()
+    verified_by = actor.pk if getattr(actor, "is_authenticated", False) else None
+    verifying: dict[int, tuple] = {}  # link -> its VERIFIED_FIELDS
+    verified_units: list[tuple] = []  # their audit entries: (grant unit, name, before, after)
     by_app: dict[int, dict] = {}
-    for link, gu, stated, verified, corrected in plans:
-        before = grant_facts(gu)
-        for name in FACT_FIELDS:
-            setattr(gu, name, getattr(verified, name))
+    for link, stated, verified, corrected in plans:
+        gu = units[link.grant_unit_id]
+        before, figures[gu.id] = figures[gu.id], verified
         # What was stated stays readable once the grant's figures hold what was verified.
-        link.stated_in_city = stated.in_city
-        link.stated_city_placed_share = stated.city_placed_share
-        link.places = stated.places if stated.places != verified.places else None
-        link.customers = stated.customers if stated.customers != verified.customers else None
-        link.verified_at = now
-        link.verified_by = actor if getattr(actor, "is_authenticated", False) else None
-        link.verification_note = reason
-        app = link.application
-        entries.append(
-            audit.entry(
-                "grantunit.facts_verified",
-                gu,
-                grant=grant,
-                actor=actor,
-                actor_label=actor_label,
-                before=before.as_json(),
-                after={
+        verifying[link.id] = (
+            stated.in_city,
+            stated.city_placed_share,
+            stated.places if stated.places != verified.places else None,
+            stated.customers if stated.customers != verified.customers else None,
+            now,
+            verified_by,
+            reason,
+        )
+        verified_units.append(
+            (
+                gu.id,
+                gu.name,  # what str() of a grant unit says: its unit's name
+                before.as_json(),
+                {
                     **verified.as_json(),
-                    "application": app.slug,
+                    "application": link.slug,
                     "stated": stated.as_json(),
                     "corrected": corrected,
                     "reason": reason,
@@ -242,46 +245,131 @@ def verify_facts(
                 },
             )
         )
-        summary = by_app.setdefault(app.pk, {"app": app, "units": [], "corrected": {}})
-        summary["units"].append(gu.unit.name)
+        summary = by_app.setdefault(
+            link.application_id, {"link": link, "units": [], "corrected": {}}
+        )
+        summary["units"].append(gu.name)
         if corrected:
-            summary["corrected"][gu.unit.name] = {
+            summary["corrected"][gu.name] = {
                 name: [_json(getattr(stated, name)), _json(getattr(verified, name))]
                 for name in corrected
             }
-    # One statement per table, not `bulk_update`'s CASE per row and field (see allocations.bulk).
-    update_rows(list(locked.values()), FACT_FIELDS)
-    update_rows(
-        links,
-        [
+    verdicts = _verdicts(links, units, figures, verified=set(verifying))
+    # One statement per table (see allocations.bulk); a link is written once, verdict and all.
+    update_values(
+        GrantUnit,
+        FACT_FIELDS,
+        [(pk, *(getattr(f, name) for name in FACT_FIELDS)) for pk, f in figures.items()],
+    )
+    update_values(
+        ApplicationUnit,
+        (*VERIFIED_FIELDS, *VERDICT_FIELDS),
+        [(pk, *values, *verdicts[pk]) for pk, values in verifying.items()],
+    )
+    update_values(
+        ApplicationUnit,
+        VERDICT_FIELDS,
+        [(link.id, *verdicts[link.id]) for link in links if link.id not in verifying],
+    )
+    who = {"grant": grant, "actor": actor, "actor_label": actor_label}
+    audit.log_many("grantunit.facts_verified", GrantUnit, verified_units, **who)
+    histories = [
+        (
+            app_id,
+            f"{summary['link'].slug} ({summary['link'].organisation})",  # as str() of it says
+            None,
+            {
+                "units": summary["units"],
+                "corrected": summary["corrected"],
+                "reason": reason,
+                "source": source,
+            },
+        )
+        for app_id, summary in by_app.items()
+    ]
+    audit.log_many("application.facts_verified", Application, histories, **who)
+    return len(mine)
+
+
+def _links_naming(chosen) -> list:
+    """Every link naming a grant unit that one of the `chosen` links names, as values."""
+    return list(
+        ApplicationUnit.objects.filter(grant_unit_id__in=chosen.values("grant_unit_id"))
+        .order_by("grant_unit_id", "pk")
+        .annotate(
+            grant_id=F("application__grant_id"),
+            pot_id=F("application__pot_id"),
+            status=F("application__status"),
+            slug=F("application__slug"),
+            organisation=F("application__organisation__name"),
+        )
+        .values_list(
+            "id",
+            "application_id",
+            "grant_unit_id",
             "stated_in_city",
             "stated_city_placed_share",
             "places",
             "customers",
             "verified_at",
-            "verified_by",
-            "verification_note",
-        ],
-    )
-    for summary in by_app.values():
-        entries.append(
-            audit.entry(
-                "application.facts_verified",
-                summary["app"],
-                grant=grant,
-                actor=actor,
-                actor_label=actor_label,
-                after={
-                    "units": summary["units"],
-                    "corrected": summary["corrected"],
-                    "reason": reason,
-                    "source": source,
-                },
-            )
+            *VERDICT_FIELDS,
+            "grant_id",
+            "pot_id",
+            "status",
+            "slug",
+            "organisation",
+            named=True,
         )
-    AuditEntry.objects.bulk_create(entries, batch_size=500)
-    rescreen_grant_units(list(locked))
-    return len(links)
+    )
+
+
+def _stated(link, facts: Facts) -> Facts:
+    """What `link` (an instance, or a row of values) states of its unit, over the grant's
+    figures `facts`: a figure it does not state is the grant's."""
+    return Facts(
+        in_city=facts.in_city if link.stated_in_city is None else link.stated_in_city,
+        city_placed_share=(
+            facts.city_placed_share
+            if link.stated_city_placed_share is None
+            else link.stated_city_placed_share
+        ),
+        places=facts.places if link.places is None else link.places,
+        customers=facts.customers if link.customers is None else link.customers,
+    )
+
+
+def _verdicts(links, units, figures: dict[int, Facts], *, verified: set[int]) -> dict[int, tuple]:
+    """Each link's verdict (`VERDICT_FIELDS`) in its pot on the grant's figures `figures`, as
+    `rescreen_grant_units` makes it: what an application states still counts where no official
+    has verified it; in a pot that screens no units a link keeps no verdict of it."""
+    rules = {
+        pot.pk: PotRule.of(pot) for pot in Pot.objects.filter(pk__in={x.pot_id for x in links})
+    }
+    verdicts = {}
+    for link in links:
+        rule = rules[link.pot_id]
+        if rule is None:
+            verdicts[link.id] = tuple(
+                "" if name == "screened_with" else getattr(link, name) for name in VERDICT_FIELDS
+            )
+            continue
+        gu = units[link.grant_unit_id]
+        facts = figures[gu.id]
+        if link.verified_at is None and link.id not in verified:
+            facts = _stated(link, facts)
+        unit = engine.Unit(
+            gu.slug,
+            gu.org,
+            gu.type,
+            places=facts.places,
+            customers=facts.customers,
+            in_city=facts.in_city,
+            city_placed_share=facts.city_placed_share,
+            name=gu.name,
+        )
+        verdict = rule.verdict(unit)
+        verdicts[link.id] = tuple(verdict[name] for name in VERDICT_FIELDS)
+    return verdicts
 
 
 def _json(value):

@@ -176,7 +176,7 @@ def decide(
             actor_label=actor_label,
         )
     except RunFrozen:
-        run.refresh_from_db()
+        # The run is locked since the start of this transaction: as read then, it still is.
         if run.is_decided:
             raise WorkflowError(
                 _("This run was decided on %s; a decision is not changed.")

@@ -38,6 +38,32 @@ def screening_key(pot: Pot) -> str:
     return hashlib.sha256(data.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class PotRule:
+    """What a unit's verdict in a unit-based pot depends on besides the unit, read once."""
+
+    key: str  # screening_key(pot)
+    model: engine.Model
+    measure: str | None
+
+    @classmethod
+    def of(cls, pot: Pot) -> PotRule | None:
+        """The pot's rule; None for a pot that does not screen units."""
+        if pot.model_type not in UNIT_BASED:
+            return None
+        return cls(screening_key(pot), grantfile.to_model(pot.model), pot_measure(pot))
+
+    def verdict(self, unit: engine.Unit) -> dict:
+        """The stored verdict (`SCREENING_FIELDS`) of a unit with these figures."""
+        reason = engine.screen_unit(self.model, unit)
+        return {
+            "measure": (unit.measure(self.measure) or 0) if self.measure else 0,
+            "eligible": reason is None,
+            "reason": [reason[0], reason[1]] if reason else None,
+            "screened_with": self.key,
+        }
+
+
 def refresh_screening(pot: Pot, applications: QuerySet[Application] | None = None) -> int:
     """Screen again the pot's application units whose stored verdict is missing or stale.
 
@@ -45,10 +71,10 @@ def refresh_screening(pot: Pot, applications: QuerySet[Application] | None = Non
     on — an application's units, a pot's model, a unit's figures, an import — never by a page
     that only reads. Returns how many units were screened.
     """
-    if pot.model_type not in UNIT_BASED:
+    rule = PotRule.of(pot)
+    if rule is None:
         return 0
-    key = screening_key(pot)
-    links = ApplicationUnit.objects.filter(application__pot=pot).exclude(screened_with=key)
+    links = ApplicationUnit.objects.filter(application__pot=pot).exclude(screened_with=rule.key)
     if applications is not None:
         links = links.filter(application__in=applications.order_by().values("pk"))
     stale = list(links.values_list("pk", flat=True))  # usually none: one narrow query
@@ -59,22 +85,17 @@ def refresh_screening(pot: Pot, applications: QuerySet[Application] | None = Non
             "grant_unit__unit", "grant_unit__organisation"
         )
     )
-    model = grantfile.to_model(pot.model)
-    measure = pot_measure(pot)
     for link in links:
-        unit = confirmed_unit(link)
-        reason = engine.screen_unit(model, unit)
-        link.measure = (unit.measure(measure) or 0) if measure else 0
-        link.eligible = reason is None
-        link.reason = [reason[0], reason[1]] if reason else None
-        link.screened_with = key
+        for name, value in rule.verdict(confirmed_unit(link)).items():
+            setattr(link, name, value)
     update_rows(links, sorted(SCREENING_FIELDS))
     return len(links)
 
 
 def rescreen_grant_units(grant_unit_ids) -> int:
     """A unit's figures for a grant changed: make the verdict of every application unit naming
-    it again, in every pot. Whoever changes the figures calls this (or `refresh_screening`)."""
+    it again, in every pot. Whoever changes the figures calls this (or `refresh_screening`;
+    `verify_facts` screens the links it holds with `PotRule` itself)."""
     links = ApplicationUnit.objects.filter(grant_unit_id__in=grant_unit_ids)
     links.update(screened_with="")
     pots = Pot.objects.filter(pk__in=links.values("application__pot")).order_by("pk")
