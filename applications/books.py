@@ -44,6 +44,7 @@ from dataclasses import dataclass, fields
 from django.db.models import (
     BigIntegerField,
     Count,
+    Exists,
     F,
     OuterRef,
     Q,
@@ -157,10 +158,24 @@ def pot_money(grant: Grant, decided_run: AllocationRun | None) -> dict[int, PotM
     )
 
 
+def _per_requisition(model, link: str):
+    """The sum of `model`'s amounts on each requisition (0 for none), as a subquery."""
+    sums = (
+        model.objects.filter(**{link: OuterRef("pk")})
+        .order_by()
+        .values(link)
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return Coalesce(Subquery(sums, output_field=BigIntegerField()), Value(0))
+
+
 def _pot_money(grant: Grant, requisitions: QuerySet, decisions: QuerySet) -> dict[int, PotMoney]:
     """Each pot's money as its own requisitions have it; parents are not summed.
 
     `decisions` are the ordinary decided runs whose allocation the requisitions follow.
+    Three queries whatever the number of requisitions: the requisitions with what was paid,
+    used and repaid on each, summed per pot; their claims per pot; the decided allocations.
     """
     ids = requisitions.order_by().values("pk")
     money: dict[int, PotMoney] = {}
@@ -168,92 +183,75 @@ def _pot_money(grant: Grant, requisitions: QuerySet, decisions: QuerySet) -> dic
     def at(pot_id: int) -> PotMoney:
         return money.setdefault(pot_id, PotMoney())
 
-    decided = (
-        PotResult.objects.filter(run__in=decisions.values("pk"), pot__children__isnull=True)
-        .values("pot_id")
-        .annotate(total=Sum("allocated"))
-        .order_by()
-    )
-    for row in decided:
-        at(row["pot_id"]).decided = row["total"]
-    for balance in services.pot_balances(requisitions):
-        m = at(balance.pot.pk)
-        m.requisitions, m.requisitioned = balance.decided, balance.requisitioned
-        m.paid, m.claimed = balance.paid, balance.claimed
-    pending = (
-        Requisition.objects.filter(pk__in=ids, status=RequisitionStatus.PENDING)
-        .values("pot_id")
-        .annotate(total=Sum("amount"))
-        .order_by()
-    )
-    for row in pending:
-        at(row["pot_id"]).pending = row["total"]
-    used = (
-        UsageLine.objects.filter(report__requisition__in=ids, report__status__in=COUNTED_REPORTS)
-        .values("report__requisition__pot_id")
+    counted = Q(report__status__in=COUNTED_REPORTS)
+    accepted = Q(report__status=ReportStatus.ACCEPTED)
+    # A requisition has at most one report (the join adds no rows); its lines, payments and
+    # repayments are summed per requisition first, so no sum is counted twice.
+    rows = (
+        Requisition.objects.filter(pk__in=ids)
         .annotate(
-            used=Sum("amount"),
-            accepted=_sum("amount", Q(report__status=ReportStatus.ACCEPTED)),
+            paid_sum=_per_requisition(Payment, "requisition"),
+            used_sum=_per_requisition(UsageLine, "report__requisition"),
+            repaid_sum=_per_requisition(ClaimRepayment, "claim__requisition"),
+        )
+        .values("pot_id")
+        .annotate(
+            requisitions=Sum("amount"),
+            requisitioned=_sum("amount", Q(status=RequisitionStatus.ACCEPTED)),
+            pending=_sum("amount", Q(status=RequisitionStatus.PENDING)),
+            paid=Sum("paid_sum"),
+            paid_reported=_sum("paid_sum", counted),
+            paid_accepted=_sum("paid_sum", accepted),
+            used=_sum("used_sum", counted),
+            used_accepted=_sum("used_sum", accepted),
+            repayments=Sum("repaid_sum"),
         )
         .order_by()
     )
-    for row in used:
-        m = at(row["report__requisition__pot_id"])
-        m.used, m.used_accepted = row["used"], row["accepted"]
-    paid = (
-        Payment.objects.filter(requisition__in=ids, requisition__report__status__in=COUNTED_REPORTS)
-        .values("requisition__pot_id")
-        .annotate(
-            paid=Sum("amount"),
-            accepted=_sum("amount", Q(requisition__report__status=ReportStatus.ACCEPTED)),
-        )
-        .order_by()
-    )
-    for row in paid:
-        m = at(row["requisition__pot_id"])
-        m.paid_reported, m.paid_accepted = row["paid"], row["accepted"]
+    for row in rows:
+        m = at(row.pop("pot_id"))
+        for name, total in row.items():
+            setattr(m, name, total)
+    unspent = Q(reason=ClaimReason.UNSPENT)
+    repaid = Q(paid_on__isnull=False)
+    redistributed = Q(redistribution__decided_on__isnull=False)
     claims = (
         RepaymentClaim.objects.filter(requisition__in=ids)
         .values("requisition__pot_id")
         .annotate(
-            unspent=_sum("amount", Q(reason=ClaimReason.UNSPENT)),
-            taken_back=_sum("amount", Q(reason__in=TAKEN_BACK)),
-            repaid=_sum("amount", Q(paid_on__isnull=False)),
-            repaid_unspent=_sum("amount", Q(paid_on__isnull=False, reason=ClaimReason.UNSPENT)),
-            redistributed=_sum("amount", Q(redistribution__decided_on__isnull=False)),
-            unrepaid=_sum(
-                "amount", Q(redistribution__decided_on__isnull=False, paid_on__isnull=True)
-            ),
+            claimed=Sum("amount"),
+            claimed_unspent=_sum("amount", unspent),
+            claimed_taken_back=_sum("amount", Q(reason__in=TAKEN_BACK)),
+            repaid=_sum("amount", repaid),
+            repaid_unspent=_sum("amount", repaid & unspent),
+            redistributed=_sum("amount", redistributed),
+            redistributed_unrepaid=_sum("amount", redistributed & ~repaid),
         )
         .order_by()
     )
     for row in claims:
-        m = at(row["requisition__pot_id"])
-        m.claimed_unspent, m.claimed_taken_back = row["unspent"], row["taken_back"]
-        m.repaid, m.redistributed = row["repaid"], row["redistributed"]
-        m.redistributed_unrepaid = row["unrepaid"]
-        m.repaid_unspent = row["repaid_unspent"]
-    repayments = (
-        ClaimRepayment.objects.filter(claim__requisition__in=ids)
-        .values("claim__requisition__pot_id")
-        .annotate(total=Sum("amount"))
-        .order_by()
+        m = at(row.pop("requisition__pot_id"))
+        for name, total in row.items():
+            setattr(m, name, total)
+    # What the decisions gave each leaf pot, and what the pot's decided redistribution rounds
+    # gave again.
+    leaf = ~Exists(Pot.objects.filter(parent=OuterRef("pot")))
+    decided = Q(run__in=decisions.values("pk")) & leaf
+    redecided = Q(
+        run__grant=grant,
+        run__redistributes__isnull=False,
+        run__decided_on__isnull=False,
+        pot_id=F("run__redistributes_id"),
     )
-    for row in repayments:
-        at(row["claim__requisition__pot_id"]).repayments = row["total"]
-    rounds = (
-        PotResult.objects.filter(
-            run__grant=grant,
-            run__redistributes__isnull=False,
-            run__decided_on__isnull=False,
-            pot_id=F("run__redistributes_id"),
-        )
+    results = (
+        PotResult.objects.filter(decided | redecided)
         .values("pot_id")
-        .annotate(total=Sum("allocated"))
+        .annotate(decided=_sum("allocated", decided), redecided=_sum("allocated", redecided))
         .order_by()
     )
-    for row in rounds:
-        at(row["pot_id"]).redecided = row["total"]
+    for row in results:
+        m = at(row["pot_id"])
+        m.decided, m.redecided = row["decided"], row["redecided"]
     return money
 
 
@@ -283,8 +281,11 @@ def check_grant(grant: Grant) -> list[Breach]:
         grant.runs.filter(decided_on__isnull=False, redistributes=None),
     )
     decision, flow, claims = [], [], []
-    for pot_id, m in money.items():
-        name = pots[pot_id].name
+    for pot_id, pot in pots.items():  # in the tree's order, whatever order the sums come in
+        m = money.get(pot_id)
+        if m is None:
+            continue
+        name = pot.name
         decision += ties_to_decision(name, m)
         flow += flows_in_order(name, m)
         claims += claims_have_a_source(name, m)

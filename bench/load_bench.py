@@ -474,7 +474,8 @@ def profile_pages(data: dict, *, repeat: int, top: int, pages: list[str] | None 
             f"{label}: {statistics.median(walls) * 1000:.1f} ms, {statistics.median(queries)} "
             f"queries in {statistics.median(sql_times) * 1000:.1f} ms, "
             f"template rendering {rendering / repeat / (total or 1) * 100:.0f} % "
-            f"of the profiled {total * 1000:.1f} ms (its lazy queries included)"
+            f"of the profiled {total * 1000:.1f} ms (its lazy queries included), "
+            f"{stats.total_calls // repeat} Python calls"
         )
         rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:top]
         for (file, line, name), (_cc, calls, tt, ct, _callers) in rows:
@@ -612,6 +613,8 @@ def print_saturation(
     print("-" * width)
     ok, errors = True, 0
     for key, (label, _role) in [*PAGES.items(), FLOOR]:
+        if label not in stats:  # not saturated this time (--saturation-pages)
+            continue
         s = stats[label]
         rate = statistics.median(s.rates)
         share = rate / f if f else 0.0
@@ -680,12 +683,20 @@ def main() -> int:
         "--profile-pages",
         help="profile only these pages, comma-separated keys: " + ", ".join([*PAGES, FLOOR[0]]),
     )
+    parser.add_argument(
+        "--saturation-pages",
+        help="saturate only these pages (and always the floor), comma-separated keys: "
+        + ", ".join(PAGES),
+    )
     parser.add_argument("--database-name", default="stimulans_bench_load")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument(
         "--reuse", action="store_true", help="use the kept database as it is (skip the build)"
     )
     args = parser.parse_args()
+    unknown = set((args.saturation_pages or "").split(",")) - set(PAGES) - {""}
+    if unknown:
+        parser.error(f"--saturation-pages: unknown {', '.join(sorted(unknown))}")
 
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
@@ -779,8 +790,12 @@ def main() -> int:
             errors += paced_errors
         if args.only in (None, "saturation"):
             saturation: dict[str, Stats] = {}
+            chosen = {
+                key: PAGES[key]
+                for key in (args.saturation_pages.split(",") if args.saturation_pages else PAGES)
+            }
             for round_ in range(1, args.rounds + 1):
-                for key in [FLOOR[0], *PAGES]:
+                for key in [FLOOR[0], *chosen]:
                     found = run_locust(
                         port=port,
                         data_path=data_path,
@@ -797,7 +812,7 @@ def main() -> int:
                     f"bench: saturation round {round_}: "
                     + ", ".join(
                         f"{key} {saturation[label].rates[-1]:.1f}/s"
-                        for key, (label, _r) in [FLOOR, *PAGES.items()]
+                        for key, (label, _r) in [FLOOR, *chosen.items()]
                     )
                 )
             ok_saturation, saturation_errors = print_saturation(

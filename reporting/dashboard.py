@@ -6,6 +6,9 @@ claimed back, repaid, redistributed) from the requisitions and what followed
 them, as `reporting.workflow` reads them. What does not balance is said in words
 by the books' checks (`applications.books`), the same `check_books` runs: the latest kept
 (`reporting.services.current_books_check`), made again when anything changed since.
+
+The page's figures — the tables, the money flow, the charts — are kept rendered in the
+cache (`figures`), under a key that changes with every change they could show (`figures_key`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from django.core.cache import cache
 from django.db.models import Min, Sum
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -25,6 +32,7 @@ from allocations.wording import format_kronor
 
 from . import charts, services
 from .documents import RenderError, latest_run, runs_of
+from .models import BooksCheck
 from .workflow import PotMoney, pot_money, rolled_up, uncounted_runs
 
 # ---------------------------------------------------------------- the figures
@@ -192,8 +200,11 @@ def column_notes(f: GrantFigures) -> list[str]:
     ]
 
 
-def budget_table(grant: Grant) -> dict:
-    """The budget tree with every column, the grant's totals, and what does not balance."""
+def budget_table(grant: Grant, check: BooksCheck | None = None) -> dict:
+    """The budget tree with every column, the grant's totals, and what does not balance.
+
+    `check` is the grant's current books check when the caller has it already.
+    """
     f = GrantFigures.load(grant)
     values = {c.key: c.values(f) for c in COLUMNS}
     rows: list[Row] = []
@@ -205,7 +216,8 @@ def budget_table(grant: Grant) -> dict:
         totals["unallocated"] = totals["amount"] - totals["allocated"]
     # The books' own checks (`check_books`), the same on the page as on the command line: the
     # latest kept, checked again first if anything changed since (`services.current_books_check`).
-    check = services.current_books_check(grant)
+    if check is None:
+        check = services.current_books_check(grant)
     groups = [(_("Budget"), BUDGET_COLUMNS)]
     if f.decided_run is not None:
         groups.append((_("After the decision"), [DECIDED, *WORKFLOW_COLUMNS]))
@@ -229,6 +241,58 @@ def budget_table(grant: Grant) -> dict:
             for title, columns in groups
         ],
     }
+
+
+# ---------------------------------------------------------------- the page's figures, kept
+
+
+def figures_key(grant: Grant, check: BooksCheck) -> str:
+    """What the page's figures are kept under: the grant, the language, and what changes them.
+
+    `check` is the grant's current books check (`services.current_books_check`), which is made
+    again before the page is shown whenever an audit entry newer than it exists: its audit mark
+    is then the newest entry's. Every change to what the figures read through the services
+    leaves one — a run computed, decided or redistributed, the grant or a pot changed in the
+    admin or by an import, a requisition answered, a payment, a report submitted or reviewed,
+    a claim, a repayment — so each change makes a new key. A change made past the audit trail
+    (an organisation renamed, a record changed behind the services) shows with the next check,
+    the beat's or an official's "Check now", as the books' line does; so does an upstream
+    grant's change that leaves no entry. Nothing in the figures depends on the reader but the
+    language: every official sees the same.
+    """
+    language = translation.get_language() or ""
+    return (
+        f"reporting.dashboard:{grant.pk}:{language}:{check.audit_mark}:"
+        f"{check.checked_at.isoformat()}"
+    )
+
+
+def figures(grant: Grant, check: BooksCheck) -> dict[str, SafeString]:
+    """The page's figures rendered: `runs` (what is allocated and decided) and `tables` (the
+    columns, notes, money flow and charts), from the cache when kept (`figures_key`).
+
+    Kept no longer than a check stays current without a change (twice the beat's interval):
+    by then the page has a newer check, and with it a new key.
+    """
+    key = figures_key(grant, check)
+    kept = cache.get(key)
+    if kept is None:
+        table = budget_table(grant, check)
+        chain = upstream_chain(grant)
+        context = {
+            "grant": grant,
+            "table": table,
+            "flow": money_flow(grant, chain),
+            "charts": pot_charts(table),
+            "chain": chain,
+        }
+        kept = {
+            "runs": render_to_string("reporting/_dashboard_runs.html", context),
+            "tables": render_to_string("reporting/_dashboard_tables.html", context),
+        }
+        cache.set(key, kept, timeout=2 * services.books_check_minutes() * 60)
+    # Our own templates' output, escaped as they render it.
+    return {name: mark_safe(html) for name, html in kept.items()}
 
 
 # ---------------------------------------------------------------- charts

@@ -65,14 +65,15 @@ def grant_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.error(request, _("The books are checked now: they do not balance."))
         return redirect("reporting:dashboard", slug=grant.slug)
-    table = dashboard.budget_table(grant)
-    chain = dashboard.upstream_chain(grant)
+    # The books' check as kept, checked again first if anything changed since; the figures
+    # from the cache unless something changed since they were kept (`dashboard.figures_key`).
+    check = services.current_books_check(grant)
     context = {
         "grant": grant,
-        "table": table,
-        "flow": dashboard.money_flow(grant, chain),
-        "charts": dashboard.pot_charts(table),
-        "chain": chain,
+        "check": check,
+        "problems": check.texts(),
+        "check_minutes": services.books_check_minutes(),
+        "figures": dashboard.figures(grant, check),
     }
     return render(request, "reporting/dashboard.html", context)
 

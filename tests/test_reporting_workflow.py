@@ -334,3 +334,111 @@ def test_the_roadmap_follow_up_shows_what_was_paid_and_used(followed, client, of
     client.force_login(official)
     page = client.get(reverse("reporting:followup")).content.decode()
     assert format_kronor(own["paid"], nbsp=True) in page
+
+
+def test_the_dashboard_keeps_its_figures_until_a_change_through_the_services(
+    import_seed, official, client, settings
+):
+    """The page's figures are kept in the cache under the newest audit entry and the kept books
+    check (`dashboard.figures_key`): every change through the services shows on the next view,
+    exactly as freshly computed figures would; a change past the audit trail shows with the next
+    check; each language has its own."""
+    import re
+
+    from django.core.cache import cache
+    from django.db.models import Sum
+
+    from allocations.models import Organisation
+
+    grant = import_seed(SEED_003, review=True)
+    run = compute_grant(grant_id=grant.pk)
+    client.force_login(official)
+    url = reverse("reporting:dashboard", args=[grant.slug])
+    pages: list[str] = []
+
+    def page() -> str:
+        """The page as served (figures kept if their key did not change), after checking that
+        it is the page with the figures computed afresh."""
+        served = client.get(url).content.decode()
+        cache.clear()
+        fresh = client.get(url).content.decode()
+        token = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
+        assert token.sub("", served) == token.sub("", fresh)
+        pages.append(served)
+        return served
+
+    def changed() -> bool:
+        page()
+        return pages[-1] != pages[-2]
+
+    assert "Inget beslutat ännu." in page()
+    # Nothing changed: the figures come from the cache, not from the ledger.
+    with CaptureQueriesContext(connection) as kept:
+        client.get(url)
+    cache.clear()
+    with CaptureQueriesContext(connection) as computed:
+        client.get(url)
+    assert len(kept) < len(computed) / 2
+
+    run = decide(run, official)
+    assert changed()  # decided: the Decided column and the columns after the decision
+    pot = Pot.objects.get(grant=grant, slug="prioriterade-omraden")
+    reqs = list(run.requisitions.filter(pot=pot).order_by("amount", "pk"))
+    full, declined = reqs[-1], reqs[0]
+    accept(full, official)
+    assert changed()  # requisitioned
+    services.decline_requisition(req=declined, reason="Vi avstår", actor=official)
+    page()  # declined is no column of its own: the page is as computed afresh
+    services.record_payment(
+        req=full, paid_on=date(2023, 7, 1), amount=full.amount, reference="V1", actor=official
+    )
+    assert changed()  # paid
+    usage = report(full, 100_000, official)
+    assert changed()  # reported used (submitted), unspent
+    services.review_report(report=usage, accept=True, comment="", actor=official)
+    page()
+    claim = services.claim_repayment(
+        req=full,
+        amount=full.amount - 100_000,
+        due_on=date(2024, 3, 31),
+        disposition=ClaimDisposition.REDISTRIBUTE,
+        today=date(2024, 2, 1),
+        actor=official,
+    )
+    assert changed()  # claimed back
+    services.record_repayment(claim=claim, amount=1_000, paid_on=date(2024, 3, 1), actor=official)
+    page()  # a part repaid: the claim is not repaid yet
+    services.mark_claim_repaid(claim=claim, paid_on=date(2024, 3, 2), actor=official)
+    assert changed()  # repaid
+    round_run = services.redistribute(pot=pot, actor=official)
+    page()
+    decide(round_run, official, requisition_by=date(2024, 6, 30))
+    assert changed()  # redistributed
+    services.claim_repayment(
+        req=declined,
+        amount=declined.amount,
+        due_on=None,
+        disposition=ClaimDisposition.RETURN_TO_STATE,
+        today=date(2023, 7, 5),
+        actor=official,
+    )
+    assert changed()  # claimed back and repaid: taken back the day it is claimed
+
+    # Renamed past the audit trail: the kept figures stay until the books are checked again
+    # (the beat's check, or an official's "Check now"), as the books' line does.
+    biggest = run.rows.values("organisation").annotate(t=Sum("amount")).order_by("-t")[0]
+    organisation = Organisation.objects.get(pk=biggest["organisation"])
+    assert organisation.name in pages[-1]
+    Organisation.objects.filter(pk=organisation.pk).update(name="Omdöpt Omsorg AB")
+    assert "Omdöpt Omsorg AB" not in client.get(url).content.decode()
+    client.post(url, {"action": "check-books"})
+    assert "Omdöpt Omsorg AB" in client.get(url).content.decode()
+
+    # Each language has its own: the figures' words are translated.
+    swedish = client.get(url).content.decode()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = client.get(url).content.decode()
+    assert "Medelsflöde" in swedish
+    assert "Money flow" not in swedish
+    assert "Money flow" in english
+    assert "Medelsflöde" not in english
