@@ -533,6 +533,7 @@ def profile_pages(data: dict, *, repeat: int, top: int, pages: list[str] | None 
         print(
             f"{label}: {statistics.median(walls) * 1000:.1f} ms, {statistics.median(queries)} "
             f"queries in {statistics.median(sql_times) * 1000:.1f} ms, "
+            f"{stats.total_calls // repeat} Python calls, "
             f"template rendering {rendering / repeat / (total or 1) * 100:.0f} % "
             f"of the profiled {total * 1000:.1f} ms (its lazy queries included)"
         )
