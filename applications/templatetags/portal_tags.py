@@ -13,10 +13,11 @@ from django import template
 from django.urls import reverse
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.formats import localize
 from django.utils.timezone import is_aware, localtime
 from django.utils.translation import gettext
 
-from allocations.templatetags.money import kronor
+from allocations.templatetags.money import digits, kronor
 
 register = template.Library()
 
@@ -123,3 +124,98 @@ def task_rows(tasks) -> SafeString:
             f'<td class="text-end text-nowrap">{_escaped(kronor(task.amount))}</td></tr>'
         )
     return mark_safe("".join(rows))
+
+
+def _v(value) -> str:
+    """As `{{ value }}` writes it: localized (numbers), then escaped unless marked safe."""
+    return conditional_escape(localize(value))
+
+
+def _errors(bound, css: str = "invalid-feedback d-block") -> str:
+    return "".join(f'<div class="{css}">{_v(error)}</div>' for error in bound.errors)
+
+
+def _count_cell(bound, label: str, registered) -> str:
+    """A unit's places or customers: the box, its errors, the registered figure."""
+    errors, auto_id = bound.errors, bound.auto_id
+    value = bound.value()
+    described = f"{auto_id}_error " if errors else ""
+    invalid = ' aria-invalid="true"' if errors else ""
+    error_block = (
+        f'<div class="invalid-feedback d-block" id="{auto_id}_error">'
+        + "".join(f"<div>{_v(e)}</div>" for e in errors)
+        + "</div>"
+        if errors
+        else ""
+    )
+    shown = digits(registered) or "—"
+    return (
+        f'<td><input type="text" inputmode="numeric" class="form-control form-control-sm'
+        f'{" is-invalid" if errors else ""}" name="{_v(bound.html_name)}" '
+        f'id="{_v(bound.id_for_label)}" value="{_v("" if value is None else value)}" '
+        f'aria-label="{label}" aria-describedby="{described}{auto_id}_registered"{invalid}>'
+        f"{error_block}"
+        f'<div class="form-text" id="{auto_id}_registered">{_v(gettext("registered"))}: '
+        f"{_v(shown)}</div></td>"
+    )
+
+
+@register.simple_tag
+def unit_table_rows(form, rows) -> SafeString:
+    """The units' rows of the application form (`ApplicationForm.unit_rows`): some 500
+    template calls a row before, and a provider may have dozens of units."""
+    units = form["units"]
+    invalid = (
+        f' aria-invalid="true" aria-describedby="{_v(units.auto_id)}_error"'
+        if units.errors
+        else ""
+    )
+    new = (
+        '<div class="small text-body-secondary">'
+        f"{_v(gettext('new in this grant — the administration checks its figures'))}</div>"
+    )
+    out = []
+    for row in rows:
+        pk, name = _v(row["pk"]), _v(row["name"])
+        in_city, share = row["in_city"], row["share"]
+        chosen = in_city.value()
+        options = "".join(
+            f'<option value="{_v(value)}"{" selected" if value == chosen else ""}>'
+            f"{_v(label)}</option>"
+            for value, label in in_city.field.choices
+        )
+        share_value = share.value()
+        words = {"unit": name}
+        out.append(
+            f'<tr><td><div class="form-check"><input class="form-check-input" type="checkbox" '
+            f'name="units" value="{pk}" id="unit-{pk}"{" checked" if row["checked"] else ""}'
+            f'{invalid}><label class="form-check-label" for="unit-{pk}">{name}</label>'
+            f"{new if row['new'] else ''}</div></td>"
+            f"<td>{_v(row['type'])}</td>"
+            f'<td><select class="form-select form-select-sm'
+            f'{" is-invalid" if in_city.errors else ""}" name="{_v(in_city.html_name)}" '
+            f'id="{_v(in_city.id_for_label)}" '
+            f'aria-label="{gettext("Whether %(unit)s lies in the city") % words}">'
+            f"{options}</select>{_errors(in_city)}</td>"
+            f'<td><input type="text" inputmode="decimal" class="form-control form-control-sm'
+            f'{" is-invalid" if share.errors else ""}" name="{_v(share.html_name)}" '
+            f'id="{_v(share.id_for_label)}" '
+            f'value="{_v("" if share_value is None else share_value)}" aria-label="'
+            + gettext(
+                "Share of the residents of %(unit)s placed by the city, in per cent"
+            )
+            % words
+            + f'">{_errors(share)}</td>'
+            + _count_cell(
+                row["places"],
+                gettext("Places of %(unit)s") % words,
+                row["registered_places"],
+            )
+            + _count_cell(
+                row["customers"],
+                gettext("Customers of %(unit)s") % words,
+                row["registered_customers"],
+            )
+            + f'<td class="small">{_v(row["verdict"])}</td></tr>'
+        )
+    return mark_safe("".join(out))
