@@ -113,6 +113,7 @@ def filter_controls(form: forms.Form) -> list[Control]:
         )
         if isinstance(bound.field, forms.ChoiceField):
             control.kind = "select"
-            control.choices = list(bound.field.choices)
+            # iter(): a model choice iterator asked for its len() would COUNT first
+            control.choices = list(iter(bound.field.choices))
         controls.append(control)
     return controls
