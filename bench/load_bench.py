@@ -673,6 +673,8 @@ def print_saturation(
     print("-" * width)
     ok, errors = True, 0
     for key, (label, _role) in [*PAGES.items(), FLOOR]:
+        if label not in stats:  # left out with --saturation-pages
+            continue
         s = stats[label]
         rate = statistics.median(s.rates)
         share = rate / f if f else 0.0
@@ -726,6 +728,10 @@ def main() -> int:
         "--saturation-seconds", type=int, default=15, help="per page and round (15 s)"
     )
     parser.add_argument("--rounds", type=int, default=2, help="saturation rounds (2)")
+    parser.add_argument(
+        "--saturation-pages",
+        help="saturate only these pages (and the floor), comma-separated keys: " + ", ".join(PAGES),
+    )
     parser.add_argument(
         "--only", choices=["paced", "saturation", "profile"], help="run one phase only"
     )
@@ -864,8 +870,9 @@ def main() -> int:
             errors += paced_errors
         if args.only in (None, "saturation"):
             saturation: dict[str, Stats] = {}
+            wanted = args.saturation_pages.split(",") if args.saturation_pages else list(PAGES)
             for round_ in range(1, args.rounds + 1):
-                for key in [FLOOR[0], *PAGES]:
+                for key in [FLOOR[0], *(key for key in PAGES if key in wanted)]:
                     found = run_locust(
                         port=port,
                         data_path=data_path,
@@ -883,6 +890,7 @@ def main() -> int:
                     + ", ".join(
                         f"{key} {saturation[label].rates[-1]:.1f}/s"
                         for key, (label, _r) in [FLOOR, *PAGES.items()]
+                        if label in saturation
                     )
                 )
             ok_saturation, saturation_errors = print_saturation(
