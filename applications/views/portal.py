@@ -13,7 +13,7 @@ from datetime import date
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, prefetch_related_objects
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -507,6 +507,8 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("portal:application", pk=app.pk)
     unit_based = app.pot.model_type in services.UNIT_BASED
     grant_units, new_units = [], []
+    # The application's units, read once for the offer below and the form.
+    prefetch_related_objects([app], "applicationunit_set")
     if unit_based:
         # Only the applicant's own units of this grant can be chosen, and its registered
         # units that are new in the grant (see `applications.units`).
@@ -546,7 +548,11 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "form": form,
         "unit_based": unit_based,
         "rule": rule_text(
-            (app.pot.model or {}).get("eligible"), municipality=app.pot.grant.recipient
+            (app.pot.model or {}).get("eligible"),
+            # The pot's grant is the application's, read with it.
+            municipality=(
+                app.grant if app.grant_id == app.pot.grant_id else app.pot.grant
+            ).recipient,
         ),
     }
     return render(request, "applications/portal/application_form.html", context)
