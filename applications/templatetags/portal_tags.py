@@ -219,3 +219,19 @@ def unit_table_rows(form, rows) -> SafeString:
             + f'<td class="small">{_v(row["verdict"])}</td></tr>'
         )
     return mark_safe("".join(out))
+
+
+@register.simple_tag
+def unavailable_unit_rows(unavailable) -> SafeString:
+    """The greyed rows of the units the form cannot offer: (name, type, why)."""
+    out = []
+    for name, kind, reason in unavailable:
+        name = _v(name)
+        why = gettext("Cannot be chosen: %(reason)s.") % {"reason": _v(reason)}
+        out.append(
+            '<tr class="text-body-secondary"><td><div class="form-check">'
+            f'<input class="form-check-input" type="checkbox" disabled aria-label="{name}">'
+            f"<span>{name}</span></div></td><td>{_v(kind)}</td>"
+            f'<td colspan="5" class="small">{why}</td></tr>'
+        )
+    return mark_safe("".join(out))
