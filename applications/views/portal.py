@@ -153,7 +153,7 @@ class Task:
 
 
 def _tasks(user, today: date, *, kind: str | None = None, organisation: int | None = None):
-    """Everything the user's organisations must do, soonest due first; four queries in all.
+    """Everything the user's organisations must do, soonest due first; three queries in all.
 
     Read as plain values, not model instances: a provider with a thousand drafts still gets
     its start page quickly, and only the page shown resolves its links.
@@ -183,40 +183,48 @@ def _tasks(user, today: date, *, kind: str | None = None, organisation: int | No
             )
             for pk, due, call, org, amount in drafts
         ]
-    if kind in (None, "requisition"):
-        pending = reqs.filter(status=RequisitionStatus.PENDING).values_list(
-            "pk", "due_on", "pot__name", "organisation__name", "amount"
+    # The requisitions to requisition or decline and those to report on: one query.
+    to_requisition = kind in (None, "requisition")
+    to_report = kind in (None, "report")
+    wanted = Q(pk__in=[])
+    if to_requisition:
+        wanted |= Q(status=RequisitionStatus.PENDING)
+    if to_report:
+        wanted |= Q(status=RequisitionStatus.ACCEPTED) & ~Q(
+            report__status__in=(ReportStatus.SUBMITTED, ReportStatus.ACCEPTED)
         )
-        title = _("Requisition or decline the money from “%(pot)s”")
-        tasks += [
-            Task("requisition", due, title % {"pot": pot}, org, "portal:requisition", pk, amount)
-            for pk, due, pot, org, amount in pending
-        ]
-    if kind in (None, "report"):
-        unreported = (
-            reqs.filter(status=RequisitionStatus.ACCEPTED)
-            .exclude(report__status__in=(ReportStatus.SUBMITTED, ReportStatus.ACCEPTED))
-            .values_list(
-                "pk",
-                "run__grant__agreement__report_by",
-                "pot__name",
-                "organisation__name",
-                "report__status",
-            )
+    if to_requisition or to_report:
+        found = reqs.filter(wanted).values_list(
+            "pk",
+            "status",
+            "due_on",
+            "run__grant__agreement__report_by",
+            "pot__name",
+            "organisation__name",
+            "amount",
+            "report__status",
         )
+        requisition = _("Requisition or decline the money from “%(pot)s”")
         returned = _("Complete the returned usage report for “%(pot)s”")
         due_report = _("Report what the money from “%(pot)s” was used for")
-        tasks += [
-            Task(
-                "report",
-                due,
-                (returned if status == ReportStatus.RETURNED else due_report) % {"pot": pot},
-                org,
-                "portal:report",
-                pk,
-            )
-            for pk, due, pot, org, status in unreported
-        ]
+        for pk, status, due, report_by, pot, org, amount, report in found:
+            if status == RequisitionStatus.PENDING:
+                tasks.append(
+                    Task(
+                        "requisition",
+                        due,
+                        requisition % {"pot": pot},
+                        org,
+                        "portal:requisition",
+                        pk,
+                        amount,
+                    )
+                )
+            else:
+                title = returned if report == ReportStatus.RETURNED else due_report
+                tasks.append(
+                    Task("report", report_by, title % {"pot": pot}, org, "portal:report", pk)
+                )
     if kind in (None, "claim"):
         claims = RepaymentClaim.objects.filter(
             requisition__in=reqs.order_by().values("pk"), paid_on__isnull=True
