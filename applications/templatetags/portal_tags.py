@@ -11,13 +11,15 @@ from html import escape
 
 from django import template
 from django.urls import reverse
+from django.utils.formats import localize
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.formats import localize
 from django.utils.timezone import is_aware, localtime
 from django.utils.translation import gettext
 
 from allocations.templatetags.money import digits, kronor
+
+from ..models import RequisitionStatus
 
 register = template.Library()
 
@@ -91,6 +93,7 @@ def application_rows(applications) -> SafeString:
 def decision_rows(decisions) -> SafeString:
     """The rows of `_decision_table.html`."""
     link = _link("portal:requisition")
+    statuses = dict(RequisitionStatus.choices)  # as get_status_display() gives them
     rows = []
     for req in decisions:
         run = req.run
@@ -101,7 +104,7 @@ def decision_rows(decisions) -> SafeString:
             f'<div class="small text-body-secondary">{_escaped(run.grant.title)}{again}</div></td>'
             f"<td>{_escaped(req.organisation.name)}</td>"
             f'<td class="text-end text-nowrap">{_escaped(kronor(req.amount))}</td>'
-            f"<td>{status_badge(req.status, req.get_status_display())}</td>"
+            f"<td>{status_badge(req.status, statuses.get(req.status, req.status))}</td>"
             f'<td class="text-nowrap">{_day(req.due_on)}</td></tr>'
         )
     return mark_safe("".join(rows))
@@ -166,9 +169,7 @@ def unit_table_rows(form, rows) -> SafeString:
     template calls a row before, and a provider may have dozens of units."""
     units = form["units"]
     invalid = (
-        f' aria-invalid="true" aria-describedby="{_v(units.auto_id)}_error"'
-        if units.errors
-        else ""
+        f' aria-invalid="true" aria-describedby="{_v(units.auto_id)}_error"' if units.errors else ""
     )
     new = (
         '<div class="small text-body-secondary">'
@@ -201,10 +202,7 @@ def unit_table_rows(form, rows) -> SafeString:
             f'{" is-invalid" if share.errors else ""}" name="{_v(share.html_name)}" '
             f'id="{_v(share.id_for_label)}" '
             f'value="{_v("" if share_value is None else share_value)}" aria-label="'
-            + gettext(
-                "Share of the residents of %(unit)s placed by the city, in per cent"
-            )
-            % words
+            + gettext("Share of the residents of %(unit)s placed by the city, in per cent") % words
             + f'">{_errors(share)}</td>'
             + _count_cell(
                 row["places"],
