@@ -55,7 +55,15 @@ for path in (ROOT, BENCH):
         sys.path.insert(0, str(path))
 
 from allocation_bench import database_url, recreate_database  # noqa: E402
-from portal_bench import HOST, PASSWORD, SEED_000, Server, request, sign_in  # noqa: E402
+from portal_bench import (  # noqa: E402
+    HOST,
+    PASSWORD,
+    SEED_000,
+    Server,
+    free_port,
+    request,
+    sign_in,
+)
 
 LOCUSTFILE = BENCH / "load_locustfile.py"
 P95_TARGET_MS = 200
@@ -594,7 +602,15 @@ def run_locust(
         "--exit-code-on-error=0",
     ]
     if processes > 1:
-        command += [f"--processes={processes}", f"--master-bind-host={HOST}"]
+        # A port of this run's own: on locust's default (5557) the workers of another
+        # benchmark running on the machine at the same time would report to this master.
+        master = free_port()
+        command += [
+            f"--processes={processes}",
+            f"--master-bind-host={HOST}",
+            f"--master-bind-port={master}",
+            f"--master-port={master}",
+        ]
     command += classes
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 120)
     stats_file = Path(f"{prefix}_stats.csv")
