@@ -152,14 +152,23 @@ class Task:
         return reverse(self.view, args=[self.pk])
 
 
-def _tasks(user, today: date, *, kind: str | None = None, organisation: int | None = None):
+def _tasks(
+    user,
+    today: date,
+    *,
+    kind: str | None = None,
+    organisation: int | None = None,
+    apps: QuerySet[Application] | None = None,
+    reqs: QuerySet[Requisition] | None = None,
+):
     """Everything the user's organisations must do, soonest due first; three queries in all.
 
     Read as plain values, not model instances: a provider with a thousand drafts still gets
-    its start page quickly, and only the page shown resolves its links.
+    its start page quickly, and only the page shown resolves its links. `apps` and `reqs`:
+    the user's own, when the caller has them already.
     """
-    apps = _own_applications(user)
-    reqs = _own_requisitions(user)
+    apps = _own_applications(user) if apps is None else apps
+    reqs = _own_requisitions(user) if reqs is None else reqs
     if organisation is not None:
         apps = apps.filter(organisation_id=organisation)
         reqs = reqs.filter(organisation_id=organisation)
@@ -252,8 +261,9 @@ def _tasks(user, today: date, *, kind: str | None = None, organisation: int | No
 @login_required
 def start(request: HttpRequest) -> HttpResponse:
     user, today = request.user, _today()
-    applications = _application_table(with_granted(_own_applications(user)))
-    decisions = _decision_table(_own_requisitions(user))
+    own_applications, own_requisitions = _own_applications(user), _own_requisitions(user)
+    applications = _application_table(with_granted(own_applications))
+    decisions = _decision_table(own_requisitions)
     context = {
         "today": today,
         # A provider's organisations and the calls open today are a handful: read whole, the
@@ -264,7 +274,12 @@ def start(request: HttpRequest) -> HttpResponse:
             param="op",
             per_page=PREVIEW,
         ),
-        "tasks": _page(request, _tasks(user, today), param="tp", per_page=PREVIEW),
+        "tasks": _page(
+            request,
+            _tasks(user, today, apps=own_applications, reqs=own_requisitions),
+            param="tp",
+            per_page=PREVIEW,
+        ),
         "calls": _page(request, list(_open_calls(user, today)), param="cp", per_page=PREVIEW),
         "applications": _page(
             request, applications.order_by("-created_at", "-id"), param="ap", per_page=PREVIEW
