@@ -56,8 +56,14 @@ def _upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+# The types' (lazy) labels by value, made once: `UnitType.values` builds its list anew on
+# every use, and forms and lists ask for a label per unit.
+_UNIT_TYPE_LABELS = dict(UnitType.choices)
+
+
 def unit_type_label(value: str) -> str:
-    return str(UnitType(value).label) if value in UnitType.values else value
+    label = _UNIT_TYPE_LABELS.get(value)
+    return value if label is None else str(label)
 
 
 def format_count(value: int | None) -> str:

@@ -148,6 +148,9 @@ class ApplicationStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", _("withdrawn")
 
 
+_APPLICATION_STATUS_LABELS = dict(ApplicationStatus.choices)
+
+
 def with_granted(applications):
     """The applications, each with `granted`: whether a decided run gives its organisation
     money from its pot (then its status reads "granted")."""
@@ -265,7 +268,8 @@ class Application(models.Model):
         gives the money (`with_granted`, or `granted` set by the view), never before."""
         if self.status == ApplicationStatus.APPROVED and getattr(self, "granted", False):
             return str(_("granted"))
-        return self.get_status_display()
+        # As get_status_display() gives it, without building the choices' dict on every call.
+        return str(_APPLICATION_STATUS_LABELS.get(self.status, self.status))
 
     def is_granted(self) -> bool:
         return (

@@ -175,7 +175,7 @@ def offered_units(
     from allocations.wording import unit_type_label
 
     types = pot_unit_types(app)
-    chosen = set(app.applicationunit_set.values_list("grant_unit_id", flat=True))
+    chosen = {link.grant_unit_id for link in app.applicationunit_set.all()}  # often prefetched
     taken = dict(
         ApplicationUnit.objects.filter(
             application__pot_id=app.pot_id,

@@ -61,6 +61,7 @@ from portal_bench import (  # noqa: E402
     add_units_and_uses,
     care_homes,
     database_version,
+    free_port,
     provider_organisations,
     request,
     seed_grant,
@@ -534,7 +535,15 @@ def run_locust(
         "--exit-code-on-error=0",
     ]
     if processes > 1:
-        command += [f"--processes={processes}", f"--master-bind-host={HOST}"]
+        # A port of this run's own: on locust's default (5557) the workers of another
+        # benchmark running on the machine at the same time would report to this master.
+        master = free_port()
+        command += [
+            f"--processes={processes}",
+            f"--master-bind-host={HOST}",
+            f"--master-bind-port={master}",
+            f"--master-port={master}",
+        ]
     command += classes
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 120)
     stats_file = Path(f"{prefix}_stats.csv")
@@ -669,6 +678,10 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=2, help="saturation rounds (2)")
     parser.add_argument(
+        "--saturation-pages",
+        help="saturate only these pages (and the floor), comma-separated keys: " + ", ".join(PAGES),
+    )
+    parser.add_argument(
         "--only", choices=["paced", "saturation", "profile"], help="run one phase only"
     )
     parser.add_argument(
@@ -682,11 +695,6 @@ def main() -> int:
     parser.add_argument(
         "--profile-pages",
         help="profile only these pages, comma-separated keys: " + ", ".join([*PAGES, FLOOR[0]]),
-    )
-    parser.add_argument(
-        "--saturation-pages",
-        help="saturate only these pages (and always the floor), comma-separated keys: "
-        + ", ".join(PAGES),
     )
     parser.add_argument("--database-name", default="stimulans_bench_load")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")

@@ -489,7 +489,8 @@ PASSWORD_RESET_TIMEOUT = 24 * 60 * 60
 # one user name from one address, that pair is refused for STIMULANS_LOGIN_LOCK_MINUTES.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked pair before any password
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, asking for own and group permissions in one query.
+    "stimulans.accounts.backends.OneQueryModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("STIMULANS_LOGIN_FAILURE_LIMIT", 5)
 _LOCK_MINUTES = env_int("STIMULANS_LOGIN_LOCK_MINUTES", 15)

@@ -284,3 +284,82 @@ def test_the_statement_is_public_linked_from_every_page_and_configurable(db, set
     html = signed_in(provider, "sv").get(reverse("portal:start")).content.decode()
     assert 'id="main"' in html
     assert html.index('href="#main"') < html.index("<nav")
+
+
+class _EveryKindOfField(forms.Form):
+    required_css_class = "needed"  # a field's css_classes() go on its wrapper
+    name = forms.CharField(label="Name <&>", max_length=20, help_text="As <b>registered</b>.")
+    email = forms.EmailField(label="E-mail", required=False)
+    count = forms.IntegerField(label="Count", min_value=1, required=False)
+    share = KronorField(label="Amount", required=False)
+    day = forms.DateField(label="Day", required=False)
+    text = forms.CharField(label="Text", widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    method = forms.ChoiceField(label="Method", choices=[("", "—"), ("a", "A & B"), ("b", "B")])
+    grouped = forms.ChoiceField(
+        label="Grouped", required=False, choices=[("x", "X"), ("Group", [("y", "Y"), ("z", "Z")])]
+    )
+    yes = forms.BooleanField(label="I agree", help_text="Say so.")
+    maybe = forms.BooleanField(label="Perhaps", required=False)
+    uses = forms.MultipleChoiceField(
+        label="Uses",
+        choices=[("1", "One"), ("2", "Two <i>")],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Tick any.",
+    )
+    kind = forms.ChoiceField(
+        label="Kind", choices=[("p", "P"), ("q", "Q")], widget=forms.RadioSelect, required=False
+    )
+    upload = forms.FileField(label="File", required=False)  # crispy's own, through the filter
+    hidden = forms.CharField(widget=forms.HiddenInput, required=False)
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_the_lean_field_writes_what_crispy_writes_for_every_kind_of_field(language):
+    """The filter the application form uses instead of crispy's field templates (for speed)
+    writes the same markup: labels, "(required)", aria-invalid, aria-describedby, errors, help."""
+    import re
+
+    from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
+
+    from allocations.templatetags.lean_fields import lean_field
+
+    def flat(html: str) -> str:
+        html = re.sub(r"\s+>", ">", html)
+        return re.sub(r"\s+", " ", re.sub(r">\s+", ">", re.sub(r"\s+<", "<", html))).strip()
+
+    bad = {
+        "name": "x" * 30,
+        "email": "nope",
+        "count": "0",
+        "share": "1 2",
+        "day": "day",
+        "text": "a <b>",
+        "method": "zz",
+        "grouped": "q",
+        "uses": ["1", "9"],
+        "kind": "r",
+    }
+    good = {
+        "name": "Ann",
+        "email": "a@b.se",
+        "count": "3",
+        "share": "12 000",
+        "text": "x",
+        "method": "a",
+        "grouped": "z",
+        "yes": "on",
+        "maybe": "on",
+        "uses": ["2"],
+        "kind": "q",
+    }
+    with translation.override(language):
+        for data in (None, bad, good):
+            crispy, lean = _EveryKindOfField(data), _EveryKindOfField(data)
+            for name in crispy.fields:
+                assert flat(lean_field(lean[name])) == flat(as_crispy_field(crispy[name])), name
+        form = _EveryKindOfField(bad)
+        assert form.errors.keys() >= {"name", "email", "count", "method", "yes", "uses", "kind"}
+        written = Page(lean_field(form["email"]))
+        assert written.by_id["id_email"]["aria-invalid"] == "true"
+        assert written.by_id["id_email"]["aria-describedby"] == "id_email_error"
+        assert "required-note" in lean_field(form["name"])

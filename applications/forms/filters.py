@@ -36,20 +36,41 @@ class Control:
     label: str
     kind: str  # "select" or an <input> type
     value: str = ""
-    options: list[Option] = field(default_factory=list)
+    # A select's (value, label) pairs as the field gives them.
+    choices: list[tuple] = field(default_factory=list)
     maxlength: int | None = None
+
+    @property
+    def options(self) -> list[Option]:
+        return [Option(str(v), str(label), str(v) == self.value) for v, label in self.choices]
 
     @property
     def options_html(self) -> SafeString:
         """The `<option>`s, escaped as the template would: a select of 500 providers costs
-        milliseconds when a template loop writes it out, a tenth of that joined here."""
+        milliseconds when a template loop writes it out, a tenth of that joined here. The
+        values and the labels are each escaped in one pass (joined by a character neither
+        holds, split again): 500 options, a handful of calls."""
+        if not self.choices:
+            return mark_safe("")
+        values = [str(v) for v, _label in self.choices]
+        labels = [str(label) for _v, label in self.choices]
+        plain = all(type(text) is str for text in labels)  # none marked safe
+        if plain and _SEP not in "".join(values) + "".join(labels):
+            values = escape(_SEP.join(values)).split(_SEP)
+            labels = escape(_SEP.join(labels)).split(_SEP)
+        else:
+            values = [escape(v) for v in values]
+            labels = [_escaped(text) for text in labels]
+        chosen = escape(self.value)  # compared as escaped, as both sides are
         return mark_safe(
             "".join(
-                f'<option value="{_escaped(o.value)}"'
-                f"{' selected' if o.selected else ''}>{_escaped(o.label)}</option>"
-                for o in self.options
+                f'<option value="{v}"{" selected" if v == chosen else ""}>{label}</option>'
+                for v, label in zip(values, labels, strict=True)
             )
         )
+
+
+_SEP = "\x00"  # in no value or label a select shows
 
 
 class NamedChoiceIterator(forms.models.ModelChoiceIterator):
@@ -92,8 +113,7 @@ def filter_controls(form: forms.Form) -> list[Control]:
         )
         if isinstance(bound.field, forms.ChoiceField):
             control.kind = "select"
-            control.options = [
-                Option(str(v), str(label), str(v) == value) for v, label in bound.field.choices
-            ]
+            # iter(): a model choice iterator asked for its len() would COUNT first
+            control.choices = list(iter(bound.field.choices))
         controls.append(control)
     return controls

@@ -13,7 +13,7 @@ from datetime import date
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, prefetch_related_objects
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -152,14 +152,23 @@ class Task:
         return reverse(self.view, args=[self.pk])
 
 
-def _tasks(user, today: date, *, kind: str | None = None, organisation: int | None = None):
-    """Everything the user's organisations must do, soonest due first; four queries in all.
+def _tasks(
+    user,
+    today: date,
+    *,
+    kind: str | None = None,
+    organisation: int | None = None,
+    apps: QuerySet[Application] | None = None,
+    reqs: QuerySet[Requisition] | None = None,
+):
+    """Everything the user's organisations must do, soonest due first; three queries in all.
 
     Read as plain values, not model instances: a provider with a thousand drafts still gets
-    its start page quickly, and only the page shown resolves its links.
+    its start page quickly, and only the page shown resolves its links. `apps` and `reqs`:
+    the user's own, when the caller has them already.
     """
-    apps = _own_applications(user)
-    reqs = _own_requisitions(user)
+    apps = _own_applications(user) if apps is None else apps
+    reqs = _own_requisitions(user) if reqs is None else reqs
     if organisation is not None:
         apps = apps.filter(organisation_id=organisation)
         reqs = reqs.filter(organisation_id=organisation)
@@ -183,40 +192,48 @@ def _tasks(user, today: date, *, kind: str | None = None, organisation: int | No
             )
             for pk, due, call, org, amount in drafts
         ]
-    if kind in (None, "requisition"):
-        pending = reqs.filter(status=RequisitionStatus.PENDING).values_list(
-            "pk", "due_on", "pot__name", "organisation__name", "amount"
+    # The requisitions to requisition or decline and those to report on: one query.
+    to_requisition = kind in (None, "requisition")
+    to_report = kind in (None, "report")
+    wanted = Q(pk__in=[])
+    if to_requisition:
+        wanted |= Q(status=RequisitionStatus.PENDING)
+    if to_report:
+        wanted |= Q(status=RequisitionStatus.ACCEPTED) & ~Q(
+            report__status__in=(ReportStatus.SUBMITTED, ReportStatus.ACCEPTED)
         )
-        title = _("Requisition or decline the money from “%(pot)s”")
-        tasks += [
-            Task("requisition", due, title % {"pot": pot}, org, "portal:requisition", pk, amount)
-            for pk, due, pot, org, amount in pending
-        ]
-    if kind in (None, "report"):
-        unreported = (
-            reqs.filter(status=RequisitionStatus.ACCEPTED)
-            .exclude(report__status__in=(ReportStatus.SUBMITTED, ReportStatus.ACCEPTED))
-            .values_list(
-                "pk",
-                "run__grant__agreement__report_by",
-                "pot__name",
-                "organisation__name",
-                "report__status",
-            )
+    if to_requisition or to_report:
+        found = reqs.filter(wanted).values_list(
+            "pk",
+            "status",
+            "due_on",
+            "run__grant__agreement__report_by",
+            "pot__name",
+            "organisation__name",
+            "amount",
+            "report__status",
         )
+        requisition = _("Requisition or decline the money from “%(pot)s”")
         returned = _("Complete the returned usage report for “%(pot)s”")
         due_report = _("Report what the money from “%(pot)s” was used for")
-        tasks += [
-            Task(
-                "report",
-                due,
-                (returned if status == ReportStatus.RETURNED else due_report) % {"pot": pot},
-                org,
-                "portal:report",
-                pk,
-            )
-            for pk, due, pot, org, status in unreported
-        ]
+        for pk, status, due, report_by, pot, org, amount, report in found:
+            if status == RequisitionStatus.PENDING:
+                tasks.append(
+                    Task(
+                        "requisition",
+                        due,
+                        requisition % {"pot": pot},
+                        org,
+                        "portal:requisition",
+                        pk,
+                        amount,
+                    )
+                )
+            else:
+                title = returned if report == ReportStatus.RETURNED else due_report
+                tasks.append(
+                    Task("report", report_by, title % {"pot": pot}, org, "portal:report", pk)
+                )
     if kind in (None, "claim"):
         claims = RepaymentClaim.objects.filter(
             requisition__in=reqs.order_by().values("pk"), paid_on__isnull=True
@@ -244,8 +261,9 @@ def _tasks(user, today: date, *, kind: str | None = None, organisation: int | No
 @login_required
 def start(request: HttpRequest) -> HttpResponse:
     user, today = request.user, _today()
-    applications = _application_table(with_granted(_own_applications(user)))
-    decisions = _decision_table(_own_requisitions(user))
+    own_applications, own_requisitions = _own_applications(user), _own_requisitions(user)
+    applications = _application_table(with_granted(own_applications))
+    decisions = _decision_table(own_requisitions)
     context = {
         "today": today,
         # A provider's organisations and the calls open today are a handful: read whole, the
@@ -256,7 +274,12 @@ def start(request: HttpRequest) -> HttpResponse:
             param="op",
             per_page=PREVIEW,
         ),
-        "tasks": _page(request, _tasks(user, today), param="tp", per_page=PREVIEW),
+        "tasks": _page(
+            request,
+            _tasks(user, today, apps=own_applications, reqs=own_requisitions),
+            param="tp",
+            per_page=PREVIEW,
+        ),
         "calls": _page(request, list(_open_calls(user, today)), param="cp", per_page=PREVIEW),
         "applications": _page(
             request, applications.order_by("-created_at", "-id"), param="ap", per_page=PREVIEW
@@ -507,6 +530,8 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("portal:application", pk=app.pk)
     unit_based = app.pot.model_type in services.UNIT_BASED
     grant_units, new_units = [], []
+    # The application's units, read once for the offer below and the form.
+    prefetch_related_objects([app], "applicationunit_set")
     if unit_based:
         # Only the applicant's own units of this grant can be chosen, and its registered
         # units that are new in the grant (see `applications.units`).
@@ -546,7 +571,11 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "form": form,
         "unit_based": unit_based,
         "rule": rule_text(
-            (app.pot.model or {}).get("eligible"), municipality=app.pot.grant.recipient
+            (app.pot.model or {}).get("eligible"),
+            # The pot's grant is the application's, read with it.
+            municipality=(
+                app.grant if app.grant_id == app.pot.grant_id else app.pot.grant
+            ).recipient,
         ),
     }
     return render(request, "applications/portal/application_form.html", context)

@@ -89,7 +89,10 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
     listed = summary[data["status"]]["count"] if "status" in data else total["count"]
     page = paginate(
         request,
-        apps.select_related("organisation").order_by("organisation__name", "slug", "pk"),
+        # Only what `_RowWriter` writes: a row builds its two instances from a dozen columns.
+        apps.select_related("organisation")
+        .only(*_RowWriter.COLUMNS)
+        .order_by("organisation__name", "slug", "pk"),
         count=listed,
     )
     on_page = Application.objects.filter(pk__in=[app.pk for app in page])
@@ -123,6 +126,8 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
         "form": form,
         "page": page,
         "rows": rows,
+        # The rows written out in one piece: a template loop over fifty costs ~50 calls a row.
+        "rows_html": mark_safe("".join(row["html"] for row in rows)),  # each escaped by _RowWriter
         "summary": [row for row in summary.values() if row["count"]] + [total],
         "measure": measure,
         "unit_based": unit_based,
@@ -141,6 +146,16 @@ class _RowWriter:
     every row (the link's pattern, the words) is made once per page."""
 
     PK = 987654321  # stands for the application's id in the link, replaced on each row
+    # The columns `html` reads (and no other: the rest are deferred).
+    COLUMNS = (
+        "slug",
+        "status",
+        "status_reason",
+        "requested_amount",
+        "granted_amount",
+        "submitted_at",
+        "organisation__name",
+    )
 
     def __init__(self, *, bulk: bool, unit_based: bool, measure, amounts: bool):
         self.bulk, self.unit_based, self.measure, self.amounts = bulk, unit_based, measure, amounts
