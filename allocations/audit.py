@@ -46,7 +46,7 @@ def entry(
     (`AuditEntry.objects.bulk_create`) in the transaction of its change."""
     return entry_of(
         action,
-        type(obj),
+        obj._meta.model,  # not type(obj): `request.user` is a lazy object standing for a User
         obj.pk,
         str(obj),
         grant=grant,
