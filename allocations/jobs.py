@@ -25,7 +25,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files import File
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -136,18 +136,8 @@ def request(
     params.setdefault("language", translation.get_language() or settings.LANGUAGE_CODE)
     with transaction.atomic():
         if once_per_grant:
-            # The grant locked and asked whether a job of this kind is queued or running, in
-            # one query; only then are they read (and a stalled one recorded as failed).
-            busy = (
-                Grant.objects.select_for_update()
-                .filter(pk=grant.pk)
-                .values_list(
-                    Exists(Job.objects.filter(kind=kind, grant=OuterRef("pk"), status__in=ACTIVE)),
-                    flat=True,
-                )
-                .first()
-            )
-            active = active_job(kind=kind, grant=grant) if busy else None
+            Grant.objects.select_for_update().filter(pk=grant.pk).first()
+            active = active_job(kind=kind, grant=grant)
             if active is not None:
                 return active
         job = Job.objects.create(
@@ -300,6 +290,7 @@ def claim(job_id: int) -> Job | None:
     if started:
         return Job.objects.select_related("requested_by").filter(pk=job_id).first()
     with transaction.atomic():
+        # Who asked comes with the job: the work records them (an audit entry, a run's author).
         job = (
             Job.objects.select_for_update(of=("self",))
             .select_related("requested_by")

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -179,7 +177,7 @@ def compute_grant(*, grant_id: int, actor=None, actor_label: str = "") -> Alloca
     nothing.
     """
     with transaction.atomic():
-        grant = _locked_grant(grant_id)
+        grant = Grant.objects.select_for_update().get(pk=grant_id)
         loaded = load_grant(grant)
         result = engine.compute(loaded.input)
         run, before, changed = _write_run(grant, result, loaded, actor=actor)
@@ -194,17 +192,6 @@ def compute_grant(*, grant_id: int, actor=None, actor_label: str = "") -> Alloca
                 after={"result_digest": run.result_digest, "allocated": result.allocated},
             )
         return run
-
-
-def _locked_grant(grant_id: int) -> Grant:
-    """The grant locked for a computation, with its runs' highest number (`last_run_number`,
-    None before its first run) read in the same query: the number a new run follows."""
-    last = AllocationRun.objects.filter(grant_id=OuterRef("pk")).order_by("-number")
-    return (
-        Grant.objects.select_for_update()
-        .annotate(last_run_number=Subquery(last.values("number")[:1]))
-        .get(pk=grant_id)
-    )
 
 
 def _redistribution_input(
@@ -326,7 +313,7 @@ def compute_redistribution(
     """
     with transaction.atomic():
         pot = Pot.objects.select_related("grant").get(pk=pot_id)
-        grant = _locked_grant(pot.grant_id)
+        grant = Grant.objects.select_for_update().get(pk=pot.grant_id)
         loaded = load_grant(grant)
         grant_input = _redistribution_input(pot, loaded, amount, organisations)
         if organisations is None:
@@ -370,13 +357,18 @@ def _write_run(
 ) -> tuple[AllocationRun, dict | None, bool]:
     """Store a result in the latest undecided run of its kind, or in a new run.
 
-    `grant` is as `_locked_grant` gave it, in this transaction.
+    The caller holds the grant's lock.
 
     Returns the run, what it held before when it was recomputed in place, and
     whether anything was written: an identical result writes nothing.
     """
     digest = result_digest(result)
-    latest = grant.runs.filter(redistributes=redistributes).order_by("-number").first()
+    # The grant's runs, newest first, in one query read after the grant's lock (a query in the
+    # locking statement would see the runs as they were before it waited): the newest gives
+    # the number a new run follows, the newest of this kind is the one to recompute.
+    runs = list(grant.runs.order_by("-number"))
+    redistributes_id = redistributes.pk if redistributes is not None else None
+    latest = next((r for r in runs if r.redistributes_id == redistributes_id), None)
     if latest is not None and not latest.is_decided:
         if latest.result_digest == digest and latest.redistribution_recipients == (
             recipients or []
@@ -388,7 +380,7 @@ def _write_run(
         run.pot_results.all().delete()
         run.ineligible.all().delete()
     else:
-        number = (grant.last_run_number or 0) + 1  # read with the grant's lock
+        number = (runs[0].number if runs else 0) + 1
         run = AllocationRun(grant=grant, number=number, redistributes=redistributes)
         before = None
     run.redistributed_amount = redistributed_amount
@@ -466,25 +458,22 @@ def _insert_rows(rows: list[tuple]) -> None:
 
 
 def lock_for_decision(run_id: int) -> AllocationRun:
-    """The run locked for a decision, with its grant and agreement and whether a later run of
-    its kind exists (`later`), in one query: what `record_decision` checks, read once."""
-    same_kind_later = (
-        AllocationRun.objects.annotate(kind=Coalesce("redistributes_id", Value(0)))
-        .filter(
-            grant_id=OuterRef("grant_id"),
-            number__gt=OuterRef("number"),
-            kind=Coalesce(OuterRef("redistributes_id"), Value(0)),
-        )
-        .order_by()
+    """The run locked for a decision, with its grant and agreement, and whether a later run
+    of its kind exists (`later`): what `record_decision` checks, each read once.
+
+    The grant and agreement are locked with it: a computation of the grant (which locks the
+    grant) waits for the decision, and the decision for it. Whether a later run exists is
+    asked after the lock is held, in a statement of its own (one in the locking statement
+    would see the runs as they were before it waited).
+    """
+    run = (
+        AllocationRun.objects.select_for_update().select_related("grant__agreement").get(pk=run_id)
     )
-    return (
-        # The grant and agreement locked with it, as before: a computation of the grant
-        # (which locks the grant) waits for the decision, and the decision for it.
-        AllocationRun.objects.select_for_update()
-        .select_related("grant__agreement")
-        .annotate(later=Exists(same_kind_later))
-        .get(pk=run_id)
-    )
+    # A run of the same kind numbered after it (`redistributes=None`: the grant's computations).
+    run.later = AllocationRun.objects.filter(
+        grant_id=run.grant_id, number__gt=run.number, redistributes=run.redistributes_id
+    ).exists()
+    return run
 
 
 # No savepoint of its own: its one caller, `applications.services.decide`, runs it in its own
