@@ -25,6 +25,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files import File
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -275,6 +276,19 @@ def claim(job_id: int) -> Job | None:
     parts, until it has been tried `MAX_ATTEMPTS` times; then it fails, saying why.
     A finished job is left alone.
     """
+    # A queued job, the usual case, is marked running by one conditional UPDATE (no transaction
+    # of its own, no row lock held across round trips), then read with who asked for it (the
+    # work records them: an audit entry, a run's author).
+    now = timezone.now()
+    started = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING,
+        started_at=now,
+        progress=1,
+        attempts=F("attempts") + 1,
+        updated_at=now,
+    )
+    if started:
+        return Job.objects.select_related("requested_by").filter(pk=job_id).first()
     with transaction.atomic():
         # Who asked comes with the job: the work records them (an audit entry, a run's author).
         job = (

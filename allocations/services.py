@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.db import connection, transaction
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -101,6 +100,7 @@ def load_grant(grant: Grant) -> LoadedGrant:
     unit_ids: dict[str, int] = {}
     slug_of_grant_unit: dict[int, str] = {}
     # Ordered by position alone: the model's default ordering would join the grant to sort.
+    # Fetched whole (one round trip), not through a server-side cursor (DECLARE, FETCH, CLOSE).
     unit_rows = (
         GrantUnit.objects.filter(grant=grant)
         .order_by("position")
@@ -117,7 +117,7 @@ def load_grant(grant: Grant) -> LoadedGrant:
             "city_placed_share",
         )
     )
-    for row in unit_rows.iterator(chunk_size=10000):
+    for row in unit_rows:
         pk, unit_id, slug, org_id, org, kind, places, customers, in_city, share = row
         units[slug] = engine.Unit(slug, org, kind, places, customers, in_city, share)
         unit_ids[slug] = unit_id
@@ -276,7 +276,8 @@ def run_compute(job: Job) -> None:
     """The worker's side of `request_compute`: compute, and keep the run as the job's result."""
     if job.grant_id is None:
         raise jobs.JobRefused(_("The grant this computation was for no longer exists."))
-    jobs.set_progress(job.pk, 10)
+    # No progress between claiming (1 %) and finishing (100 %): the computation is one
+    # transaction with nothing in between to report, and each report is a round trip.
     try:
         run = compute_grant(
             grant_id=job.grant_id, actor=job.requested_by, actor_label=job.requested_by_label
@@ -356,11 +357,18 @@ def _write_run(
 ) -> tuple[AllocationRun, dict | None, bool]:
     """Store a result in the latest undecided run of its kind, or in a new run.
 
+    The caller holds the grant's lock.
+
     Returns the run, what it held before when it was recomputed in place, and
     whether anything was written: an identical result writes nothing.
     """
     digest = result_digest(result)
-    latest = grant.runs.filter(redistributes=redistributes).order_by("-number").first()
+    # The grant's runs, newest first, in one query read after the grant's lock (a query in the
+    # locking statement would see the runs as they were before it waited): the newest gives
+    # the number a new run follows, the newest of this kind is the one to recompute.
+    runs = list(grant.runs.order_by("-number"))
+    redistributes_id = redistributes.pk if redistributes is not None else None
+    latest = next((r for r in runs if r.redistributes_id == redistributes_id), None)
     if latest is not None and not latest.is_decided:
         if latest.result_digest == digest and latest.redistribution_recipients == (
             recipients or []
@@ -372,7 +380,7 @@ def _write_run(
         run.pot_results.all().delete()
         run.ineligible.all().delete()
     else:
-        number = (grant.runs.aggregate(n=Max("number"))["n"] or 0) + 1
+        number = (runs[0].number if runs else 0) + 1
         run = AllocationRun(grant=grant, number=number, redistributes=redistributes)
         before = None
     run.redistributed_amount = redistributed_amount
@@ -449,26 +457,50 @@ def _insert_rows(rows: list[tuple]) -> None:
     )
 
 
+def lock_for_decision(run_id: int) -> AllocationRun:
+    """The run locked for a decision, with its grant and agreement, and whether a later run
+    of its kind exists (`later`): what `record_decision` checks, each read once.
+
+    The grant and agreement are locked with it: a computation of the grant (which locks the
+    grant) waits for the decision, and the decision for it. Whether a later run exists is
+    asked after the lock is held, in a statement of its own (one in the locking statement
+    would see the runs as they were before it waited).
+    """
+    run = (
+        AllocationRun.objects.select_for_update().select_related("grant__agreement").get(pk=run_id)
+    )
+    # A run of the same kind numbered after it (`redistributes=None`: the grant's computations).
+    run.later = AllocationRun.objects.filter(
+        grant_id=run.grant_id, number__gt=run.number, redistributes=run.redistributes_id
+    ).exists()
+    return run
+
+
 # No savepoint of its own: its one caller, `applications.services.decide`, runs it in its own
 # transaction, and it refuses before it writes anything.
 @transaction.atomic(savepoint=False)
 def record_decision(
     *,
-    run_id: int,
+    run: AllocationRun,
     decided_on: date,
     decided_by: str,
     delegation: str = "",
     reference: str = "",
+    allocated: int | None = None,
     actor=None,
     actor_label: str = "",
 ) -> AllocationRun:
     """Record the decision (beslut) on a computed run; from then on it is frozen.
 
+    `run` is as `lock_for_decision` gave it in this transaction (locked, knowing whether a
+    later run exists); `allocated`, the sum of its rows, when the caller has summed them.
+
     Only the workflow's door calls this: `applications.services.decide` also opens the
     requisitions and queues the notices, and checks the decision's dates. A decision
     recorded here alone would leave money no one can requisition.
     """
-    run = AllocationRun.objects.select_for_update().select_related("grant").get(pk=run_id)
+    if not hasattr(run, "later"):
+        raise TypeError("record_decision takes the run as lock_for_decision gave it")
     if run.is_decided:
         raise RunFrozen(
             f"run {run.number} of '{run.grant.slug}' was decided on {run.decided_on:%Y-%m-%d}; "
@@ -476,8 +508,7 @@ def record_decision(
         )
     if not decided_by.strip():
         raise ValueError("a decision names who decided")
-    latest = run.grant.runs.filter(redistributes=run.redistributes_id).order_by("-number").first()
-    if latest.pk != run.pk:
+    if run.later:
         raise RunFrozen(f"run {run.number} is not the grant's latest run of its kind")
     run.decided_on = decided_on
     run.decided_by = decided_by.strip()
@@ -497,7 +528,7 @@ def record_decision(
             "decided_by": run.decided_by,
             "delegation": run.delegation,
             "reference": run.decision_reference,
-            "allocated": run.allocated(),
+            "allocated": run.allocated() if allocated is None else allocated,
             "result_digest": run.result_digest,
         },
     )

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from allocations import audit, identifiers
 from allocations.models import AllocationRun, PermittedUse, Pot
-from allocations.services import RunFrozen, record_decision
+from allocations.services import RunFrozen, lock_for_decision, record_decision
 from allocations.wording import format_kronor
 
 from ..models import (
@@ -154,9 +154,8 @@ def decide(
     all come here, so a decided run always has its requisitions and notices, and
     its dates are checked against the calls and the agreement (`decision_date_problems`).
     """
-    run = (
-        AllocationRun.objects.select_for_update().select_related("grant__agreement").get(pk=run.pk)
-    )
+    # Locked once, with what the ledger's door checks (whether a later run exists).
+    run = lock_for_decision(run.pk)
     # A decided run is refused by `record_decision` for that reason, whatever the dates.
     problems = (
         []
@@ -165,9 +164,15 @@ def decide(
     )
     if problems:
         raise WorkflowError(" ".join(message for _field, message in problems), problems=problems)
+    # The rows summed once: by recipient and pot for the requisitions, and in all for the
+    # decision's audit entry.
+    totals = list(
+        run.rows.values("organisation_id", "pot_id").annotate(total=Sum("amount")).order_by()
+    )
     try:
         run = record_decision(
-            run_id=run.pk,
+            run=run,
+            allocated=sum(t["total"] for t in totals),
             decided_on=decided_on,
             decided_by=decided_by,
             delegation=delegation,
@@ -185,7 +190,6 @@ def decide(
         raise WorkflowError(_("A later run of this grant exists: decide that one.")) from None
     except ValueError as exc:
         raise WorkflowError(str(exc)) from None
-    totals = run.rows.values("organisation_id", "pot_id").annotate(total=Sum("amount")).order_by()
     requisitions = Requisition.objects.bulk_create(
         Requisition(
             run=run,
