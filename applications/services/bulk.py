@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from allocations import audit
 from allocations.bulk import update_rows
-from allocations.models import AllocationRun, AuditEntry
+from allocations.models import AllocationRun, AuditEntry, Grant, Pot
 
 from ..models import (
     Application,
@@ -62,9 +62,15 @@ def bulk_review_applications(
     apps = list(
         Application.objects.select_for_update(of=("self",))
         .filter(pk__in=ids)
-        .select_related("pot", "grant", "organisation")
+        .select_related("organisation")
         .order_by("pk")
     )
+    # A batch names a few pots and grants: each read once and shared by its applications, not
+    # made (and its model's JSON decoded) again for every row, as a join would.
+    pots = Pot.objects.in_bulk({app.pot_id for app in apps})
+    grants = Grant.objects.in_bulk({app.grant_id for app in apps})
+    for app in apps:
+        app.pot, app.grant = pots[app.pot_id], grants[app.grant_id]
     decided = set(
         AllocationRun.objects.filter(
             grant_id__in={app.grant_id for app in apps},
@@ -75,7 +81,8 @@ def bulk_review_applications(
     from .. import notifications
 
     outcome = BulkOutcome()
-    entries, news = [], []
+    entries: dict[int, list[tuple]] = {}  # per grant: what `audit.log_many` records
+    news = []
     for app in sorted(apps, key=lambda a: (a.slug, a.pk)):
         granted_amount = app.granted_amount if approve else None
         problem = review_refusal(
@@ -92,17 +99,7 @@ def bulk_review_applications(
         before, after = apply_review(
             app, approve=approve, reason=reason, granted_amount=granted_amount, actor=actor
         )
-        entries.append(
-            audit.entry(
-                "application.reviewed",
-                app,
-                grant=app.grant,
-                actor=actor,
-                actor_label=actor_label,
-                before=before,
-                after=after,
-            )
-        )
+        entries.setdefault(app.grant_id, []).append((app.pk, str(app), before, after))
         outcome.done.append(app)
         if review_is_news(app, before=before, before_reason=before_reason):
             news.append(app)
@@ -111,7 +108,15 @@ def bulk_review_applications(
     # of rows at a time, two bulks of the same organisations met in different orders could
     # each hold one's figures and wait for the other's (a deadlock).
     update_rows(outcome.done, REVIEW_FIELDS, batch_size=max(len(outcome.done), 1))
-    AuditEntry.objects.bulk_create(entries, batch_size=500)
+    for grant_id, changes in entries.items():
+        audit.log_many(
+            "application.reviewed",
+            Application,
+            changes,
+            grant=grants[grant_id],
+            actor=actor,
+            actor_label=actor_label,
+        )
     # The providers are told as after a single review: approved, or rejected with the reason.
     notifications.applications_reviewed(news)
     return outcome
