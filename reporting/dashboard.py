@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Min, Sum
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -267,6 +268,20 @@ def figures_key(grant: Grant, check: BooksCheck) -> str:
     )
 
 
+def _writes_in_flight() -> bool:
+    """Whether another transaction that has written something is open (on PostgreSQL: one
+    holding its transaction id's lock; in any database of the server, so at worst the
+    figures are not kept this time). SQLite writes one transaction at a time."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'transactionid' "
+            "AND pid <> pg_backend_pid())"
+        )
+        return cursor.fetchone()[0]
+
+
 def figures(grant: Grant, check: BooksCheck) -> dict[str, SafeString]:
     """The page's figures rendered: `runs` (what is allocated and decided) and `tables` (the
     columns, notes, money flow and charts), from the cache when kept (`figures_key`).
@@ -277,6 +292,10 @@ def figures(grant: Grant, check: BooksCheck) -> dict[str, SafeString]:
     key = figures_key(grant, check)
     kept = cache.get(key)
     if kept is None:
+        # Asked before the figures are read: a change whose audit entry is older than the mark
+        # but not yet committed would be missing from them, and its commit leaves the newest
+        # entry, and so the key, as it is. Such figures are shown, not kept.
+        keep = not _writes_in_flight()
         table = budget_table(grant, check)
         chain = upstream_chain(grant)
         context = {
@@ -290,7 +309,8 @@ def figures(grant: Grant, check: BooksCheck) -> dict[str, SafeString]:
             "runs": render_to_string("reporting/_dashboard_runs.html", context),
             "tables": render_to_string("reporting/_dashboard_tables.html", context),
         }
-        cache.set(key, kept, timeout=2 * services.books_check_minutes() * 60)
+        if keep:
+            cache.set(key, kept, timeout=2 * services.books_check_minutes() * 60)
     # Our own templates' output, escaped as they render it.
     return {name: mark_safe(html) for name, html in kept.items()}
 

@@ -442,3 +442,43 @@ def test_the_dashboard_keeps_its_figures_until_a_change_through_the_services(
     assert "Money flow" not in swedish
     assert "Money flow" in english
     assert "Medelsflöde" not in english
+
+
+def test_the_dashboard_does_not_keep_figures_read_while_another_change_is_uncommitted(
+    import_seed, official, client
+):
+    """A change whose audit entry is older than the newest but commits after it would leave the
+    key as it is: figures read while another transaction has written are shown, not kept."""
+    import psycopg2
+    from django.core.cache import cache
+
+    from allocations.models import AuditEntry
+
+    from .conftest import worker_database_url
+
+    grant = import_seed(SEED_003, review=True)
+    compute_grant(grant_id=grant.pk)
+    client.force_login(official)
+    url = reverse("reporting:dashboard", args=[grant.slug])
+    assert client.get(url).status_code == 200
+    check = reporting_services.current_books_check(grant)
+    key = dashboard.figures_key(grant, check)
+    assert cache.get(key) is not None  # nothing else in flight: kept
+
+    other = psycopg2.connect(worker_database_url())
+    try:
+        with other.cursor() as cursor:  # another request's change, not yet committed
+            cursor.execute(
+                f'INSERT INTO "{AuditEntry._meta.db_table}" (at, actor_label, action, '
+                "object_type, object_id, object_repr) VALUES (now(), 'x', 'x', 'x', '1', 'x')"
+            )
+        cache.clear()
+        page = client.get(url)
+        assert page.status_code == 200
+        assert "Medelsflöde" in page.content.decode()  # shown
+        assert cache.get(key) is None  # not kept
+    finally:
+        other.rollback()
+        other.close()
+    client.get(url)
+    assert cache.get(key) is not None
