@@ -251,15 +251,16 @@ def figures_key(grant: Grant, check: BooksCheck) -> str:
     """What the page's figures are kept under: the grant, the language, and what changes them.
 
     `check` is the grant's current books check (`services.current_books_check`), which is made
-    again before the page is shown whenever an audit entry newer than it exists: its audit mark
-    is then the newest entry's. Every change to what the figures read through the services
-    leaves one — a run computed, decided or redistributed, the grant or a pot changed in the
-    admin or by an import, a requisition answered, a payment, a report submitted or reviewed,
-    a claim, a repayment — so each change makes a new key. A change made past the audit trail
-    (an organisation renamed, a record changed behind the services) shows with the next check,
-    the beat's or an official's "Check now", as the books' line does; so does an upstream
-    grant's change that leaves no entry. Nothing in the figures depends on the reader but the
-    language: every official sees the same.
+    again before the page is shown whenever an audit entry newer than it exists (its audit mark
+    is then the newest entry's) or a change it could not see, not yet committed when it began,
+    has committed since (its checked_at is then new). Every change to what the figures read
+    through the services leaves one — a run computed, decided or redistributed, the grant or a
+    pot changed in the admin or by an import, a requisition answered, a payment, a report
+    submitted or reviewed, a claim, a repayment — so each change makes a new key. A change made
+    past the audit trail (an organisation renamed, a record changed behind the services) shows
+    with the next check, the beat's or an official's "Check now", as the books' line does; so
+    does an upstream grant's change that leaves no entry. Nothing in the figures depends on the
+    reader but the language: every official sees the same.
     """
     language = translation.get_language() or ""
     return (
