@@ -295,7 +295,8 @@ def figures(grant: Grant, check: BooksCheck) -> dict[str, SafeString]:
     if kept is None:
         # Asked before the figures are read: a change whose audit entry is older than the mark
         # but not yet committed would be missing from them, and its commit leaves the newest
-        # entry, and so the key, as it is. Such figures are shown, not kept.
+        # entry, and so the key, as it is (the check records only the changes in flight when
+        # it began, not one begun since). Such figures are shown, not kept.
         keep = not _writes_in_flight()
         table = budget_table(grant, check)
         chain = upstream_chain(grant)

@@ -157,6 +157,19 @@ def test_the_dashboard_shows_the_kept_books_check_and_checks_again(import_seed, 
     assert BooksCheck.objects.filter(grant=grant).exists()
 
 
+def test_a_transaction_id_read_from_pg_locks_is_made_whole_near_the_snapshots():
+    """pg_locks gives 32-bit transaction ids; the check keeps full ones (xid8), made from the
+    snapshot's xmax: below and above it, and across a wraparound of the 32 bits."""
+    from reporting.services import _full_xid
+
+    assert _full_xid(825, 826) == 825
+    assert _full_xid(830, 826) == 830  # in flight above the xmax
+    epoch = 2**32
+    assert _full_xid(2**32 - 3, epoch + 10) == epoch - 3
+    assert _full_xid(5, epoch - 3) == epoch + 5
+    assert _full_xid(7, 5 * epoch + 9) == 5 * epoch + 7
+
+
 def _held_open(change, *, commit: bool):
     """Run `change` on a connection of its own (a thread's) in a transaction it leaves open.
 
