@@ -251,15 +251,16 @@ def figures_key(grant: Grant, check: BooksCheck) -> str:
     """What the page's figures are kept under: the grant, the language, and what changes them.
 
     `check` is the grant's current books check (`services.current_books_check`), which is made
-    again before the page is shown whenever an audit entry newer than it exists: its audit mark
-    is then the newest entry's. Every change to what the figures read through the services
-    leaves one — a run computed, decided or redistributed, the grant or a pot changed in the
-    admin or by an import, a requisition answered, a payment, a report submitted or reviewed,
-    a claim, a repayment — so each change makes a new key. A change made past the audit trail
-    (an organisation renamed, a record changed behind the services) shows with the next check,
-    the beat's or an official's "Check now", as the books' line does; so does an upstream
-    grant's change that leaves no entry. Nothing in the figures depends on the reader but the
-    language: every official sees the same.
+    again before the page is shown whenever an audit entry newer than it exists (its audit mark
+    is then the newest entry's) or a change it could not see, not yet committed when it began,
+    has committed since (its checked_at is then new). Every change to what the figures read
+    through the services leaves one — a run computed, decided or redistributed, the grant or a
+    pot changed in the admin or by an import, a requisition answered, a payment, a report
+    submitted or reviewed, a claim, a repayment — so each change makes a new key. A change made
+    past the audit trail (an organisation renamed, a record changed behind the services) shows
+    with the next check, the beat's or an official's "Check now", as the books' line does; so
+    does an upstream grant's change that leaves no entry. Nothing in the figures depends on the
+    reader but the language: every official sees the same.
     """
     language = translation.get_language() or ""
     return (
@@ -294,7 +295,8 @@ def figures(grant: Grant, check: BooksCheck) -> dict[str, SafeString]:
     if kept is None:
         # Asked before the figures are read: a change whose audit entry is older than the mark
         # but not yet committed would be missing from them, and its commit leaves the newest
-        # entry, and so the key, as it is. Such figures are shown, not kept.
+        # entry, and so the key, as it is (the check records only the changes in flight when
+        # it began, not one begun since). Such figures are shown, not kept.
         keep = not _writes_in_flight()
         table = budget_table(grant, check)
         chain = upstream_chain(grant)

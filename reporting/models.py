@@ -38,13 +38,18 @@ class BooksCheck(models.Model):
     The dashboard shows it instead of checking on every view: a check reads every
     application and audit entry of the grant. It is made again when an audit entry
     newer than `audit_mark` exists (every change through the services leaves one), when
-    it is older than the beat's interval allows, and when an official asks for it.
+    one of the changes `in_flight` has committed since, when it is older than the beat's
+    interval allows, and when an official asks for it.
     """
 
     grant = models.OneToOneField(Grant, models.CASCADE, related_name="books_check")
     checked_at = models.DateTimeField(_("checked at"))
     # The newest audit entry (any grant's) when the check began; 0 when there was none.
     audit_mark = models.PositiveBigIntegerField(_("newest audit entry"), default=0)
+    # On PostgreSQL, the transactions that had written audit entries but not committed when the
+    # check began (their full transaction ids, xid8): the check did not see them, and their
+    # entries may be older than `audit_mark`, so their commit does not move it. [] on SQLite.
+    in_flight = models.JSONField(_("uncommitted changes"), default=list, blank=True)
     # The breaches' texts by language code ({} when the books balance), each as the check
     # wrote them in that language.
     breaches = models.JSONField(_("breaches"), default=dict, blank=True)

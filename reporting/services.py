@@ -18,7 +18,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone, translation
 from django.utils.text import slugify
@@ -349,15 +349,76 @@ def books_check_minutes() -> int:
     return settings.STIMULANS_BOOKS_CHECK_MINUTES
 
 
+# The newest audit entry this statement sees, the snapshot's xmax (to make the xids below
+# full), and the transactions of this database other than ours that have written audit entries
+# and not ended: each holds a RowExclusiveLock on the table and the lock on its own
+# transaction id (its subtransactions' too). pg_locks is read once, after the statement's
+# snapshot was taken: a writer in flight then is still listed unless it committed within the
+# statement. (A change whose first write is its audit entry takes the entry's id a moment
+# before its transaction id: in that moment it holds the table's lock but no id to list.)
+_AUDIT_NOW = """
+WITH locks AS MATERIALIZED (
+    SELECT locktype, database, relation, transactionid, virtualtransaction, mode, granted, pid
+    FROM pg_locks
+)
+SELECT
+    (SELECT COALESCE(MAX(id), 0) FROM {table}),
+    pg_snapshot_xmax(pg_current_snapshot())::text,
+    ARRAY(
+        SELECT DISTINCT x.transactionid::text
+        FROM locks w JOIN locks x ON x.virtualtransaction = w.virtualtransaction
+        WHERE w.locktype = 'relation' AND w.relation = %s::regclass
+          AND w.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND w.mode = 'RowExclusiveLock' AND w.pid <> pg_backend_pid()
+          AND x.locktype = 'transactionid' AND x.mode = 'ExclusiveLock' AND x.granted
+    )
+"""
+
+# The newest audit entry, and whether one of the recorded transactions has committed since.
+# pg_xact_status fails on an id not yet given out (a database restored into another cluster):
+# only ids below the current snapshot's xmax are asked; one at or above it has not ended.
+_AUDIT_SINCE = """
+SELECT
+    (SELECT COALESCE(MAX(id), 0) FROM {table}),
+    EXISTS (
+        SELECT FROM unnest(%s::text[]) AS recorded(xid)
+        WHERE CASE WHEN recorded.xid::xid8 < pg_snapshot_xmax(pg_current_snapshot())
+              THEN pg_xact_status(recorded.xid::xid8) = 'committed' ELSE false END
+    )
+"""
+
+
+def _full_xid(xid: int, near: int) -> int:
+    """The 64-bit transaction id (xid8) of the 32-bit `xid` that lies within 2^31 of `near`."""
+    offset = (xid - near) % 2**32
+    return near + (offset - 2**32 if offset >= 2**31 else offset)
+
+
+def _audit_now() -> tuple[int, list[int]]:
+    """The newest audit entry this transaction sees, and the transactions that have written
+    audit entries it cannot see yet (`BooksCheck.in_flight`)."""
+    if connection.vendor != "postgresql":
+        # SQLite (development and the demo) writes one transaction at a time and has no such
+        # question to ask: nothing is recorded, and `books_check_is_stale` asks nothing.
+        return AuditEntry.objects.aggregate(newest=Max("id"))["newest"] or 0, []
+    table = connection.ops.quote_name(AuditEntry._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(_AUDIT_NOW.format(table=table), [AuditEntry._meta.db_table])
+        mark, xmax, writers = cursor.fetchone()
+    return mark, sorted(_full_xid(int(xid), int(xmax)) for xid in writers)
+
+
 @transaction.atomic
 def check_books(*, grant: Grant, actor=None) -> BooksCheck:
     """Run the books' check of `grant` (`applications.books.check_grant`) and keep its result.
 
     The breaches are kept in every language of the site, each as the check words them, so
-    the dashboard shows them in its reader's; a check that finds none is run once.
+    the dashboard shows them in its reader's; a check that finds none is run once. What it
+    could not see is kept with it: the newest audit entry it saw and, on PostgreSQL, the
+    changes with audit entries not yet committed (`books_check_is_stale` asks about both).
     """
     began = time.perf_counter()
-    mark = AuditEntry.objects.aggregate(newest=Max("id"))["newest"] or 0
+    mark, in_flight = _audit_now()
     found = [str(breach) for breach in books.check_grant(grant)]
     texts: dict[str, list[str]] = {}
     if found:
@@ -372,6 +433,7 @@ def check_books(*, grant: Grant, actor=None) -> BooksCheck:
         grant=grant,
         checked_at=timezone.now(),
         audit_mark=mark,
+        in_flight=in_flight,
         breaches=texts,
         milliseconds=round((time.perf_counter() - began) * 1000),
         checked_by=actor if getattr(actor, "is_authenticated", False) else None,
@@ -382,7 +444,14 @@ def check_books(*, grant: Grant, actor=None) -> BooksCheck:
         [check],
         update_conflicts=True,
         unique_fields=["grant"],
-        update_fields=["checked_at", "audit_mark", "breaches", "milliseconds", "checked_by"],
+        update_fields=[
+            "checked_at",
+            "audit_mark",
+            "in_flight",
+            "breaches",
+            "milliseconds",
+            "checked_by",
+        ],
     )
     return BooksCheck.objects.get(grant=grant)
 
@@ -391,13 +460,26 @@ def books_check_is_stale(check: BooksCheck | None) -> bool:
     """Whether the kept check may no longer say what the books are.
 
     Stale when a change was made since (every change through the services leaves an audit
-    entry) or when it is older than twice the beat's interval (the beat is not running). A
+    entry), when a change that had written its entry but not committed when the check began
+    has committed since (its entry may be older than the newest the check saw: on
+    PostgreSQL, where such changes are recorded; one rolled back or still open is not), or
+    when it is older than twice the beat's interval (the beat is not running). One query; a
     change made past the services leaves no entry: the beat's next check finds it.
     """
     if check is None:
         return True
-    newest = AuditEntry.objects.aggregate(newest=Max("id"))["newest"] or 0
-    if newest > check.audit_mark:
+    if connection.vendor != "postgresql":
+        # SQLite: nothing is recorded in flight (`_audit_now`); only the newest entry is asked.
+        newest = AuditEntry.objects.aggregate(newest=Max("id"))["newest"] or 0
+        committed = False
+    else:
+        table = connection.ops.quote_name(AuditEntry._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _AUDIT_SINCE.format(table=table), [[str(xid) for xid in check.in_flight]]
+            )
+            newest, committed = cursor.fetchone()
+    if newest > check.audit_mark or committed:
         return True
     return timezone.now() - check.checked_at > timedelta(minutes=2 * books_check_minutes())
 

@@ -100,6 +100,28 @@ def owner_draft(*, call, organisation: Organisation, actor: User, **text):
     return draft
 
 
+def finished_export(*, run, requested_by: User | None = None):
+    """A finished export job of `run` with its CSV file, as the worker leaves one: for the
+    pages that show, poll and serve a job (the worker itself is tested in
+    test_reporting_jobs). Asked for by `requested_by`, or by "test" when None."""
+    from allocations.models import Job, JobStatus
+    from reporting.models import JobKind
+
+    job = Job.objects.create(
+        kind=JobKind.EXPORT,
+        title="Export",
+        grant=run.grant,
+        run=run,
+        status=JobStatus.DONE,
+        progress=100,
+        requested_by=requested_by,
+        requested_by_label=requested_by.get_username() if requested_by else "test",
+        finished_at=timezone.now(),
+    )
+    job.file.save("export.csv", ContentFile(b"organisation;amount\n"))
+    return job
+
+
 def played_on(
     *,
     grant,
@@ -122,12 +144,11 @@ def played_on(
     (`objects`, `invitation`, naming `draft` in the portal and `submitted` on the officials'
     pages), with the run and the requisition.
     """
-    from allocations.models import Job, JobPart, JobStatus, PermittedUse, Unit
+    from allocations.models import JobPart, PermittedUse, Unit
     from allocations.services import compute_grant
     from applications import services
     from applications.invitations import invitation_tokens
     from applications.models import ClaimDisposition
-    from reporting.models import JobKind
 
     today = timezone.localdate()
     uses = list(PermittedUse.objects.filter(agreement=grant.agreement).order_by("pk"))
@@ -176,17 +197,7 @@ def played_on(
     invited = User.objects.create(username="inbjuden@example.invalid", email="x@example.invalid")
     invited.set_unusable_password()
     invited.save()
-    job = Job.objects.create(
-        kind=JobKind.EXPORT,
-        title="Export",
-        grant=grant,
-        run=run,
-        status=JobStatus.DONE,
-        progress=100,
-        requested_by_label="test",
-        finished_at=timezone.now(),
-    )
-    job.file.save("export.csv", ContentFile(b"organisation;amount\n"))
+    job = finished_export(run=run)
     part = JobPart.objects.create(job=job, position=1, label="letter", done=True)
     part.file.save("letter.pdf", ContentFile(b"%PDF-1.7 letter"))
 

@@ -1,8 +1,10 @@
 """The grant dashboard: the budget tree's columns balance, and the charts show the money."""
 
+import threading
 from datetime import date, timedelta
 
 import pytest
+from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -153,3 +155,132 @@ def test_the_dashboard_shows_the_kept_books_check_and_checks_again(import_seed, 
     BooksCheck.objects.all().delete()
     assert tasks.check_books() == Grant.objects.count()
     assert BooksCheck.objects.filter(grant=grant).exists()
+
+
+def test_a_transaction_id_read_from_pg_locks_is_made_whole_near_the_snapshots():
+    """pg_locks gives 32-bit transaction ids; the check keeps full ones (xid8), made from the
+    snapshot's xmax: below and above it, and across a wraparound of the 32 bits."""
+    from reporting.services import _full_xid
+
+    assert _full_xid(825, 826) == 825
+    assert _full_xid(830, 826) == 830  # in flight above the xmax
+    epoch = 2**32
+    assert _full_xid(2**32 - 3, epoch + 10) == epoch - 3
+    assert _full_xid(5, epoch - 3) == epoch + 5
+    assert _full_xid(7, 5 * epoch + 9) == 5 * epoch + 7
+
+
+def _held_open(change, *, commit: bool):
+    """Run `change` on a connection of its own (a thread's) in a transaction it leaves open.
+
+    Returns what the change returned, the transaction's id and the newest audit entry it
+    wrote, and a function that ends the transaction (commits it when `commit`) and waits."""
+    from django.db import connection, transaction
+
+    written, end = threading.Event(), threading.Event()
+    result: dict = {}
+
+    def work():
+        try:
+            with transaction.atomic():
+                result["value"] = change()
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_current_xact_id()::text")
+                    result["xid"] = int(cursor.fetchone()[0])
+                result["entry"] = AuditEntry.objects.order_by("-id").first().pk
+                written.set()
+                assert end.wait(30)
+                transaction.set_rollback(not commit)
+        except BaseException as error:  # given to the test to raise
+            result["error"] = error
+            written.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    assert written.wait(30)
+    assert "error" not in result, result.get("error")
+
+    def finish():
+        end.set()
+        thread.join(30)
+        assert not thread.is_alive()
+        assert "error" not in result, result.get("error")
+
+    return result, finish
+
+
+def test_a_change_that_commits_after_the_kept_check_read_the_books_makes_it_stale(
+    transactional_db, import_seed
+):
+    """A change through the services that took its audit entry before the newest the check
+    saw but had not committed when the check read the books is not in the kept check: the
+    newest entry does not move when it commits, yet the check is stale from then on and is
+    made again; a change rolled back leaves it current. The change runs on a connection of
+    its own and waits in its transaction, as another request's would."""
+    from django.db import connection, transaction
+
+    from allocations import audit
+    from reporting import services
+
+    grant = import_seed(SEED_003)
+    other = import_seed(SEED_000)
+    other_run = compute_grant(grant_id=other.pk)
+    first = services.check_books(grant=grant)
+    assert first.balanced
+    assert first.in_flight == []
+
+    def compute_and_break():
+        """The grant computed, through the service, then one of its pots changed past the
+        services (so that a check which sees this change says so)."""
+        run = compute_grant(grant_id=grant.pk)
+        PotResult.objects.filter(run=run, pot__slug="grundstod-sdf").update(allocated=5_400_000)
+        return run
+
+    # Another change takes its transaction id first, this one its audit entry first, and the
+    # other commits a newer entry: the check's snapshot, whose xmax is one past the other's id,
+    # does not list this one among the transactions in flight. (The other writes its entry
+    # without a savepoint: a service's would take a newer transaction id for it.)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id()")
+        change, commit = _held_open(compute_and_break, commit=True)
+        audit.log("grant.noted", other, grant=other, actor_label="test")
+    check = services.check_books(grant=grant)
+    assert change["entry"] < check.audit_mark  # the race: older than the newest it saw
+    assert change["xid"] in check.in_flight
+    assert check.balanced  # the change is not seen
+    assert not services.books_check_is_stale(check)  # still open
+    assert services.current_books_check(grant).checked_at == check.checked_at
+
+    commit()
+    assert AuditEntry.objects.order_by("-id").first().pk == check.audit_mark  # did not move
+    assert services.books_check_is_stale(check)
+    again = services.current_books_check(grant)
+    assert again.checked_at > check.checked_at
+    assert not again.balanced  # it sees the change now
+    assert any("Utveckling av den nära vården" in text for text in again.texts("sv"))
+    assert change["xid"] not in again.in_flight
+    assert not services.books_check_is_stale(again)
+
+    # Put right past the services and checked; then a change that is rolled back.
+    run = change["value"]
+    rows = run.rows.filter(pot__slug="grundstod-sdf").aggregate(total=Sum("amount"))["total"]
+    PotResult.objects.filter(run=run, pot__slug="grundstod-sdf").update(allocated=rows)
+    assert services.check_books(grant=grant).balanced
+    change, rollback = _held_open(
+        lambda: decide(run_id=run.pk, decided_on=date(2023, 5, 25), decided_by="Äldrenämnden"),
+        commit=False,
+    )
+    decide(run_id=other_run.pk, decided_on=date(2020, 4, 1), decided_by="Nämnden")
+    check = services.check_books(grant=grant)
+    assert change["entry"] < check.audit_mark
+    assert change["xid"] in check.in_flight
+    rollback()
+    assert not services.books_check_is_stale(check)
+    kept = services.current_books_check(grant)
+    assert kept.checked_at == check.checked_at
+    assert kept.balanced
+    run.refresh_from_db()
+    assert run.decided_on is None

@@ -7,17 +7,15 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from allocations.models import Job, JobStatus, Organisation
 from allocations.services import compute_grant
 from reporting.models import JobKind
 
 from .conftest import SEED_003
-from .factories import official_user, provider_user, signed_in
+from .factories import finished_export, official_user, provider_user, signed_in
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -160,18 +158,7 @@ def area_pages(import_seed, tmp_path, settings):
     official = official_user("o")
     provider = provider_user(Organisation.objects.order_by("pk").first(), "p")
     admin = User.objects.create_superuser("admin", "admin@example.invalid", "x")
-    job = Job.objects.create(
-        kind=JobKind.EXPORT,
-        title="Export",
-        grant=grant,
-        run=run,
-        status=JobStatus.DONE,
-        progress=100,
-        requested_by=official,
-        requested_by_label="o",
-        finished_at=timezone.now(),
-    )
-    job.file.save("export.csv", ContentFile(b"organisation;amount\n"))
+    job = finished_export(run=run, requested_by=official)
     running = Job.objects.create(
         kind=JobKind.EXPORT,
         title="Export",
