@@ -186,9 +186,9 @@ def offered_units(
                 ApplicationStatus.SUBMITTED,
                 ApplicationStatus.APPROVED,
             ),
-            grant_unit__in=grant_units,
+            grant_unit_id__in=[gu.pk for gu in grant_units],
         )
-        .exclude(application=app)
+        .exclude(application_id=app.pk)
         # The model's order without its joins: every application to one pot is of its grant.
         # Where two name a unit, the later one's slug is shown, as before.
         .order_by("application__position", "application_id", "position")
