@@ -114,7 +114,8 @@ def takes_new_units(grant: Grant) -> bool:
     alone: a pot that divides among all of the grant's units would otherwise
     count a unit that no official has looked at.
     """
-    for model in grant.pots.exclude(model=None).values_list("model", flat=True):
+    # Unordered: the pots' own ordering would join the grant and its agreement for nothing.
+    for model in grant.pots.exclude(model=None).order_by().values_list("model", flat=True):
         if (model or {}).get("type") in services.UNIT_BASED and not model.get(
             "applicants_only", True
         ):
@@ -124,13 +125,15 @@ def takes_new_units(grant: Grant) -> bool:
 
 def units_new_to_grant(app: Application) -> list[Unit]:
     """The applicant's registered units that its grant does not know yet."""
-    if not takes_new_units(app.grant):
-        return []
-    return list(
+    units = list(
         Unit.objects.filter(organisation_id=app.organisation_id)
         .exclude(grant_figures__grant_id=app.grant_id)
         .order_by("name", "id")
     )
+    # Most applicants have none: then the grant's pots need not be read.
+    if units and not takes_new_units(app.grant):
+        return []
+    return units
 
 
 def unconfirmed_grant_units(grant_units: list[GrantUnit] | list[int]) -> set[int]:
@@ -183,9 +186,12 @@ def offered_units(
                 ApplicationStatus.SUBMITTED,
                 ApplicationStatus.APPROVED,
             ),
-            grant_unit__in=grant_units,
+            grant_unit_id__in=[gu.pk for gu in grant_units],
         )
-        .exclude(application=app)
+        .exclude(application_id=app.pk)
+        # The model's order without its joins: every application to one pot is of its grant.
+        # Where two name a unit, the later one's slug is shown, as before.
+        .order_by("application__position", "application_id", "position")
         .values_list("grant_unit_id", "application__slug")
     )
     offered, unavailable = [], []

@@ -21,6 +21,7 @@ from stimulans.uploads import UploadField
 
 from ..models import (
     ApplicationStatus,
+    ApplicationUse,
     PaymentMethod,
     RequisitionStatus,
 )
@@ -296,7 +297,14 @@ class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
     def _initial(app, links) -> dict:
         return {
             "units": [str(pk) for pk in links],
-            "uses": [str(pk) for pk in app.uses.values_list("pk", flat=True)],
+            # From the link table alone, unordered: the uses' (and the links') own ordering
+            # would join their agreement (or the application's grant) for nothing.
+            "uses": [
+                str(pk)
+                for pk in ApplicationUse.objects.filter(application_id=app.pk)
+                .order_by()
+                .values_list("use_id", flat=True)
+            ],
             "intended_use": app.intended_use,
             "contact_name": app.contact_name,
             "contact_email": app.contact_email,

@@ -13,7 +13,7 @@ from datetime import date
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
-from django.db.models import F, Q, QuerySet, prefetch_related_objects
+from django.db.models import F, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -42,6 +42,7 @@ from ..forms.portal import (
 from ..models import (
     Application,
     ApplicationStatus,
+    ApplicationUnit,
     Call,
     RepaymentClaim,
     ReportStatus,
@@ -530,8 +531,11 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("portal:application", pk=app.pk)
     unit_based = app.pot.model_type in services.UNIT_BASED
     grant_units, new_units = [], []
-    # The application's units, read once for the offer below and the form.
-    prefetch_related_objects([app], "applicationunit_set")
+    # The application's units, read once for the offer below and the form; in their order
+    # within the application, without the model's joins to order the applications.
+    prefetch_related_objects(
+        [app], Prefetch("applicationunit_set", ApplicationUnit.objects.order_by("position"))
+    )
     if unit_based:
         # Only the applicant's own units of this grant can be chosen, and its registered
         # units that are new in the grant (see `applications.units`).
@@ -551,7 +555,12 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
         new_units=new_units,
         unavailable=unavailable,
         unconfirmed=unconfirmed_grant_units(grant_units),
-        uses=list(PermittedUse.objects.filter(agreement_id=app.grant.agreement_id)),
+        # The model's order within the one agreement, without joining it.
+        uses=list(
+            PermittedUse.objects.filter(agreement_id=app.grant.agreement_id).order_by(
+                "position", "id"
+            )
+        ),
         needs_amount=app.pot.model_type == "approved_amounts",
     )
     if request.method == "POST" and form.is_valid():
