@@ -68,9 +68,27 @@ def _today() -> date:
     return timezone.localdate()
 
 
-def _page(request: HttpRequest, items, *, param: str = "page", per_page: int = PER_PAGE) -> Page:
-    """One page of a list; the links keep the other query parameters (filters, other lists)."""
-    page = Paginator(items, per_page).get_page(request.GET.get(param))
+def _page(
+    request: HttpRequest,
+    items,
+    *,
+    param: str = "page",
+    per_page: int = PER_PAGE,
+    first_page_first: bool = False,
+) -> Page:
+    """One page of a list; the links keep the other query parameters (filters, other lists).
+
+    `first_page_first`: the first page (as most visits see it) is read before the list is
+    counted; one that is not full is the whole list, and the database need not count it.
+    """
+    paginator = Paginator(items, per_page)
+    if first_page_first and request.GET.get(param) in (None, "", "1"):
+        rows = list(items[:per_page])
+        if len(rows) < per_page:
+            paginator.count = len(rows)
+        page = Page(rows, 1, paginator)
+    else:
+        page = paginator.get_page(request.GET.get(param))
 
     def url(number: int) -> str:
         query = request.GET.copy()
@@ -87,11 +105,11 @@ def _organisations(user) -> QuerySet[Organisation]:
 
 
 def _own_applications(user) -> QuerySet[Application]:
-    return permissions.applications_for(user).filter(organisation_id__in=organisation_ids(user))
+    return permissions.own_applications(user)
 
 
 def _own_requisitions(user) -> QuerySet[Requisition]:
-    return permissions.requisitions_for(user).filter(organisation_id__in=organisation_ids(user))
+    return permissions.own_requisitions(user)
 
 
 def _open_calls(user, today: date) -> QuerySet[Call]:
@@ -282,10 +300,18 @@ def start(request: HttpRequest) -> HttpResponse:
         ),
         "calls": _page(request, list(_open_calls(user, today)), param="cp", per_page=PREVIEW),
         "applications": _page(
-            request, applications.order_by("-created_at", "-id"), param="ap", per_page=PREVIEW
+            request,
+            applications.order_by("-created_at", "-id"),
+            param="ap",
+            per_page=PREVIEW,
+            first_page_first=True,
         ),
         "decisions": _page(
-            request, decisions.order_by("-run__decided_on", "-id"), param="dp", per_page=PREVIEW
+            request,
+            decisions.order_by("-run__decided_on", "-id"),
+            param="dp",
+            per_page=PREVIEW,
+            first_page_first=True,
         ),
     }
     return render(request, "applications/portal/start.html", context)
