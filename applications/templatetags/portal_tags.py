@@ -19,7 +19,7 @@ from django.utils.translation import gettext
 
 from allocations.templatetags.money import digits, kronor
 
-from ..models import RequisitionStatus
+from ..models import RequisitionStatus, application_status_label
 
 register = template.Library()
 
@@ -73,18 +73,20 @@ def _day(value) -> str:
 
 @register.simple_tag
 def application_rows(applications) -> SafeString:
-    """The rows of `_application_table.html`."""
+    """The rows of `_application_table.html`: applications as values
+    (`applications.views.portal._application_table`)."""
     link = _link("portal:application")
     rows = []
     for app in applications:
-        applied_to = app.call.title if app.call else app.pot.name
+        applied_to = app["call__title"] if app["call__title"] is not None else app["pot__name"]
+        label = application_status_label(app["status"], granted=app["granted"])
         rows.append(
-            f'<tr><td><a href="{link.format(pk=app.pk)}">{_escaped(app.slug)}</a></td>'
+            f'<tr><td><a href="{link.format(pk=app["pk"])}">{_escaped(app["slug"])}</a></td>'
             f"<td>{_escaped(applied_to)}"
-            f'<div class="small text-body-secondary">{_escaped(app.grant.title)}</div></td>'
-            f"<td>{_escaped(app.organisation.name)}</td>"
-            f"<td>{status_badge(app.status, app.status_label)}</td>"
-            f'<td class="text-nowrap">{_day(app.submitted_at)}</td></tr>'
+            f'<div class="small text-body-secondary">{_escaped(app["grant__title"])}</div></td>'
+            f"<td>{_escaped(app['organisation__name'])}</td>"
+            f"<td>{status_badge(app['status'], label)}</td>"
+            f'<td class="text-nowrap">{_day(app["submitted_at"])}</td></tr>'
         )
     return mark_safe("".join(rows))
 

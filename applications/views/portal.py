@@ -75,20 +75,27 @@ def _page(
     param: str = "page",
     per_page: int = PER_PAGE,
     first_page_first: bool = False,
+    counted: QuerySet | None = None,
 ) -> Page:
     """One page of a list; the links keep the other query parameters (filters, other lists).
 
     `first_page_first`: the first page (as most visits see it) is read before the list is
     counted; one that is not full is the whole list, and the database need not count it.
+    `counted`: the same rows as `items` without the joins that only its columns need.
     """
     paginator = Paginator(items, per_page)
-    if first_page_first and request.GET.get(param) in (None, "", "1"):
+    number = request.GET.get(param)
+    if first_page_first and number in (None, "", "1"):
         rows = list(items[:per_page])
         if len(rows) < per_page:
             paginator.count = len(rows)
+        elif counted is not None:
+            paginator.count = counted.count()
         page = Page(rows, 1, paginator)
     else:
-        page = paginator.get_page(request.GET.get(param))
+        if counted is not None:
+            paginator.count = counted.count()
+        page = paginator.get_page(number)
 
     def url(number: int) -> str:
         query = request.GET.copy()
@@ -113,22 +120,25 @@ def _own_requisitions(user) -> QuerySet[Requisition]:
 
 
 def _open_calls(user, today: date) -> QuerySet[Call]:
+    """The calls open today, as values: what the start page shows of them."""
     return (
         permissions.calls_for(user)
         .filter(opens_on__lte=today, closes_on__gte=today)
-        .select_related("pot__grant")
-        .only("title", "closes_on", "pot__name", "pot__grant__title")
         .order_by("closes_on", "id")
+        .values("pk", "title", "closes_on", "pot__name", "pot__grant__title")
     )
 
 
 # What the tables of applications and decisions show (`_application_table.html`,
 # `_decision_table.html`), and no more: the related rows' other columns (a pot's model, a
-# grant's texts) are neither read from the database nor decoded for every row.
+# grant's texts) are neither read from the database nor decoded for every row. The
+# applications (`with_granted`) as values: no model instances, and a cheaper query to build.
 def _application_table(qs: QuerySet[Application]) -> QuerySet[Application]:
-    return qs.select_related("call", "pot", "grant", "organisation").only(
+    return qs.values(
+        "pk",
         "slug",
         "status",
+        "granted",
         "submitted_at",
         "call__title",
         "pot__name",
@@ -280,7 +290,6 @@ def _tasks(
 def start(request: HttpRequest) -> HttpResponse:
     user, today = request.user, _today()
     own_applications, own_requisitions = _own_applications(user), _own_requisitions(user)
-    applications = _application_table(with_granted(own_applications))
     decisions = _decision_table(own_requisitions)
     context = {
         "today": today,
@@ -301,10 +310,11 @@ def start(request: HttpRequest) -> HttpResponse:
         "calls": _page(request, list(_open_calls(user, today)), param="cp", per_page=PREVIEW),
         "applications": _page(
             request,
-            applications.order_by("-created_at", "-id"),
+            _application_table(with_granted(own_applications)).order_by("-created_at", "-id"),
             param="ap",
             per_page=PREVIEW,
             first_page_first=True,
+            counted=own_applications,
         ),
         "decisions": _page(
             request,
@@ -362,7 +372,7 @@ def calls(request: HttpRequest) -> HttpResponse:
 def applications(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = ApplicationFilterForm(request.GET, organisations=_organisations(user))
-    qs = _application_table(with_granted(_own_applications(user)))
+    qs = _own_applications(user)
     if form.value("organisation"):
         qs = qs.filter(organisation_id=form.value("organisation"))
     if form.value("status"):
@@ -375,11 +385,11 @@ def applications(request: HttpRequest) -> HttpResponse:
             | Q(grant__title__icontains=q)
             | Q(call__title__icontains=q)
         )
-    qs = qs.order_by("-created_at", "-id")
+    table = _application_table(with_granted(qs)).order_by("-created_at", "-id")
     return render(
         request,
         "applications/portal/applications.html",
-        {"form": form, "applications": _page(request, qs)},
+        {"form": form, "applications": _page(request, table, counted=qs)},
     )
 
 
