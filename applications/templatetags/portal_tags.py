@@ -76,16 +76,19 @@ def application_rows(applications) -> SafeString:
     """The rows of `_application_table.html`: applications as values
     (`applications.views.portal._application_table`)."""
     link = _link("portal:application")
+    labels: dict[tuple[str, bool], str] = {}  # translated once per status
     rows = []
     for app in applications:
         applied_to = app["call__title"] if app["call__title"] is not None else app["pot__name"]
-        label = application_status_label(app["status"], granted=app["granted"])
+        status = (app["status"], app["granted"])
+        if status not in labels:
+            labels[status] = application_status_label(status[0], granted=status[1])
         rows.append(
             f'<tr><td><a href="{link.format(pk=app["pk"])}">{_escaped(app["slug"])}</a></td>'
             f"<td>{_escaped(applied_to)}"
             f'<div class="small text-body-secondary">{_escaped(app["grant__title"])}</div></td>'
             f"<td>{_escaped(app['organisation__name'])}</td>"
-            f"<td>{status_badge(app['status'], label)}</td>"
+            f"<td>{status_badge(app['status'], labels[status])}</td>"
             f'<td class="text-nowrap">{_day(app["submitted_at"])}</td></tr>'
         )
     return mark_safe("".join(rows))

@@ -202,8 +202,9 @@ def _tasks(
         reqs = reqs.filter(organisation_id=organisation)
     tasks: list[Task] = []
     if kind in (None, "application"):
+        # (The call's closing day leaves out the drafts without a call.)
         drafts = apps.filter(
-            status=ApplicationStatus.DRAFT, call__isnull=False, call__closes_on__gte=today
+            status=ApplicationStatus.DRAFT, call__closes_on__gte=today
         ).values_list(
             "pk", "call__closes_on", "call__title", "organisation__name", "requested_amount"
         )
@@ -297,7 +298,7 @@ def start(request: HttpRequest) -> HttpResponse:
         # pager counts them in Python instead of asking the database.
         "organisations": _page(
             request,
-            list(_organisations(user).only("name", "org_number")),
+            list(_organisations(user).values("name", "org_number")),
             param="op",
             per_page=PREVIEW,
         ),
