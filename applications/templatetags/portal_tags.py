@@ -102,7 +102,7 @@ def decision_rows(decisions) -> SafeString:
     rows = []
     for req in decisions:
         run = req.run
-        again = f" · {_escaped(run.title)}" if run.redistributes_id else ""
+        again = f" · {_escaped(run.title())}" if run.redistributes_id else ""
         rows.append(
             f'<tr><td class="text-nowrap">{_day(run.decided_on)}</td>'
             f'<td><a href="{link.format(pk=req.pk)}">{_escaped(req.pot.name)}</a>'
