@@ -96,21 +96,22 @@ def application_rows(applications) -> SafeString:
 
 @register.simple_tag
 def decision_rows(decisions) -> SafeString:
-    """The rows of `_decision_table.html`."""
+    """The rows of `_decision_table.html`: requisitions as values
+    (`applications.views.portal._decision_page`)."""
     link = _link("portal:requisition")
     statuses = dict(RequisitionStatus.choices)  # as get_status_display() gives them
     rows = []
     for req in decisions:
-        run = req.run
-        again = f" · {_escaped(run.title())}" if run.redistributes_id else ""
+        again = f" · {_escaped(req['round'])}" if req["round"] else ""
         rows.append(
-            f'<tr><td class="text-nowrap">{_day(run.decided_on)}</td>'
-            f'<td><a href="{link.format(pk=req.pk)}">{_escaped(req.pot.name)}</a>'
-            f'<div class="small text-body-secondary">{_escaped(run.grant.title)}{again}</div></td>'
-            f"<td>{_escaped(req.organisation.name)}</td>"
-            f'<td class="text-end text-nowrap">{_escaped(kronor(req.amount))}</td>'
-            f"<td>{status_badge(req.status, statuses.get(req.status, req.status))}</td>"
-            f'<td class="text-nowrap">{_day(req.due_on)}</td></tr>'
+            f'<tr><td class="text-nowrap">{_day(req["run__decided_on"])}</td>'
+            f'<td><a href="{link.format(pk=req["pk"])}">{_escaped(req["pot__name"])}</a>'
+            f'<div class="small text-body-secondary">{_escaped(req["run__grant__title"])}'
+            f"{again}</div></td>"
+            f"<td>{_escaped(req['organisation__name'])}</td>"
+            f'<td class="text-end text-nowrap">{_escaped(kronor(req["amount"]))}</td>'
+            f"<td>{status_badge(req['status'], statuses.get(req['status'], req['status']))}</td>"
+            f'<td class="text-nowrap">{_day(req["due_on"])}</td></tr>'
         )
     return mark_safe("".join(rows))
 

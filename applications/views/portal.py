@@ -21,7 +21,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from allocations.models import AuditEntry, GrantUnit, Organisation, PermittedUse, PotResult
+from allocations.models import (
+    AllocationRun,
+    AuditEntry,
+    GrantUnit,
+    Organisation,
+    PermittedUse,
+    PotResult,
+)
 from allocations.wording import reason_text, rule_text, unit_type_label
 from stimulans import uploads
 
@@ -131,8 +138,8 @@ def _open_calls(user, today: date) -> QuerySet[Call]:
 
 # What the tables of applications and decisions show (`_application_table.html`,
 # `_decision_table.html`), and no more: the related rows' other columns (a pot's model, a
-# grant's texts) are neither read from the database nor decoded for every row. The
-# applications (`with_granted`) as values: no model instances, and a cheaper query to build.
+# grant's texts) are neither read from the database nor decoded for every row. As values:
+# no model instances, and a cheaper query to build than one selecting related rows.
 def _application_table(qs: QuerySet[Application]) -> QuerySet[Application]:
     return qs.values(
         "pk",
@@ -147,18 +154,31 @@ def _application_table(qs: QuerySet[Application]) -> QuerySet[Application]:
     )
 
 
-def _decision_table(qs: QuerySet[Requisition]) -> QuerySet[Requisition]:
-    return qs.select_related("run__grant", "pot", "organisation").only(
+def _decision_page(request: HttpRequest, qs: QuerySet[Requisition], **options) -> Page:
+    """A page of the decisions table: the requisitions as values, newest decision first, each
+    with `round`: the title of the redistribution round that decided it ("" for an allocation)."""
+    table = qs.order_by("-run__decided_on", "-id").values(
+        "pk",
         "amount",
         "status",
         "due_on",
+        "run_id",
         "run__decided_on",
-        "run__number",
         "run__redistributes",
         "run__grant__title",
         "pot__name",
         "organisation__name",
     )
+    found = _page(request, table, counted=qs, **options)
+    # A round is named by its place among the pot's rounds: read for the rounds' rows only.
+    round_ids = {row["run_id"] for row in found if row["run__redistributes"] is not None}
+    titles = {}
+    if round_ids:
+        rounds = AllocationRun.objects.filter(pk__in=round_ids).select_related("redistributes")
+        titles = {run.pk: run.title() for run in rounds}
+    for row in found:
+        row["round"] = titles.get(row["run_id"], "")
+    return found
 
 
 # ---------------------------------------------------------------- what to do next
@@ -291,7 +311,6 @@ def _tasks(
 def start(request: HttpRequest) -> HttpResponse:
     user, today = request.user, _today()
     own_applications, own_requisitions = _own_applications(user), _own_requisitions(user)
-    decisions = _decision_table(own_requisitions)
     context = {
         "today": today,
         # A provider's organisations and the calls open today are a handful: read whole, the
@@ -317,12 +336,8 @@ def start(request: HttpRequest) -> HttpResponse:
             first_page_first=True,
             counted=own_applications,
         ),
-        "decisions": _page(
-            request,
-            decisions.order_by("-run__decided_on", "-id"),
-            param="dp",
-            per_page=PREVIEW,
-            first_page_first=True,
+        "decisions": _decision_page(
+            request, own_requisitions, param="dp", per_page=PREVIEW, first_page_first=True
         ),
     }
     return render(request, "applications/portal/start.html", context)
@@ -398,7 +413,7 @@ def applications(request: HttpRequest) -> HttpResponse:
 def decisions(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = DecisionFilterForm(request.GET, organisations=_organisations(user))
-    qs = _decision_table(_own_requisitions(user))
+    qs = _own_requisitions(user)
     if form.value("organisation"):
         qs = qs.filter(organisation_id=form.value("organisation"))
     if form.value("status"):
@@ -406,11 +421,10 @@ def decisions(request: HttpRequest) -> HttpResponse:
     q = form.value("q")
     if q:
         qs = qs.filter(Q(pot__name__icontains=q) | Q(run__grant__title__icontains=q))
-    qs = qs.order_by("-run__decided_on", "-id")
     return render(
         request,
         "applications/portal/decisions.html",
-        {"form": form, "decisions": _page(request, qs)},
+        {"form": form, "decisions": _decision_page(request, qs)},
     )
 
 
