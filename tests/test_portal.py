@@ -306,6 +306,7 @@ def test_start_page_counts_a_preview_only_when_its_first_page_is_full(seed000, o
     html, counts = start()
     assert counts == []  # both first pages hold the whole list
     assert "Page 1 of" not in html
+    assert "Repay unused money" not in html  # a requisition without a claim asks for nothing
     assert all(app.slug in html for app in own)
     Application.objects.bulk_create(
         Application(
