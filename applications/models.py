@@ -151,6 +151,14 @@ class ApplicationStatus(models.TextChoices):
 _APPLICATION_STATUS_LABELS = dict(ApplicationStatus.choices)
 
 
+def application_status_label(status: str, *, granted: bool) -> str:
+    """`Application.status_label`, for an application read as values."""
+    if status == ApplicationStatus.APPROVED and granted:
+        return str(_("granted"))
+    # As get_status_display() gives it, without building the choices' dict on every call.
+    return str(_APPLICATION_STATUS_LABELS.get(status, status))
+
+
 def with_granted(applications):
     """The applications, each with `granted`: whether a decided run gives its organisation
     money from its pot (then its status reads "granted")."""
@@ -266,10 +274,7 @@ class Application(models.Model):
     def status_label(self) -> str:
         """The status in words: a recommended application reads "granted" once a decided run
         gives the money (`with_granted`, or `granted` set by the view), never before."""
-        if self.status == ApplicationStatus.APPROVED and getattr(self, "granted", False):
-            return str(_("granted"))
-        # As get_status_display() gives it, without building the choices' dict on every call.
-        return str(_APPLICATION_STATUS_LABELS.get(self.status, self.status))
+        return application_status_label(self.status, granted=getattr(self, "granted", False))
 
     def is_granted(self) -> bool:
         return (

@@ -206,6 +206,19 @@ def requisitions_for(user) -> QuerySet[Requisition]:
     return qs.filter(organisation_id__in=organisation_ids(user))
 
 
+# The portal's lists: what the two helpers above give anyone, official or not, narrowed to the
+# organisations the user acts for. Whether the user is an official changes nothing there, so
+# these need not load the user's permissions.
+def own_applications(user) -> QuerySet[Application]:
+    return Application.objects.filter(organisation_id__in=organisation_ids(user))
+
+
+def own_requisitions(user) -> QuerySet[Requisition]:
+    return Requisition.objects.filter(
+        run__decided_on__isnull=False, organisation_id__in=organisation_ids(user)
+    )
+
+
 def units_for(user) -> QuerySet[Unit]:
     qs = Unit.objects.all()
     if is_official(user):
@@ -214,7 +227,8 @@ def units_for(user) -> QuerySet[Unit]:
 
 
 def calls_for(user) -> QuerySet[Call]:
-    if is_official(user) or is_provider(user):
+    # A provider's organisations are read already; an official's permissions maybe not.
+    if is_provider(user) or is_official(user):
         return Call.objects.all()
     return Call.objects.none()
 

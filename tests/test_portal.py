@@ -289,6 +289,50 @@ def test_start_page_and_lists_make_as_many_queries_for_1000_rows_as_for_10(seed0
     assert "Page 7 of" in html
 
 
+def test_start_page_counts_a_preview_only_when_its_first_page_is_full(seed000, official):
+    grant, pot, call = seed000
+    org = Organisation.objects.get(slug="omsorg-norr-ab")
+    user = provider(org, "norr")
+    decide(grant, official)
+    client = browser(user)
+
+    def start(**params) -> tuple[str, list[str]]:
+        with CaptureQueriesContext(connection) as queries:
+            html = client.get(reverse("portal:start"), params).content.decode()
+        return html, [q["sql"] for q in queries if "COUNT(" in q["sql"]]
+
+    own = Application.objects.filter(organisation=org)
+    assert 0 < own.count() < 10
+    html, counts = start()
+    assert counts == []  # both first pages hold the whole list
+    assert "Page 1 of" not in html
+    assert "Repay unused money" not in html  # a requisition without a claim asks for nothing
+    assert all(app.slug in html for app in own)
+    Application.objects.bulk_create(
+        Application(
+            grant=grant,
+            pot=pot,
+            call=call,
+            slug=f"more-{n:02d}",
+            organisation=org,
+            status=ApplicationStatus.DRAFT,
+            position=100 + n,
+        )
+        for n in range(15 - own.count())
+    )
+    html, counts = start()
+    assert len(counts) == 1  # the applications' full first page, counted without the joins
+    assert " JOIN " not in counts[0]
+    assert "Page 1 of 2" in html
+    assert "?ap=2" in html
+    row = '<tr><td><a href="/portal/ansokningar/'  # a row of the applications' table
+    assert html.count(row) == 10
+    assert start(ap="1")[0].count(row) == 10
+    html = start(ap="2")[0]
+    assert "Page 2 of 2" in html
+    assert html.count(row) == 5
+
+
 # ---------------------------------------------------------------- call page
 
 

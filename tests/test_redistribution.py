@@ -9,11 +9,13 @@ import zipfile
 from datetime import date
 
 import pytest
+from django.contrib.auth.models import User
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 from django.utils import translation
+from django.utils.html import escape
 from pypdf import PdfReader
 
 from allocations import engine, grantfile
@@ -33,7 +35,7 @@ from applications.models import ClaimDisposition, RepaymentClaim, Requisition
 from reporting import pdf
 
 from .conftest import SEED_000, fit_agreement, seed_data
-from .factories import official_user, provider_user
+from .factories import official_user, provider_user, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -253,6 +255,11 @@ def test_the_official_chooses_previews_and_decides_a_redistribution(
     run.refresh_from_db()
     assert run.allocated() == 8_209_071
     assert list(services.waiting_claims(round_.redistributes)) == []
+    # The recipient's portal lists the round's decision as what it is.
+    portal = signed_in(User.objects.get(username="mottagare"))
+    for page in ("portal:start", "portal:decisions"):
+        shown = text(portal.get(reverse(page)))
+        assert f" · {escape(f'Redistribution 1 of money repaid from {pot.name}')}<" in shown
 
 
 def test_a_redistribution_rounds_letters_say_what_they_are(

@@ -19,7 +19,7 @@ from django.utils.translation import gettext
 
 from allocations.templatetags.money import digits, kronor
 
-from ..models import RequisitionStatus
+from ..models import RequisitionStatus, application_status_label
 
 register = template.Library()
 
@@ -73,39 +73,45 @@ def _day(value) -> str:
 
 @register.simple_tag
 def application_rows(applications) -> SafeString:
-    """The rows of `_application_table.html`."""
+    """The rows of `_application_table.html`: applications as values
+    (`applications.views.portal._application_table`)."""
     link = _link("portal:application")
+    labels: dict[tuple[str, bool], str] = {}  # translated once per status
     rows = []
     for app in applications:
-        applied_to = app.call.title if app.call else app.pot.name
+        applied_to = app["call__title"] if app["call__title"] is not None else app["pot__name"]
+        status = (app["status"], app["granted"])
+        if status not in labels:
+            labels[status] = application_status_label(status[0], granted=status[1])
         rows.append(
-            f'<tr><td><a href="{link.format(pk=app.pk)}">{_escaped(app.slug)}</a></td>'
+            f'<tr><td><a href="{link.format(pk=app["pk"])}">{_escaped(app["slug"])}</a></td>'
             f"<td>{_escaped(applied_to)}"
-            f'<div class="small text-body-secondary">{_escaped(app.grant.title)}</div></td>'
-            f"<td>{_escaped(app.organisation.name)}</td>"
-            f"<td>{status_badge(app.status, app.status_label)}</td>"
-            f'<td class="text-nowrap">{_day(app.submitted_at)}</td></tr>'
+            f'<div class="small text-body-secondary">{_escaped(app["grant__title"])}</div></td>'
+            f"<td>{_escaped(app['organisation__name'])}</td>"
+            f"<td>{status_badge(app['status'], labels[status])}</td>"
+            f'<td class="text-nowrap">{_day(app["submitted_at"])}</td></tr>'
         )
     return mark_safe("".join(rows))
 
 
 @register.simple_tag
 def decision_rows(decisions) -> SafeString:
-    """The rows of `_decision_table.html`."""
+    """The rows of `_decision_table.html`: requisitions as values
+    (`applications.views.portal._decision_page`)."""
     link = _link("portal:requisition")
     statuses = dict(RequisitionStatus.choices)  # as get_status_display() gives them
     rows = []
     for req in decisions:
-        run = req.run
-        again = f" · {_escaped(run.title)}" if run.redistributes_id else ""
+        again = f" · {_escaped(req['round'])}" if req["round"] else ""
         rows.append(
-            f'<tr><td class="text-nowrap">{_day(run.decided_on)}</td>'
-            f'<td><a href="{link.format(pk=req.pk)}">{_escaped(req.pot.name)}</a>'
-            f'<div class="small text-body-secondary">{_escaped(run.grant.title)}{again}</div></td>'
-            f"<td>{_escaped(req.organisation.name)}</td>"
-            f'<td class="text-end text-nowrap">{_escaped(kronor(req.amount))}</td>'
-            f"<td>{status_badge(req.status, statuses.get(req.status, req.status))}</td>"
-            f'<td class="text-nowrap">{_day(req.due_on)}</td></tr>'
+            f'<tr><td class="text-nowrap">{_day(req["run__decided_on"])}</td>'
+            f'<td><a href="{link.format(pk=req["pk"])}">{_escaped(req["pot__name"])}</a>'
+            f'<div class="small text-body-secondary">{_escaped(req["run__grant__title"])}'
+            f"{again}</div></td>"
+            f"<td>{_escaped(req['organisation__name'])}</td>"
+            f'<td class="text-end text-nowrap">{_escaped(kronor(req["amount"]))}</td>'
+            f"<td>{status_badge(req['status'], statuses.get(req['status'], req['status']))}</td>"
+            f'<td class="text-nowrap">{_day(req["due_on"])}</td></tr>'
         )
     return mark_safe("".join(rows))
 
