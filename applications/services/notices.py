@@ -62,7 +62,6 @@ def record_notice(
     return notice
 
 
-@transaction.atomic
 def record_notices(
     *, kind: str, items: Iterable[NoticeTo | tuple], step: str = ""
 ) -> list[Notice | None]:
@@ -77,7 +76,16 @@ def record_notices(
     notices: list[Notice | None] = [None] * len(items)
     told = [i for i, item in enumerate(items) if item.recipients]
     if not told:
-        return notices
+        return notices  # nothing to write: no transaction (nor a savepoint in the caller's)
+    # In the step's transaction when there is one, without a savepoint of its own (two round
+    # trips per step): an error here fails the step, which then records no notice either.
+    with transaction.atomic(savepoint=False):
+        return _record(kind, items, notices, told, step)
+
+
+def _record(
+    kind: str, items: list[NoticeTo], notices: list[Notice | None], told: list[int], step: str
+) -> list[Notice | None]:
     types: dict[type, ContentType] = {}
     targets = []
     for i in told:
