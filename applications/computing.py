@@ -12,37 +12,42 @@ from allocations import engine
 from allocations.models import Grant
 from allocations.services import Applicants
 
-from .models import Application, ApplicationUnit
+from .models import Application
 
 
 def applicants(grant: Grant, unit_slugs: Mapping[int, str]) -> Applicants:
-    """Every application to the grant, with its units, in the engine's terms, in two queries.
+    """Every application to the grant, with its units, in the engine's terms, in one query:
+    a row per application and unit (one with no unit for an application naming none).
 
     Fetched whole, not through a server-side cursor: a cursor costs a DECLARE, FETCHes and a
     CLOSE, each a round trip, for rows that fit in memory anyway."""
-    app_units: dict[int, list[str]] = {}
-    for app_id, grant_unit_id in (
-        ApplicationUnit.objects.filter(application__grant=grant)
-        .order_by("application_id", "position")
-        .values_list("application_id", "grant_unit_id")
-    ):
-        app_units.setdefault(app_id, []).append(unit_slugs[grant_unit_id])
     found = Applicants()
     apps = []
-    for pk, slug, pot, org_id, org, status, granted in Application.objects.filter(
-        grant=grant
-    ).values_list(
-        "pk",
-        "slug",
-        "pot__slug",
-        "organisation_id",
-        "organisation__slug",
-        "status",
-        "granted_amount",
-    ):
-        apps.append(
-            engine.Application(slug, pot, org, tuple(app_units.get(pk, ())), status, granted)
+    last, units = None, []
+    # In the applications' order (the grant's, then position, id), each one's units in theirs.
+    rows = (
+        Application.objects.filter(grant=grant)
+        .order_by("position", "id", "applicationunit__position", "applicationunit__id")
+        .values_list(
+            "pk",
+            "slug",
+            "pot__slug",
+            "organisation_id",
+            "organisation__slug",
+            "status",
+            "granted_amount",
+            "applicationunit__grant_unit_id",
         )
-        found.org_ids[org] = org_id
-    found.applications = tuple(apps)
+    )
+    for pk, slug, pot, org_id, org, status, granted, grant_unit_id in rows:
+        if pk != last:
+            last, units = pk, []
+            apps.append((slug, pot, org, units, status, granted))
+            found.org_ids[org] = org_id
+        if grant_unit_id is not None:
+            units.append(unit_slugs[grant_unit_id])
+    found.applications = tuple(
+        engine.Application(slug, pot, org, tuple(units), status, granted)
+        for slug, pot, org, units, status, granted in apps
+    )
     return found

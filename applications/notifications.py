@@ -122,16 +122,21 @@ def decision_made(run, requisitions) -> list[Notice]:
     """One notice to each recipient of a decision: hundreds at once, so what the notices
     name (organisation, pot, recipients) is read once for all of them."""
     requisitions = list(requisitions)
-    orgs = Organisation.objects.in_bulk({req.organisation_id for req in requisitions})
-    pots = Pot.objects.in_bulk({req.pot_id for req in requisitions})
-    emails = _recipients_of(orgs)
+    emails = _recipients_of({req.organisation_id for req in requisitions})
+    # Only the recipients with someone to tell get a notice: what it names is read for them.
+    told = [req for req in requisitions if emails.get(req.organisation_id)]
+    if not told:
+        return []
+    orgs = Organisation.objects.in_bulk({req.organisation_id for req in told})
+    pots = Pot.objects.in_bulk({req.pot_id for req in told})
     url = portal_urls("requisition")
     items = []
-    for req in requisitions:
+    for req in told:
         req.run, req.organisation, req.pot = run, orgs[req.organisation_id], pots[req.pot_id]
         context = {"run": run, "req": req, "url": url(req.pk)}
         items.append(NoticeTo(context, emails.get(req.organisation_id, []), req))
-    notices = record_notices(kind=NoticeKind.DECISION, items=items)
+    # The subject names the decision alone (decision_subject.txt): rendered once for all.
+    notices = record_notices(kind=NoticeKind.DECISION, items=items, same_subject=True)
     return [notice for notice in notices if notice is not None]
 
 

@@ -62,22 +62,40 @@ def record_notice(
     return notice
 
 
-@transaction.atomic
 def record_notices(
-    *, kind: str, items: Iterable[NoticeTo | tuple], step: str = ""
+    *,
+    kind: str,
+    items: Iterable[NoticeTo | tuple],
+    step: str = "",
+    same_subject: bool = False,
 ) -> list[Notice | None]:
     """`record_notice` for many notices of one kind: each as that would record it, all of
     them written with one insert and queued with one task once committed.
 
     Returns, for each item in order, its notice, or None where there is nobody to tell or
     (with a `step`) that reminder of the object is already queued or sent. The templates
-    are read once and rendered for each item.
+    are read once and rendered for each item; with `same_subject` (the subject's template
+    names only what the items share, e.g. the decision), the subject is rendered once.
     """
     items = [NoticeTo(*item) for item in items]
     notices: list[Notice | None] = [None] * len(items)
     told = [i for i, item in enumerate(items) if item.recipients]
     if not told:
-        return notices
+        return notices  # nothing to write: no transaction (nor a savepoint in the caller's)
+    # In the step's transaction when there is one, without a savepoint of its own (two round
+    # trips per step): an error here fails the step, which then records no notice either.
+    with transaction.atomic(savepoint=False):
+        return _record(kind, items, notices, told, step, same_subject)
+
+
+def _record(
+    kind: str,
+    items: list[NoticeTo],
+    notices: list[Notice | None],
+    told: list[int],
+    step: str,
+    same_subject: bool,
+) -> list[Notice | None]:
     types: dict[type, ContentType] = {}
     targets = []
     for i in told:
@@ -117,10 +135,13 @@ def record_notices(
     with translation.override(settings.LANGUAGE_CODE):
         subject = get_template(f"applications/email/{kind}_subject.txt")
         body = get_template(f"applications/email/{kind}.txt")
+        shared = None
         for i, notice in written:
             context = items[i].context
             notice.recipients = sorted(items[i].recipients)
-            notice.subject = " ".join(subject.render(context).split())[:longest]
+            if shared is None or not same_subject:
+                shared = " ".join(subject.render(context).split())[:longest]
+            notice.subject = shared
             notice.body = body.render(context)
             notice.status = NoticeStatus.QUEUED
             notice.queued_at = now
