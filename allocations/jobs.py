@@ -277,20 +277,17 @@ def claim(job_id: int) -> Job | None:
     A finished job is left alone.
     """
     # A queued job, the usual case, is marked running by one conditional UPDATE (no transaction
-    # of its own, no row lock held across round trips) and read with who asked for it (the
-    # work records them: an audit entry, a run's author): on PostgreSQL in the same statement.
+    # of its own, no row lock held across round trips), then read with who asked for it (the
+    # work records them: an audit entry, a run's author).
     now = timezone.now()
-    if connection.vendor == "postgresql":
-        job = _start_queued(job_id, now)
-        if job is not None:
-            return job
-    elif Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+    started = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
         status=JobStatus.RUNNING,
         started_at=now,
         progress=1,
         attempts=F("attempts") + 1,
         updated_at=now,
-    ):
+    )
+    if started:
         return Job.objects.select_related("requested_by").filter(pk=job_id).first()
     with transaction.atomic():
         # Who asked comes with the job: the work records them (an audit entry, a run's author).
@@ -321,48 +318,6 @@ def claim(job_id: int) -> Job | None:
         job.progress = 1
         job.save(update_fields=["status", "started_at", "progress", "attempts", "updated_at"])
         return job
-
-
-def _start_queued(job_id: int, now) -> Job | None:
-    """`claim`'s usual case on PostgreSQL in one statement: the queued job marked running,
-    and read back with who asked for it (an UPDATE … RETURNING joined to the user); None
-    when the job was not queued."""
-    db = connection
-    quote = db.ops.quote_name
-    requested_by = Job._meta.get_field("requested_by")
-    user_model = requested_by.related_model
-    job_fields, user_fields = Job._meta.concrete_fields, user_model._meta.concrete_fields
-    columns = [f"started.{quote(f.column)}" for f in job_fields]
-    columns += [f"asker.{quote(f.column)}" for f in user_fields]
-    table = quote(Job._meta.db_table)
-    with db.cursor() as cursor:
-        cursor.execute(
-            f"WITH started AS (UPDATE {table} SET status = %s, started_at = %s, progress = 1, "
-            "attempts = attempts + 1, updated_at = %s WHERE id = %s AND status = %s "
-            f"RETURNING *) SELECT {', '.join(columns)} FROM started "
-            f"LEFT JOIN {quote(user_model._meta.db_table)} asker "
-            f"ON asker.{quote(user_model._meta.pk.column)} = "
-            f"started.{quote(requested_by.column)}",
-            [JobStatus.RUNNING.value, now, now, job_id, JobStatus.QUEUED.value],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-
-    def made(model, fields, values):
-        # As the ORM would read them: each field's converters (a JSON field's text parsed).
-        values = list(values)
-        for i, column in enumerate(fields):
-            col = column.get_col(model._meta.db_table)
-            for convert in [*db.ops.get_db_converters(col), *col.get_db_converters(db)]:
-                values[i] = convert(values[i], col, db)
-        return model.from_db(db.alias, [f.attname for f in fields], values)
-
-    job = made(Job, job_fields, row[: len(job_fields)])
-    asker = row[len(job_fields) :]
-    user = None if asker[0] is None else made(user_model, user_fields, asker)
-    requested_by.set_cached_value(job, user)
-    return job
 
 
 def set_progress(job_id: int, progress: int) -> None:
