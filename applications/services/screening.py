@@ -103,20 +103,17 @@ def rescreen_grant_units(grant_unit_ids) -> int:
 
 
 def screen_applications(
-    pot: Pot, applications: QuerySet[Application] | list[int]
+    pot: Pot, applications: QuerySet[Application]
 ) -> dict[int, list[UnitScreening]]:
     """Each application's units, with its confirmed figures and the pot's verdict.
 
-    What `eligibility_preview` says for one application, for a list of them (a queryset, or
-    their ids: a page's rows already read), read from the stored verdicts: one query however
-    many.
+    What `eligibility_preview` says for one application, for a list of them, read from the
+    stored verdicts: two queries however many.
     """
     if pot.model_type not in UNIT_BASED:
         return {}
-    if isinstance(applications, QuerySet):
-        applications = applications.order_by().values("pk")
     links = (
-        ApplicationUnit.objects.filter(application__in=applications)
+        ApplicationUnit.objects.filter(application__in=applications.order_by().values("pk"))
         .order_by("application_id", "position")
         .values_list(
             "application_id",

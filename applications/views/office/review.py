@@ -96,8 +96,10 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
         count=listed,
     )
     page.object_list = on_page = list(page.object_list)  # read once, not item by item
-    # The page's own units, found by the rows' ids (no subquery for the planner to join).
-    screened = services.screen_applications(pot, [app.pk for app in on_page]) if unit_based else {}
+    # The page's units, through its rows' ids as applications: so PostgreSQL plans a nested loop
+    # over the fifty (given the ids alone, it hashes every unit of the grant instead).
+    ids = Application.objects.filter(pk__in=[app.pk for app in on_page])
+    screened = services.screen_applications(pot, ids) if unit_based else {}
     unconfirmed = unconfirmed_grant_units(
         [u.grant_unit_id for found in screened.values() for u in found]
     )
