@@ -9,7 +9,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -99,22 +98,27 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
     # The page's units, through its rows' ids as applications: so PostgreSQL plans a nested loop
     # over the fifty (given the ids alone, it hashes every unit of the grant instead).
     ids = Application.objects.filter(pk__in=[app.pk for app in on_page])
-    screened = services.screen_applications(pot, ids) if unit_based else {}
-    unconfirmed = unconfirmed_grant_units(
-        [u.grant_unit_id for found in screened.values() for u in found]
-    )
+    screened = services.screen_applications(pot, ids, with_unconfirmed=True) if unit_based else {}
     bulk = not pot.grant.runs.filter(decided_on__isnull=False, redistributes=None).exists()
     measure = services.pot_measure(pot)
     amounts = pot.model_type == "approved_amounts"
     writer = _RowWriter(bulk=bulk, unit_based=unit_based, measure=measure, amounts=amounts)
+    worded = {}  # a pot's rule gives few reasons: each is put in words once a page
+
+    def words(reason) -> str:
+        key = repr(reason)  # a code and a dict of details: not hashable as it is
+        if key not in worded:
+            worded[key] = reason_text(*reason)
+        return worded[key]
+
     rows = []
     for app in on_page:
         units = screened.get(app.pk, [])
         row = {
             "app": app,
             "units": units,
-            "reasons": [(u.name, reason_text(*u.reason)) for u in units if u.reason],
-            "unconfirmed": [u.name for u in units if u.grant_unit_id in unconfirmed],
+            "reasons": [(u.name, words(u.reason)) for u in units if u.reason],
+            "unconfirmed": [u.name for u in units if u.unconfirmed],
             "measure": sum(u.measure for u in units),
             "eligible": sum(u.measure for u in units if u.reason is None),
         }
@@ -170,6 +174,7 @@ class _RowWriter:
         self.tick = _("Tick %(slug)s")
         self.new = escape(_("new in this grant — location not confirmed"))
         self.statuses = {value: str(label) for value, label in ApplicationStatus.choices}
+        self.zone = timezone.get_current_timezone()
 
     def html(self, row: dict) -> SafeString:
         app = row["app"]
@@ -211,8 +216,10 @@ class _RowWriter:
                 f'<td class="text-end">{escape(kronor(app.requested_amount))}</td>'
                 f'<td class="text-end">{escape(kronor(app.granted_amount))}</td>'
             )
-        # As `|date:"Y-m-d"` writes it: the local day.
-        submitted = localtime(app.submitted_at).date().isoformat() if app.submitted_at else ""
+        # As `|date:"Y-m-d"` writes it: the local day (`localtime`, its zone looked up once).
+        submitted = (
+            app.submitted_at.astimezone(self.zone).date().isoformat() if app.submitted_at else ""
+        )
         cells.append(f"<td>{submitted}</td>")
         return mark_safe(f"<tr>{''.join(cells)}</tr>")  # every value escaped above
 
