@@ -64,8 +64,10 @@ class Control:
         chosen = escape(self.value)  # compared as escaped, as both sides are
         return mark_safe(
             "".join(
-                f'<option value="{v}"{" selected" if v == chosen else ""}>{label}</option>'
-                for v, label in zip(values, labels, strict=True)
+                [  # a list, not a generator resumed 500 times
+                    f'<option value="{v}"{" selected" if v == chosen else ""}>{label}</option>'
+                    for v, label in zip(values, labels, strict=True)
+                ]
             )
         )
 
@@ -78,9 +80,11 @@ class NamedChoiceIterator(forms.models.ModelChoiceIterator):
     500 model instances. For models whose `__str__` is their `name`."""
 
     def __iter__(self):
+        # Read as one list, not passed on row by row through a generator: 500 rows.
+        choices = list(self.queryset.values_list("pk", "name"))
         if self.field.empty_label is not None:
-            yield ("", self.field.empty_label)
-        yield from self.queryset.values_list("pk", "name")
+            choices.insert(0, ("", self.field.empty_label))
+        return iter(choices)
 
 
 class NamedModelChoiceField(forms.ModelChoiceField):
