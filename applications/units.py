@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, CharField, ExpressionWrapper, Max, OuterRef, Q, Subquery
-from django.db.models.functions import Cast, Coalesce
+from django.db.models import Max
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
@@ -38,8 +37,6 @@ PROVIDER_FIELDS = ("name", "type", "places", "customers")
 # Until an administrator confirms them: not in the city, no resident placed by the city.
 UNCONFIRMED = {"in_city": False, "city_placed_share": Decimal(0)}
 ADDED_BY_APPLICATION = "grantunit.created"
-# The entries that say whether a unit's location is confirmed: the latest of them wins.
-LOCATION_ACTIONS = (ADDED_BY_APPLICATION, "grantunit.changed", "grantunit.facts_verified")
 
 
 def _snapshot(obj, fields) -> dict:
@@ -143,7 +140,7 @@ def unconfirmed_grant_units(grant_units: list[GrantUnit] | list[int]) -> set[int
     entries = AuditEntry.objects.filter(
         object_type=label,
         object_id__in=[str(getattr(gu, "pk", gu)) for gu in grant_units],
-        action__in=LOCATION_ACTIONS,
+        action__in=(ADDED_BY_APPLICATION, "grantunit.changed", "grantunit.facts_verified"),
     ).order_by("at", "id")
     # The latest entry wins. The admin logs a unit it adds under the same action, but only an
     # application's entry names the application: a unit the administration added is its own.
@@ -151,21 +148,6 @@ def unconfirmed_grant_units(grant_units: list[GrantUnit] | list[int]) -> set[int
     for pk, action, after in entries.values_list("object_id", "action", "after"):
         unconfirmed[pk] = action == ADDED_BY_APPLICATION and "application" in (after or {})
     return {int(pk) for pk, flag in unconfirmed.items() if flag}
-
-
-def unconfirmed_column(grant_unit_id: str = "grant_unit_id") -> Coalesce:
-    """What `unconfirmed_grant_units` says of a unit, as a column of a query that reads the
-    units anyway (`grant_unit_id`: the outer query's field naming the unit in the grant): the
-    same latest entry, read in the same round trip instead of a query of its own."""
-    latest = AuditEntry.objects.filter(
-        object_type=GrantUnit._meta.label_lower,
-        object_id=Cast(OuterRef(grant_unit_id), CharField()),
-        action__in=LOCATION_ACTIONS,
-    ).order_by("-at", "-id")
-    added = ExpressionWrapper(
-        Q(action=ADDED_BY_APPLICATION, after__has_key="application"), output_field=BooleanField()
-    )
-    return Coalesce(Subquery(latest.annotate(added=added).values("added")[:1]), False)
 
 
 def pot_unit_types(app: Application) -> set[str] | None:

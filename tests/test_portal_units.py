@@ -21,7 +21,7 @@ from allocations.models import (
 )
 from allocations.services import compute_grant
 from applications import services
-from applications.models import Application, ApplicationUnit, ClaimDisposition
+from applications.models import ApplicationUnit, ClaimDisposition
 from applications.reminders import send_report_reminders
 
 from .conftest import SEED_000, fit_agreement
@@ -311,22 +311,13 @@ def test_applying_with_a_new_unit_adds_it_to_the_grant_for_the_administration_to
     assert "None of the conditions is met" in review
 
     # The administration confirms the figures (the unit-in-grant admin, audited).
-    assert unconfirmed_in_list(app) == [True]
     before = {"in_city": False}
     gu.in_city = True
     gu.save()
     audit.log("grantunit.changed", gu, grant=grant, actor=official, before=before, after={})
     assert services.eligibility_preview(app)[unit.slug] is None
-    assert unconfirmed_in_list(app) == [False]
     html = client.get(url).content.decode()
     assert "new in this grant" not in html
-
-
-def unconfirmed_in_list(app: Application) -> list[bool]:
-    """Whether each of the application's units is flagged as the review list reads it."""
-    apps = Application.objects.filter(pk=app.pk)
-    screened = services.screen_applications(app.pot, apps, with_unconfirmed=True)
-    return [u.unconfirmed for u in screened[app.pk]]
 
 
 def test_a_unit_of_another_organisation_cannot_be_posted_as_new(seed, norr, syd):

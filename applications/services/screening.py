@@ -28,9 +28,6 @@ class UnitScreening:
     name: str
     measure: int  # the places or customers the application gives; 0 where the pot counts none
     reason: engine.Reason | None  # None: the pot's rule takes the unit
-    # Asked for (`with_unconfirmed`): added by an application, its location not yet confirmed
-    # (`units.unconfirmed_grant_units`).
-    unconfirmed: bool | None = None
 
 
 def screening_key(pot: Pot) -> str:
@@ -106,18 +103,15 @@ def rescreen_grant_units(grant_unit_ids) -> int:
 
 
 def screen_applications(
-    pot: Pot, applications: QuerySet[Application], *, with_unconfirmed: bool = False
+    pot: Pot, applications: QuerySet[Application]
 ) -> dict[int, list[UnitScreening]]:
-    """Each application's units, with its confirmed figures and the pot's verdict, and with
-    `with_unconfirmed` whether each unit's location is still to be confirmed.
+    """Each application's units, with its confirmed figures and the pot's verdict.
 
     What `eligibility_preview` says for one application, for a list of them, read from the
-    stored verdicts: one query however many.
+    stored verdicts: two queries however many.
     """
     if pot.model_type not in UNIT_BASED:
         return {}
-    from ..units import unconfirmed_column  # the units module builds on the services
-
     links = (
         ApplicationUnit.objects.filter(application__in=applications.order_by().values("pk"))
         .order_by("application_id", "position")
@@ -130,10 +124,8 @@ def screen_applications(
             "reason",
         )
     )
-    if with_unconfirmed:
-        links = links.annotate(unconfirmed=unconfirmed_column())
     screened: dict[int, list[UnitScreening]] = {}
-    for app_id, grant_unit_id, slug, name, measure, reason, *unconfirmed in links:
+    for app_id, grant_unit_id, slug, name, measure, reason in links:
         screened.setdefault(app_id, []).append(
             UnitScreening(
                 grant_unit_id=grant_unit_id,
@@ -141,7 +133,6 @@ def screen_applications(
                 name=name,
                 measure=measure,
                 reason=(reason[0], reason[1]) if reason else None,
-                unconfirmed=unconfirmed[0] if unconfirmed else None,
             )
         )
     return screened

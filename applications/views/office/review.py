@@ -98,7 +98,10 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
     # The page's units, through its rows' ids as applications: so PostgreSQL plans a nested loop
     # over the fifty (given the ids alone, it hashes every unit of the grant instead).
     ids = Application.objects.filter(pk__in=[app.pk for app in on_page])
-    screened = services.screen_applications(pot, ids, with_unconfirmed=True) if unit_based else {}
+    screened = services.screen_applications(pot, ids) if unit_based else {}
+    unconfirmed = unconfirmed_grant_units(
+        [u.grant_unit_id for found in screened.values() for u in found]
+    )
     bulk = not pot.grant.runs.filter(decided_on__isnull=False, redistributes=None).exists()
     measure = services.pot_measure(pot)
     amounts = pot.model_type == "approved_amounts"
@@ -118,7 +121,7 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
             "app": app,
             "units": units,
             "reasons": [(u.name, words(u.reason)) for u in units if u.reason],
-            "unconfirmed": [u.name for u in units if u.unconfirmed],
+            "unconfirmed": [u.name for u in units if u.grant_unit_id in unconfirmed],
             "measure": sum(u.measure for u in units),
             "eligible": sum(u.measure for u in units if u.reason is None),
         }
