@@ -181,7 +181,7 @@ class _RowWriter:
         )
         self.tick = _("Tick %(slug)s")
         self.new = escape(_("new in this grant — location not confirmed"))
-        self.statuses = {value: str(label) for value, label in ApplicationStatus.choices}
+        self.statuses = {value: escape(str(label)) for value, label in ApplicationStatus.choices}
         self.zone = timezone.get_current_timezone()
 
     def html(self, row: dict) -> SafeString:
@@ -199,7 +199,7 @@ class _RowWriter:
         )
         reason = app.status_reason
         cells.append(
-            f"<td>{escape(self.statuses.get(app.status, app.status))}"
+            f"<td>{self.statuses.get(app.status) or escape(app.status)}"
             + (f'<div class="small text-muted">{escape(reason)}</div>' if reason else "")
             + "</td>"
         )
