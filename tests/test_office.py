@@ -245,6 +245,27 @@ def test_review_list_counts_sums_and_filters(office, seed000):
     assert all(row["app"].status == "rejected" for row in rejected.context["rows"])
 
 
+def test_a_filter_select_writes_its_options_escaped_as_the_template_would():
+    from django.utils.safestring import mark_safe
+
+    from applications.forms.filters import Control
+
+    plain = [("", "all"), (1, "Vård & omsorg"), (2, '"Q" <AB>')]
+    select = Control(name="o", id="id_o", label="O", kind="select", value="2", choices=plain)
+    assert select.options_html == (
+        '<option value="">all</option><option value="1">Vård &amp; omsorg</option>'
+        '<option value="2" selected>&quot;Q&quot; &lt;AB&gt;</option>'
+    )
+    # A label marked safe is written as it is, the others escaped one by one.
+    select.choices = [*plain, ("<3>", mark_safe("<b>fet</b>"))]
+    select.value = "<3>"
+    assert select.options_html == (
+        '<option value="">all</option><option value="1">Vård &amp; omsorg</option>'
+        '<option value="2">&quot;Q&quot; &lt;AB&gt;</option>'
+        '<option value="&lt;3&gt;" selected><b>fet</b></option>'
+    )
+
+
 def test_review_list_for_amounts_sums_requested_and_granted(office, import_seed):
     grant = import_seed(SEED_003)
     pot = Pot.objects.get(grant=grant, slug="ssk-ansokan")

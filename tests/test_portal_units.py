@@ -501,6 +501,8 @@ def test_the_official_confirms_a_new_units_location_on_the_application(seed, nor
     page = office.get(reverse("office:application", args=[app.pk])).content.decode()
     assert "location not confirmed" not in page
     assert "Unit facts verified" in page
+    listing = office.get(reverse("office:call", args=[call.pk])).content.decode()
+    assert "location not confirmed" not in listing
 
     # A unit that is not the application's is a 404; so is another application's URL.
     other = GrantUnit.objects.filter(grant=grant).exclude(pk=gu.pk).first()

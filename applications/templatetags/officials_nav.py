@@ -8,8 +8,11 @@ an item whose URL is not mounted is left out.
 
 from __future__ import annotations
 
+from html import escape  # as Django's `escape` writes it, without the lazy-string wrapper
+
 from django import template
 from django.urls import NoReverseMatch, reverse
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from stimulans.roles import is_administrator
@@ -80,8 +83,23 @@ ITEMS = [
 ]
 
 
-@register.inclusion_tag("_officials_nav.html", takes_context=True)
-def officials_nav(context) -> dict:
+@register.simple_tag(takes_context=True)
+def officials_nav(context) -> SafeString:
+    """The menu's items, written here rather than by a template: on every officials' page a
+    template loop over ten items cost some 1 500 calls, a tenth of a busy list's rendering."""
+    # Each item on a line, and a line after them, as the template wrote them.
+    return mark_safe("".join([_item(**item) for item in _items(context)]) + "\n")  # escaped
+
+
+def _item(*, label, url: str, current: str) -> str:
+    active, aria = (" active", f' aria-current="{escape(current)}"') if current else ("", "")
+    return (
+        f'<li class="nav-item"><a class="nav-link{active}" href="{escape(url)}"{aria}>'
+        f"{escape(str(label))}</a></li>\n"
+    )
+
+
+def _items(context) -> list[dict]:
     request = context.get("request")
     match = getattr(request, "resolver_match", None)
     here = match.view_name if match else ""
@@ -96,4 +114,4 @@ def officials_nav(context) -> dict:
     user = getattr(request, "user", None)
     if user is not None and is_administrator(user):
         items.append({"label": _("Administration"), "url": reverse("admin:index"), "current": ""})
-    return {"items": items}
+    return items

@@ -9,12 +9,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import localtime
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from allocations.models import Pot
-from allocations.templatetags.money import kronor
+from allocations.templatetags.money import digits, kronor
 from allocations.wording import format_number, reason_text
 
 from ... import permissions, review_figures, services, units
@@ -89,14 +89,17 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
     listed = summary[data["status"]]["count"] if "status" in data else total["count"]
     page = paginate(
         request,
-        # Only what `_RowWriter` writes: a row builds its two instances from a dozen columns.
-        apps.select_related("organisation")
-        .only(*_RowWriter.COLUMNS)
-        .order_by("organisation__name", "slug", "pk"),
+        # Only what `_RowWriter` writes, as named tuples: the page builds no model instances.
+        apps.order_by("organisation__name", "slug", "pk").values_list(
+            *_RowWriter.COLUMNS, named=True
+        ),
         count=listed,
     )
-    on_page = Application.objects.filter(pk__in=[app.pk for app in page])
-    screened = services.screen_applications(pot, on_page) if unit_based else {}
+    page.object_list = on_page = list(page.object_list)  # read once, not item by item
+    # The page's units, found through its applications (not the bare ids: given those,
+    # PostgreSQL hashed every unit of the grant instead of a nested loop over the fifty).
+    page_apps = Application.objects.filter(pk__in=[app.pk for app in on_page])
+    screened = services.screen_applications(pot, page_apps) if unit_based else {}
     unconfirmed = unconfirmed_grant_units(
         [u.grant_unit_id for found in screened.values() for u in found]
     )
@@ -104,19 +107,28 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
     measure = services.pot_measure(pot)
     amounts = pot.model_type == "approved_amounts"
     writer = _RowWriter(bulk=bulk, unit_based=unit_based, measure=measure, amounts=amounts)
+    worded = {}  # a pot's rule gives few reasons: each is put in words once a page
+
+    def words(reason) -> str:
+        key = repr(reason)  # a code and a dict of details: not hashable as it is
+        if key not in worded:
+            worded[key] = reason_text(*reason)
+        return worded[key]
+
     rows = []
-    for app in page:
+    for app in on_page:
         units = screened.get(app.pk, [])
         row = {
             "app": app,
             "units": units,
-            "reasons": [(u.name, reason_text(*u.reason)) for u in units if u.reason],
+            "reasons": [(u.name, words(u.reason)) for u in units if u.reason],
             "unconfirmed": [u.name for u in units if u.grant_unit_id in unconfirmed],
             "measure": sum(u.measure for u in units),
             "eligible": sum(u.measure for u in units if u.reason is None),
         }
         row["html"] = writer.html(row)
         rows.append(row)
+    summary_rows = [row for row in summary.values() if row["count"]] + [total]
     # An amount set in review is recommended (tillstyrkt) until a decision grants it.
     decided = not bulk
     context = {
@@ -128,7 +140,10 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
         "rows": rows,
         # The rows written out in one piece: a template loop over fifty costs ~50 calls a row.
         "rows_html": mark_safe("".join(row["html"] for row in rows)),  # each escaped by _RowWriter
-        "summary": [row for row in summary.values() if row["count"]] + [total],
+        "summary": summary_rows,
+        "summary_html": _summary_html(
+            request, summary_rows, measures=bool(unit_based and measure), amounts=amounts
+        ),
         "measure": measure,
         "unit_based": unit_based,
         "amounts": amounts,
@@ -146,9 +161,11 @@ class _RowWriter:
     every row (the link's pattern, the words) is made once per page."""
 
     PK = 987654321  # stands for the application's id in the link, replaced on each row
-    # The columns `html` reads (and no other: the rest are deferred).
+    # The columns `html` reads (and the filters' tests: an application's organisation).
     COLUMNS = (
+        "pk",
         "slug",
+        "organisation_id",
         "status",
         "status_reason",
         "requested_amount",
@@ -164,7 +181,8 @@ class _RowWriter:
         )
         self.tick = _("Tick %(slug)s")
         self.new = escape(_("new in this grant — location not confirmed"))
-        self.statuses = {value: str(label) for value, label in ApplicationStatus.choices}
+        self.statuses = {value: escape(str(label)) for value, label in ApplicationStatus.choices}
+        self.zone = timezone.get_current_timezone()
 
     def html(self, row: dict) -> SafeString:
         app = row["app"]
@@ -177,11 +195,11 @@ class _RowWriter:
             )
         cells.append(
             f'<td><a href="{self.link.format(pk=app.pk)}">{escape(app.slug)}</a></td>'
-            f"<td>{escape(app.organisation.name)}</td>"
+            f"<td>{escape(app.organisation__name)}</td>"
         )
         reason = app.status_reason
         cells.append(
-            f"<td>{escape(self.statuses.get(app.status, app.status))}"
+            f"<td>{self.statuses.get(app.status) or escape(app.status)}"
             + (f'<div class="small text-muted">{escape(reason)}</div>' if reason else "")
             + "</td>"
         )
@@ -206,10 +224,42 @@ class _RowWriter:
                 f'<td class="text-end">{escape(kronor(app.requested_amount))}</td>'
                 f'<td class="text-end">{escape(kronor(app.granted_amount))}</td>'
             )
-        # As `|date:"Y-m-d"` writes it: the local day.
-        submitted = localtime(app.submitted_at).date().isoformat() if app.submitted_at else ""
+        # As `|date:"Y-m-d"` writes it: the local day (`localtime`, its zone looked up once).
+        submitted = (
+            app.submitted_at.astimezone(self.zone).date().isoformat() if app.submitted_at else ""
+        )
         cells.append(f"<td>{submitted}</td>")
         return mark_safe(f"<tr>{''.join(cells)}</tr>")  # every value escaped above
+
+
+def _summary_html(request, rows: list[dict], *, measures: bool, amounts: bool) -> SafeString:
+    """The summary's rows, written here as the list's are: a handful of rows of filters and
+    `{% querystring %}` cost the template engine some 1 200 calls. A status links to the list
+    of that status, its first page, keeping the other filters (as `{% querystring status=…
+    page=None %}` writes it)."""
+    params = request.GET.copy()
+    params.pop("page", None)
+    html = []
+    for row in rows:
+        label = escape(capfirst(row["label"]))
+        if row["status"]:
+            params["status"] = row["status"]
+            label = f'<a href="{escape("?" + params.urlencode())}">{label}</a>'
+        cells = [f"<td>{label}</td>", f'<td class="text-end">{digits(row["count"])}</td>']
+        if measures:
+            cells.append(
+                f'<td class="text-end">{digits(row["measure"])}</td>'
+                f'<td class="text-end">{digits(row["eligible"])}</td>'
+            )
+        if amounts:
+            cells.append(
+                f'<td class="text-end">{escape(kronor(row["requested"]))}</td>'
+                f'<td class="text-end">{escape(kronor(row["granted"]))}</td>'
+            )
+        bold = "" if row["status"] else ' class="fw-bold"'
+        status = escape(row["status"] or "all")
+        html.append(f'<tr{bold} data-status="{status}">{"".join(cells)}</tr>')
+    return mark_safe("".join(html))  # every value escaped above
 
 
 def _summary_row(status: str, label) -> dict:
