@@ -573,7 +573,7 @@ def application(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user, today = request.user, _today()
-    app = permissions.get_application_for(user, pk)
+    app = permissions.get_own_application_for(user, pk)
     decision = permissions.can_edit_application(user, app, today)
     if not decision:
         messages.warning(request, decision.reason)
