@@ -475,7 +475,7 @@ def test_a_posted_unit_of_another_organisation_is_a_form_error_and_writes_nothin
 def test_the_form_of_ones_own_application_reads_no_permissions_an_official_is_told_why(
     seed000, official
 ):
-    grant, _pot, call = seed000
+    _grant, _pot, call = seed000
     org = Organisation.objects.get(slug="trygg-aldrevard-ab")
     user = provider(org, "trygg")
     app = services.start_application(call=call, organisation=org, actor=user, today=today())
