@@ -240,8 +240,23 @@ def _get(qs: QuerySet, pk):
         raise Http404 from None
 
 
+def _application_with_parents(qs: QuerySet[Application]) -> QuerySet[Application]:
+    return qs.select_related("call", "pot", "organisation", "grant")
+
+
 def get_application_for(user, pk) -> Application:
-    return _get(applications_for(user).select_related("call", "pot", "organisation", "grant"), pk)
+    return _get(_application_with_parents(applications_for(user)), pk)
+
+
+def get_own_application_for(user, pk) -> Application:
+    """`get_application_for`, looking first among the applications of the organisations the
+    user acts for: the only ones a page that changes an application lets anyone change, found
+    without reading the user's permissions. Any other goes through `applications_for`, so an
+    official sees it (and is told why it cannot be changed) and anyone else gets 404."""
+    try:
+        return _get(_application_with_parents(own_applications(user)), pk)
+    except Http404:
+        return get_application_for(user, pk)
 
 
 def get_requisition_for(user, pk) -> Requisition:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
@@ -123,11 +123,24 @@ def takes_new_units(grant: Grant) -> bool:
     return True
 
 
+def grant_units_offered_to(app: Application) -> list[GrantUnit]:
+    """The applicant's own units in its grant, by name, each with its unit's name as
+    `unit_name`: the application form shows that name and nothing else of the unit."""
+    return list(
+        GrantUnit.objects.filter(grant_id=app.grant_id, organisation_id=app.organisation_id)
+        .annotate(unit_name=F("unit__name"))
+        .order_by("unit_name", "id")
+    )
+
+
 def units_new_to_grant(app: Application) -> list[Unit]:
     """The applicant's registered units that its grant does not know yet."""
+    # `pk__in` a subquery rather than an exclude across the relation, which Django builds
+    # at some length; the same rows, as every unit in a grant has a unit.
+    in_grant = GrantUnit.objects.filter(grant_id=app.grant_id).values("unit_id")
     units = list(
         Unit.objects.filter(organisation_id=app.organisation_id)
-        .exclude(grant_figures__grant_id=app.grant_id)
+        .exclude(pk__in=in_grant)
         .order_by("name", "id")
     )
     # Most applicants have none: then the grant's pots need not be read.
@@ -173,7 +186,8 @@ def offered_units(
 
     Offered: a unit of a type the pot takes that no other sent application to the pot (through
     this call or another) names. A unit already named by this application stays offered, so
-    the provider can take it out.
+    the provider can take it out. The grant units come with their unit's name as `unit_name`
+    (`grant_units_offered_to`), the unit itself unread.
     """
     from allocations.wording import unit_type_label
 
@@ -194,20 +208,21 @@ def offered_units(
         .order_by("application__position", "application_id", "position")
         .values_list("grant_unit_id", "application__slug")
     )
+    # Each reason translated once, not once a unit.
+    not_its_type = _("this pot does not take its type")
+    applied_for = _("already applied for in application %(app)s")
     offered, unavailable = [], []
     for gu in grant_units:
         if gu.pk in chosen:
             offered.append(gu)
         elif types is not None and gu.type not in types:
-            unavailable.append(
-                (str(gu.unit), unit_type_label(gu.type), _("this pot does not take its type"))
-            )
+            unavailable.append((gu.unit_name, unit_type_label(gu.type), not_its_type))
         elif gu.pk in taken:
             unavailable.append(
                 (
-                    str(gu.unit),
+                    gu.unit_name,
                     unit_type_label(gu.type),
-                    _("already applied for in application %(app)s") % {"app": taken[gu.pk]},
+                    applied_for % {"app": taken[gu.pk]},
                 )
             )
         else:
@@ -215,9 +230,7 @@ def offered_units(
     offered_new = []
     for unit in new_units:
         if types is not None and unit.type not in types:
-            unavailable.append(
-                (unit.name, unit_type_label(unit.type), _("this pot does not take its type"))
-            )
+            unavailable.append((unit.name, unit_type_label(unit.type), not_its_type))
         else:
             offered_new.append(unit)
     return offered, offered_new, unavailable

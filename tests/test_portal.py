@@ -472,6 +472,28 @@ def test_a_posted_unit_of_another_organisation_is_a_form_error_and_writes_nothin
     assert "Inte sparat" in response.content.decode()
 
 
+def test_the_form_of_ones_own_application_reads_no_permissions_an_official_is_told_why(
+    seed000, official
+):
+    _grant, _pot, call = seed000
+    org = Organisation.objects.get(slug="trygg-aldrevard-ab")
+    user = provider(org, "trygg")
+    app = services.start_application(call=call, organisation=org, actor=user, today=today())
+    url = reverse("portal:application_edit", args=[app.pk])
+    with CaptureQueriesContext(connection) as queries:
+        response = browser(user).get(url)
+    assert response.status_code == 200
+    assert app.slug in response.content.decode()
+    assert not [q for q in queries if "auth_permission" in q["sql"]]
+    # An official acting for no organisation finds it through the officials' rule: not 404,
+    # but sent to the application with the reason the form is not for them.
+    response = browser(official).get(url, follow=True)
+    assert response.redirect_chain == [(reverse("portal:application", args=[app.pk]), 302)]
+    assert [str(m) for m in response.context["messages"]] == [
+        "You do not act for this organisation."
+    ]
+
+
 def test_wrong_input_gives_errors_next_to_the_fields_never_a_500(seed000):
     grant, _pot, call = seed000
     org = Organisation.objects.get(slug="trygg-aldrevard-ab")

@@ -203,6 +203,7 @@ class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
         unavailable: list[tuple[str, str, str]] = (),
         **kwargs,
     ):
+        # The grant units come with their unit's name, `unit_name` (`grant_units_offered_to`).
         # Units of the organisation that cannot take part, shown greyed: (name, type, why).
         self.unavailable = list(unavailable)
         self.app = app
@@ -217,7 +218,7 @@ class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
         kwargs.setdefault("initial", self._initial(app, links))
         super().__init__(*args, **kwargs)
         self.fields["units"].choices = [
-            *((str(pk), str(gu.unit)) for pk, gu in self.grant_units.items()),
+            *((str(pk), gu.unit_name) for pk, gu in self.grant_units.items()),
             *((key, unit.name) for key, unit in self.new_units.items()),
         ]
         self.fields["uses"].choices = [
@@ -227,7 +228,7 @@ class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
             link = links.get(pk)
             for measure in ("places", "customers"):
                 name = f"{measure}_{pk}"
-                self.fields[name] = count_field(self._figure_label(measure, str(gu.unit)))
+                self.fields[name] = count_field(self._figure_label(measure, gu.unit_name))
                 confirmed = getattr(link, measure) if link else None
                 self.initial.setdefault(
                     name, confirmed if confirmed is not None else getattr(gu, measure)
@@ -321,7 +322,7 @@ class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
         return [
             {
                 "pk": pk,
-                "name": str(gu.unit),
+                "name": gu.unit_name,
                 "type": unit_type_label(gu.type),
                 "checked": str(pk) in chosen,
                 "registered_places": gu.places,

@@ -228,10 +228,10 @@ def unit_table_rows(form, rows) -> SafeString:
 @register.simple_tag
 def unavailable_unit_rows(unavailable) -> SafeString:
     """The greyed rows of the units the form cannot offer: (name, type, why)."""
-    out = []
+    out, cannot = [], gettext("Cannot be chosen: %(reason)s.")
     for name, kind, reason in unavailable:
         name = _v(name)
-        why = gettext("Cannot be chosen: %(reason)s.") % {"reason": _v(reason)}
+        why = cannot % {"reason": _v(reason)}
         out.append(
             '<tr class="text-body-secondary"><td><div class="form-check">'
             f'<input class="form-check-input" type="checkbox" disabled aria-label="{name}">'

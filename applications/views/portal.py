@@ -60,6 +60,7 @@ from ..models import (
 from ..permissions import organisation_ids
 from ..services import WorkflowError
 from ..units import (
+    grant_units_offered_to,
     offered_units,
     save_draft_with_new_units,
     unconfirmed_grant_units,
@@ -573,7 +574,7 @@ def application(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user, today = request.user, _today()
-    app = permissions.get_application_for(user, pk)
+    app = permissions.get_own_application_for(user, pk)
     decision = permissions.can_edit_application(user, app, today)
     if not decision:
         messages.warning(request, decision.reason)
@@ -588,11 +589,7 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if unit_based:
         # Only the applicant's own units of this grant can be chosen, and its registered
         # units that are new in the grant (see `applications.units`).
-        grant_units = list(
-            GrantUnit.objects.filter(grant_id=app.grant_id, organisation_id=app.organisation_id)
-            .select_related("unit")
-            .order_by("unit__name", "id")
-        )
+        grant_units = grant_units_offered_to(app)
         new_units = units_new_to_grant(app)
         grant_units, new_units, unavailable = offered_units(app, grant_units, new_units)
     else:
