@@ -36,7 +36,7 @@ from .common import audit_history, official_required, paginate
 
 @official_required
 def call_review(request, pk):
-    call = permissions.get_call_for(request.user, pk)
+    call = permissions.get_call_for_official(request.user, pk)
     apps = permissions.applications_for(request.user).filter(call=call)
     return _review_page(request, call.pot, apps, call)
 
