@@ -308,12 +308,14 @@ def get_run_for_official(user, pk) -> AllocationRun:
     return _get(AllocationRun.objects.select_related("grant"), pk)
 
 
-def get_call_for_official(user, pk) -> Call:
+def get_call_for_official(user, pk, *, only: tuple[str, ...] = ()) -> Call:
     """A call with its pot and grant, for an officials' page: the agreement unread, and the
-    user's organisations too (`calls_for` reads them first, for a provider)."""
+    user's organisations too (`calls_for` reads them first, for a provider). `only`: the
+    fields the page reads of the three, if not all (as `QuerySet.only` names them)."""
     if not is_official(user):
         raise Http404
-    return _get(Call.objects.select_related("pot__grant"), pk)
+    calls = Call.objects.select_related("pot__grant")
+    return _get(calls.only(*only) if only else calls, pk)
 
 
 def get_grant_for_official(user, pk) -> Grant:
