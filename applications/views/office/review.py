@@ -33,7 +33,6 @@ from ...services import WorkflowError
 from ...units import unconfirmed_grant_units
 from .common import audit_history, official_required, paginate
 
-
 # What the list of a call reads of the call, its pot and its grant: their other columns (the
 # grant has fifteen) cost a few hundred calls to select and load on every view.
 CALL_SHOWN = (
