@@ -308,6 +308,16 @@ def get_run_for_official(user, pk) -> AllocationRun:
     return _get(AllocationRun.objects.select_related("grant"), pk)
 
 
+def get_call_for_official(user, pk, *, only: tuple[str, ...] = ()) -> Call:
+    """A call with its pot and grant, for an officials' page: the agreement unread, and the
+    user's organisations too (`calls_for` reads them first, for a provider). `only`: the
+    fields the page reads of the three, if not all (as `QuerySet.only` names them)."""
+    if not is_official(user):
+        raise Http404
+    calls = Call.objects.select_related("pot__grant")
+    return _get(calls.only(*only) if only else calls, pk)
+
+
 def get_grant_for_official(user, pk) -> Grant:
     if not is_official(user):
         raise Http404

@@ -231,3 +231,50 @@ def test_an_administrator_uses_the_admin(people):
         assert response.status_code == 200, url
         assert ADMIN_PAGE.search(response.content.decode()), url
     assert client.get(reverse("admin:jsi18n")).status_code == 200
+
+
+# ---------------------------------------------------------------- permissions
+
+
+def test_a_users_permissions_are_djangos_own_and_groups_read_in_one_query(
+    django_assert_num_queries,
+):
+    """`OneQueryModelBackend` answers as Django's `ModelBackend` does, in one query: one's
+    own permissions and one's groups', each once; a superuser's every one; an inactive
+    user's none."""
+    from django.contrib.auth.backends import ModelBackend
+    from django.contrib.auth.models import Group
+
+    from stimulans.accounts.backends import OneQueryModelBackend
+
+    own = Permission.objects.get(codename="handle_cases")
+    both = Permission.objects.get(codename="decide_allocationrun")
+    of_group = Permission.objects.get(codename="view_grant")
+    unit = Group.objects.create(name="enhet")
+    unit.permissions.add(of_group, both)
+    Group.objects.create(name="tom").permissions.add(Permission.objects.get(codename="add_grant"))
+    official = User.objects.create_user("med-grupp", "g@example.invalid", PASSWORD)
+    official.user_permissions.add(own, both)
+    official.groups.add(unit)
+    inactive = User.objects.create_user("inaktiv", "i@example.invalid", PASSWORD, is_active=False)
+    inactive.user_permissions.add(own)
+    nobody = User.objects.create_user("ingen", "n@example.invalid", PASSWORD)
+    admin = User.objects.create_superuser("admin", "admin@example.invalid", "x")
+
+    expected = {
+        "med-grupp": {
+            "applications.handle_cases",
+            "allocations.decide_allocationrun",
+            "allocations.view_grant",
+        },
+        "inaktiv": set(),
+        "ingen": set(),
+        "admin": {f"{p.content_type.app_label}.{p.codename}" for p in Permission.objects.all()},
+    }
+    for user in (official, inactive, nobody, admin):
+        user = User.objects.get(pk=user.pk)  # no cached permissions
+        with django_assert_num_queries(1 if user.is_active else 0):  # the second one kept
+            found = OneQueryModelBackend().get_all_permissions(user)
+            assert OneQueryModelBackend().get_all_permissions(user) == found
+        assert found == expected[user.username]
+        assert found == ModelBackend().get_all_permissions(User.objects.get(pk=user.pk))

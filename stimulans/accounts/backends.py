@@ -10,8 +10,29 @@ object for the rest of the request as Django keeps them (`_perm_cache`).
 from __future__ import annotations
 
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import Permission
-from django.db.models import Q
+from django.db import connection
+
+# Written out rather than built through the ORM: building its joins cost some 1 400 Python
+# calls and half a millisecond on every signed-in page, three times what running it costs.
+# The tables are django.contrib.auth's (its User, not swapped) and contenttypes'.
+EVERY_PERMISSION = """
+SELECT ct.app_label, p.codename
+  FROM auth_permission p
+  JOIN django_content_type ct ON ct.id = p.content_type_id
+"""
+USER_PERMISSIONS = (
+    EVERY_PERMISSION
+    + """
+ WHERE p.id IN (SELECT own.permission_id
+                  FROM auth_user_user_permissions own
+                 WHERE own.user_id = %(user)s
+                 UNION
+                SELECT granted.permission_id
+                  FROM auth_group_permissions granted
+                  JOIN auth_user_groups member ON member.group_id = granted.group_id
+                 WHERE member.user_id = %(user)s)
+"""
+)
 
 
 class OneQueryModelBackend(ModelBackend):
@@ -19,13 +40,10 @@ class OneQueryModelBackend(ModelBackend):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
         if not hasattr(user_obj, "_perm_cache"):
-            perms = Permission.objects.all()
-            if not user_obj.is_superuser:
-                perms = perms.filter(Q(user=user_obj) | Q(group__user=user_obj))
-            user_obj._perm_cache = {
-                f"{app_label}.{codename}"
-                for app_label, codename in perms.values_list(
-                    "content_type__app_label", "codename"
-                ).order_by()
-            }
+            with connection.cursor() as cursor:
+                if user_obj.is_superuser:
+                    cursor.execute(EVERY_PERMISSION)
+                else:
+                    cursor.execute(USER_PERMISSIONS, {"user": user_obj.pk})
+                user_obj._perm_cache = {f"{app}.{codename}" for app, codename in cursor}
         return user_obj._perm_cache
