@@ -79,9 +79,18 @@ def _links(grant: Grant, data: dict):
         links = links.filter(DIFFERS)
     elif show == FactsFilterForm.FAILING:
         links = links.filter(eligible=False)
-    return links.select_related(
-        "application__organisation", "grant_unit__unit", "verified_by"
-    ).order_by("application__organisation__name", "grant_unit__unit__name", "pk")
+    # The names the list shows come as columns, not as an organisation, application, unit and
+    # user object per row: fewer objects for the garbage collector to go through (see _rows).
+    return (
+        links.select_related("grant_unit")
+        .annotate(
+            organisation_name=F("application__organisation__name"),
+            application_slug=F("application__slug"),
+            unit_name=F("grant_unit__unit__name"),
+            verifier=F("verified_by__username"),
+        )
+        .order_by("organisation_name", "unit_name", "pk")
+    )
 
 
 def _correction(form: FactsVerifyForm, name: str, link, label: str) -> dict:
@@ -180,7 +189,6 @@ def _rows(grant: Grant, links, form: FactsVerifyForm, decided: bool) -> list[dic
     }
     rows = []
     for link in links:
-        link.unit_name = link.grant_unit.unit.name
         stated = services.stated_facts(link)
         register = services.grant_facts(link.grant_unit)
         previous: Facts | None = last.get(link.grant_unit.unit_id)
