@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import Exists, F, Max, OuterRef
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
@@ -135,12 +135,14 @@ def grant_units_offered_to(app: Application) -> list[GrantUnit]:
 
 def units_new_to_grant(app: Application) -> list[Unit]:
     """The applicant's registered units that its grant does not know yet."""
-    # `pk__in` a subquery rather than an exclude across the relation, which Django builds
-    # at some length; the same rows, as every unit in a grant has a unit.
-    in_grant = GrantUnit.objects.filter(grant_id=app.grant_id).values("unit_id")
+    # NOT EXISTS, which PostgreSQL answers with an anti-join on the grant's (grant, unit)
+    # index: a `NOT IN` subquery cannot be one (NULL semantics), so it hashed every unit of
+    # the grant on every request — 2 ms for a grant of 10 000 units, for the few of one
+    # provider; an exclude across the relation builds the same NOT IN.
+    in_grant = GrantUnit.objects.filter(grant_id=app.grant_id, unit_id=OuterRef("pk"))
     units = list(
         Unit.objects.filter(organisation_id=app.organisation_id)
-        .exclude(pk__in=in_grant)
+        .exclude(Exists(in_grant))
         .order_by("name", "id")
     )
     # Most applicants have none: then the grant's pots need not be read.

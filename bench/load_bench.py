@@ -413,7 +413,15 @@ def check_pages(port: int, data: dict) -> dict[str, int]:
 # ---------------------------------------------------------------- profile
 
 
-def profile_pages(data: dict, *, repeat: int, top: int, pages: list[str] | None = None) -> None:
+def profile_pages(
+    data: dict,
+    *,
+    repeat: int,
+    top: int,
+    pages: list[str] | None = None,
+    show_sql: bool = False,
+    dump: Path | None = None,
+) -> None:
     """Where each page's time goes, in this process (no server, no network).
 
     Per page: the median wall time of `repeat` requests through Django's full stack (the
@@ -428,15 +436,17 @@ def profile_pages(data: dict, *, repeat: int, top: int, pages: list[str] | None 
     from django.db import connection
     from django.test import Client
 
-    sql = {"n": 0, "s": 0.0}
+    sql = {"n": 0, "s": 0.0, "statements": []}
 
     def timed(execute, query, params, many, context):
         began = time.perf_counter()
         try:
             return execute(query, params, many, context)
         finally:
+            seconds = time.perf_counter() - began
             sql["n"] += 1
-            sql["s"] += time.perf_counter() - began
+            sql["s"] += seconds
+            sql["statements"].append((seconds, query))
 
     print()
     print("=" * 100)
@@ -455,7 +465,7 @@ def profile_pages(data: dict, *, repeat: int, top: int, pages: list[str] | None 
         walls, queries, sql_times = [], [], []
         with connection.execute_wrapper(timed):
             for _ in range(repeat):
-                sql.update(n=0, s=0.0)
+                sql.update(n=0, s=0.0, statements=[])
                 began = time.perf_counter()
                 client.get(path)
                 walls.append(time.perf_counter() - began)
@@ -467,6 +477,8 @@ def profile_pages(data: dict, *, repeat: int, top: int, pages: list[str] | None 
             client.get(path)
         profiler.disable()
         stats = pstats.Stats(profiler)
+        if dump:
+            stats.dump_stats(dump / f"{key}.pstats")
         total = stats.total_tt / repeat
         rendering = sum(
             ct
@@ -488,6 +500,10 @@ def profile_pages(data: dict, *, repeat: int, top: int, pages: list[str] | None 
                 f"    {tt / repeat * 1000:7.2f} ms own {ct / repeat * 1000:8.2f} ms cum "
                 f"{calls // repeat:>7} calls  {name} ({where}:{line})"
             )
+        if show_sql:
+            print("  its statements (the last request):")
+            for seconds, query in sql["statements"]:
+                print(f"    {seconds * 1000:6.2f} ms  {query}")
     print("=" * 100)
 
 
@@ -699,6 +715,15 @@ def main() -> int:
         "--profile-pages",
         help="profile only these pages, comma-separated keys: " + ", ".join([*PAGES, FLOOR[0]]),
     )
+    parser.add_argument(
+        "--profile-sql", action="store_true", help="print each profiled page's statements"
+    )
+    parser.add_argument(
+        "--profile-dump",
+        type=Path,
+        metavar="DIR",
+        help="write each profiled page's cProfile stats to DIR/<page>.pstats",
+    )
     parser.add_argument("--database-name", default="stimulans_bench_load")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument(
@@ -783,7 +808,14 @@ def main() -> int:
         )
         if args.profile or args.only == "profile":
             pages = args.profile_pages.split(",") if args.profile_pages else None
-            profile_pages(data, repeat=args.profile_repeat, top=12, pages=pages)
+            profile_pages(
+                data,
+                repeat=args.profile_repeat,
+                top=12,
+                pages=pages,
+                show_sql=args.profile_sql,
+                dump=args.profile_dump,
+            )
         if args.only in (None, "paced"):
             print(
                 f"bench: paced phase, {paced_users} users + 2 on the floor, {args.paced_seconds} s"
