@@ -446,6 +446,8 @@ def profile_pages(
             seconds = time.perf_counter() - began
             sql["n"] += 1
             sql["s"] += seconds
+            if show_sql:  # as sent, its parameters in place: ready for EXPLAIN
+                query = connection.ops.last_executed_query(context["cursor"], query, params)
             sql["statements"].append((seconds, query))
 
     print()
