@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
@@ -22,8 +22,10 @@ from stimulans.roles import (  # noqa: F401  (the roles, for this app's modules)
     is_administrator,
     is_official,
     is_provider,
+    known_organisation_ids,
     may_decide,
     organisation_ids,
+    remember_organisation_ids,
 )
 
 from .models import (
@@ -209,6 +211,23 @@ def requisitions_for(user) -> QuerySet[Requisition]:
 # The portal's lists: what the two helpers above give anyone, official or not, narrowed to the
 # organisations the user acts for. Whether the user is an official changes nothing there, so
 # these need not load the user's permissions.
+def own_organisations(user) -> list[dict]:
+    """The organisations the user acts for, by name, as values: `pk`, `name`, `org_number`
+    and `application_count` (how many applications they have). Read with the memberships
+    when the user's organisation ids are not known yet: one query gives both."""
+    known = known_organisation_ids(user)
+    qs = Organisation.objects.all()
+    qs = qs.filter(memberships__user=user) if known is None else qs.filter(pk__in=known)
+    rows = list(
+        qs.annotate(application_count=Count("applications"))
+        .order_by("name")
+        .values("pk", "name", "org_number", "application_count")
+    )
+    if known is None:
+        remember_organisation_ids(user, [row["pk"] for row in rows])
+    return rows
+
+
 def own_applications(user) -> QuerySet[Application]:
     return Application.objects.filter(organisation_id__in=organisation_ids(user))
 

@@ -43,6 +43,20 @@ def organisation_ids(user) -> set[int]:
     return cached
 
 
+def known_organisation_ids(user) -> set[int] | None:
+    """`organisation_ids(user)` when it needs no query (read already, or an inactive user);
+    None when a caller may read the memberships with more and `remember_organisation_ids`."""
+    if not _active(user):
+        return set()
+    return getattr(user, "_stimulans_orgs", None)
+
+
+def remember_organisation_ids(user, ids) -> None:
+    """Fill `organisation_ids`' cache from a query that read the memberships already (with
+    the organisations' names, say): the ids need no query of their own."""
+    user._stimulans_orgs = set(ids)
+
+
 def is_provider(user) -> bool:
     return bool(organisation_ids(user))
 
