@@ -210,6 +210,21 @@ def test_start_page_tasks_cover_reports_and_claims(seed000, official):
     assert "Repay unused money" not in response.content.decode()
 
 
+def test_start_page_orders_tasks_alike_by_organisation(seed000):
+    """Tasks due the same day with the same title (one per organisation) go by organisation
+    name, whatever the order the drafts were started in."""
+    _grant, _pot, call = seed000
+    syd = Organisation.objects.get(slug="vardhem-syd-ab")
+    norr = Organisation.objects.get(slug="omsorg-norr-ab")
+    user = provider(syd, "syd")
+    Membership.objects.create(user=user, organisation=norr)
+    for org in (syd, norr):
+        services.start_application(call=call, organisation=org, actor=user, today=today())
+    for name in ("start", "tasks"):
+        html = browser(user).get(reverse(f"portal:{name}")).content.decode()
+        assert 0 < html.index("Omsorg Norr AB</td>") < html.index("Vårdhem Syd AB</td>"), name
+
+
 def _bulk_rows(grant, pot, org, call, first: int, count: int) -> None:
     """`count` more drafts, decisions (pending, requisitioned, declined) and claims for `org`."""
     Application.objects.bulk_create(

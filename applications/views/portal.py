@@ -229,10 +229,12 @@ def _tasks(
     tasks: list[Task] = []
     if kind in (None, "application"):
         # (The call's closing day leaves out the drafts without a call.)
-        drafts = apps.filter(
-            status=ApplicationStatus.DRAFT, call__closes_on__gte=today
-        ).values_list(
-            "pk", "call__closes_on", "call__title", "organisation__name", "requested_amount"
+        drafts = (
+            apps.filter(status=ApplicationStatus.DRAFT, call__closes_on__gte=today)
+            .order_by()  # sorted below
+            .values_list(
+                "pk", "call__closes_on", "call__title", "organisation__name", "requested_amount"
+            )
         )
         title = _("Submit the application to “%(call)s”")
         tasks += [
@@ -258,15 +260,19 @@ def _tasks(
             report__status__in=(ReportStatus.SUBMITTED, ReportStatus.ACCEPTED)
         )
     if to_requisition or to_report:
-        found = reqs.filter(wanted).values_list(
-            "pk",
-            "status",
-            "due_on",
-            "run__grant__agreement__report_by",
-            "pot__name",
-            "organisation__name",
-            "amount",
-            "report__status",
+        found = (
+            reqs.filter(wanted)
+            .order_by()  # sorted below
+            .values_list(
+                "pk",
+                "status",
+                "due_on",
+                "run__grant__agreement__report_by",
+                "pot__name",
+                "organisation__name",
+                "amount",
+                "report__status",
+            )
         )
         requisition = _("Requisition or decline the money from “%(pot)s”")
         returned = _("Complete the returned usage report for “%(pot)s”")
@@ -305,7 +311,20 @@ def _tasks(
         ]
     for task in tasks:
         task.overdue = task.due_on is not None and task.due_on < today
-    tasks.sort(key=lambda t: (t.due_on is None, t.due_on or today, t.kind, t.title))
+    # Soonest due first; tasks alike (say, one per organisation) by organisation; the claims
+    # of one requisition as they came, in the order they were made. The database's order of
+    # the drafts and requisitions is not asked for: it costs joins (grant, agreement) and
+    # would only order tasks alike.
+    tasks.sort(
+        key=lambda t: (
+            t.due_on is None,
+            t.due_on or today,
+            t.kind,
+            t.title,
+            t.organisation_name,
+            t.pk,
+        )
+    )
     return tasks
 
 
