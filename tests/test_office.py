@@ -265,6 +265,15 @@ def test_a_filter_select_writes_its_options_escaped_as_the_template_would():
         '<option value="&lt;3&gt;" selected><b>fet</b></option>'
     )
 
+    # A control with its label is written as the shared template writes it, byte for byte.
+    from django.template.loader import render_to_string
+
+    box = Control(name="q", id="id_q", label='Sök "<namn>"', kind="search", value="a&b")
+    for control in (select, box, Control(name="n", id="id_n", label="N", kind="text", maxlength=9)):
+        assert control.html == render_to_string("applications/_control.html", {"c": control})
+    assert 'maxlength="9"' in control.html
+    assert "&quot;&lt;namn&gt;&quot;" in box.html
+
 
 def test_review_list_for_amounts_sums_requested_and_granted(office, import_seed):
     grant = import_seed(SEED_003)
