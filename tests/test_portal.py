@@ -1,5 +1,6 @@
 """The provider portal, page by page, as a provider user drives it through the test client."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -153,6 +154,16 @@ def test_start_page_lists_organisations_calls_applications_decisions_and_tasks(s
     assert call.closes_on.isoformat() in html
     assert "Requisition or decline the money" in html
     assert req.due_on.isoformat() in html
+
+    # The menu: every list of the portal, the page shown marked current (one deeper down, none).
+    menu = [reverse(f"portal:{name}") for name in ("start", "tasks", "calls")]
+    menu += [reverse(f"portal:{name}") for name in ("applications", "decisions", "units")]
+    for url in [*menu, reverse("portal:application_edit", args=[draft.pk])]:
+        html = browser(user).get(url).content.decode()
+        nav = re.search(r'<ul class="navbar-nav me-auto">(.*?)</ul>', html, re.S).group(1)
+        assert re.findall(r'href="([^"]+)"', nav) == menu, url
+        current = re.findall(r'class="nav-link active" href="([^"]+)" aria-current="page"', nav)
+        assert current == ([url] if url in menu else []), url
 
 
 def test_start_page_tasks_cover_reports_and_claims(seed000, official):
