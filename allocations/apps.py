@@ -11,7 +11,7 @@ class AllocationsConfig(AppConfig):
 
         from stimulans.roles import is_administrator
 
-        from . import jobs, services
+        from . import jobs, lookups, services  # noqa: F401 (lookups: registers `field__any`)
 
         def admin_links(job, user) -> list[tuple[str, str]]:
             if not is_administrator(user):

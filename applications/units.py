@@ -157,7 +157,7 @@ def unconfirmed_grant_units(grant_units: list[GrantUnit] | list[int]) -> set[int
     label = GrantUnit._meta.label_lower
     entries = AuditEntry.objects.filter(
         object_type=label,
-        object_id__in=[str(getattr(gu, "pk", gu)) for gu in grant_units],
+        object_id__any=[str(getattr(gu, "pk", gu)) for gu in grant_units],
         action__in=(ADDED_BY_APPLICATION, "grantunit.changed", "grantunit.facts_verified"),
     ).order_by("at", "id")
     # The latest entry wins. The admin logs a unit it adds under the same action, but only an
@@ -202,7 +202,7 @@ def offered_units(
                 ApplicationStatus.SUBMITTED,
                 ApplicationStatus.APPROVED,
             ),
-            grant_unit_id__in=[gu.pk for gu in grant_units],
+            grant_unit_id__any=[gu.pk for gu in grant_units],
         )
         .exclude(application_id=app.pk)
         # The model's order without its joins: every application to one pot is of its grant.

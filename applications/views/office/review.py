@@ -110,7 +110,7 @@ def _review_page(request, pot: Pot, apps, call: Call | None):
     page.object_list = on_page = list(page.object_list)  # read once, not item by item
     # The page's units, found through its applications (not the bare ids: given those,
     # PostgreSQL hashed every unit of the grant instead of a nested loop over the fifty).
-    page_apps = Application.objects.filter(pk__in=[app.pk for app in on_page])
+    page_apps = Application.objects.filter(pk__any=[app.pk for app in on_page])
     screened = services.screen_applications(pot, page_apps) if unit_based else {}
     unconfirmed = unconfirmed_grant_units(
         [u.grant_unit_id for found in screened.values() for u in found]
