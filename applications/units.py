@@ -210,29 +210,24 @@ def offered_units(
         .order_by("application__position", "application_id", "position")
         .values_list("grant_unit_id", "application__slug")
     )
-    # Each reason translated once, not once a unit.
+    # Each reason and type translated once, not once a unit.
     not_its_type = _("this pot does not take its type")
     applied_for = _("already applied for in application %(app)s")
+    label = {kind: unit_type_label(kind) for kind in {u.type for u in [*grant_units, *new_units]}}
     offered, unavailable = [], []
     for gu in grant_units:
         if gu.pk in chosen:
             offered.append(gu)
         elif types is not None and gu.type not in types:
-            unavailable.append((gu.unit_name, unit_type_label(gu.type), not_its_type))
+            unavailable.append((gu.unit_name, label[gu.type], not_its_type))
         elif gu.pk in taken:
-            unavailable.append(
-                (
-                    gu.unit_name,
-                    unit_type_label(gu.type),
-                    applied_for % {"app": taken[gu.pk]},
-                )
-            )
+            unavailable.append((gu.unit_name, label[gu.type], applied_for % {"app": taken[gu.pk]}))
         else:
             offered.append(gu)
     offered_new = []
     for unit in new_units:
         if types is not None and unit.type not in types:
-            unavailable.append((unit.name, unit_type_label(unit.type), not_its_type))
+            unavailable.append((unit.name, label[unit.type], not_its_type))
         else:
             offered_new.append(unit)
     return offered, offered_new, unavailable

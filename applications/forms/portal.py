@@ -319,11 +319,14 @@ class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
     def unit_rows(self) -> list[dict]:
         """One row per unit of the organisation, for the table the template draws."""
         chosen = {str(v) for v in (self["units"].value() or [])}
+        # Each type translated once, not once a unit.
+        units = [*self.grant_units.values(), *self.new_units.values()]
+        type_label = {kind: unit_type_label(kind) for kind in {unit.type for unit in units}}
         return [
             {
                 "pk": pk,
                 "name": gu.unit_name,
-                "type": unit_type_label(gu.type),
+                "type": type_label[gu.type],
                 "checked": str(pk) in chosen,
                 "registered_places": gu.places,
                 "registered_customers": gu.customers,
@@ -339,7 +342,7 @@ class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
             {
                 "pk": key,
                 "name": unit.name,
-                "type": unit_type_label(unit.type),
+                "type": type_label[unit.type],
                 "checked": key in chosen,
                 "registered_places": unit.places,
                 "registered_customers": unit.customers,
