@@ -181,7 +181,10 @@ def pot_unit_types(app: Application) -> set[str] | None:
 
 
 def offered_units(
-    app: Application, grant_units: list[GrantUnit], new_units: list[Unit]
+    app: Application,
+    grant_units: list[GrantUnit],
+    new_units: list[Unit],
+    links: list[ApplicationUnit],
 ) -> tuple[list[GrantUnit], list[Unit], list[tuple[str, str, str]]]:
     """Which of the organisation's units the application form offers, and the others with the
     reason each cannot be chosen: (name, type, reason) — shown greyed, never posted.
@@ -189,12 +192,12 @@ def offered_units(
     Offered: a unit of a type the pot takes that no other sent application to the pot (through
     this call or another) names. A unit already named by this application stays offered, so
     the provider can take it out. The grant units come with their unit's name as `unit_name`
-    (`grant_units_offered_to`), the unit itself unread.
+    (`grant_units_offered_to`), the unit itself unread; `links` are the application's units.
     """
     from allocations.wording import unit_type_label
 
     types = pot_unit_types(app)
-    chosen = {link.grant_unit_id for link in app.applicationunit_set.all()}  # often prefetched
+    chosen = {link.grant_unit_id for link in links}
     taken = dict(
         ApplicationUnit.objects.filter(
             application__pot_id=app.pot_id,

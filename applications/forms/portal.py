@@ -21,6 +21,7 @@ from stimulans.uploads import UploadField
 
 from ..models import (
     ApplicationStatus,
+    ApplicationUnit,
     ApplicationUse,
     PaymentMethod,
     RequisitionStatus,
@@ -195,6 +196,7 @@ class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
         self,
         *args,
         app,
+        links: list[ApplicationUnit],
         grant_units: list[GrantUnit],
         uses: list[PermittedUse],
         needs_amount: bool,
@@ -213,7 +215,8 @@ class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
         # Units added to the grant that way whose figures the administration has not checked.
         self.unconfirmed = unconfirmed
         self.permitted_uses = {use.pk: use for use in uses}
-        links = {link.grant_unit_id: link for link in app.applicationunit_set.all()}
+        # The application's units (`ApplicationUnit`), by unit in the grant.
+        links = {link.grant_unit_id: link for link in links}
         self.links = links
         kwargs.setdefault("initial", self._initial(app, links))
         super().__init__(*args, **kwargs)

@@ -13,7 +13,7 @@ from datetime import date
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
-from django.db.models import F, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import F, Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -595,20 +595,19 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
     grant_units, new_units = [], []
     # The application's units, read once for the offer below and the form; in their order
     # within the application, without the model's joins to order the applications.
-    prefetch_related_objects(
-        [app], Prefetch("applicationunit_set", ApplicationUnit.objects.order_by("position"))
-    )
+    links = list(ApplicationUnit.objects.filter(application_id=app.pk).order_by("position"))
     if unit_based:
         # Only the applicant's own units of this grant can be chosen, and its registered
         # units that are new in the grant (see `applications.units`).
         grant_units = grant_units_offered_to(app)
         new_units = units_new_to_grant(app)
-        grant_units, new_units, unavailable = offered_units(app, grant_units, new_units)
+        grant_units, new_units, unavailable = offered_units(app, grant_units, new_units, links)
     else:
         unavailable = []
     form = ApplicationForm(
         request.POST or None,
         app=app,
+        links=links,
         grant_units=grant_units,
         new_units=new_units,
         unavailable=unavailable,
