@@ -267,13 +267,17 @@ def get_application_for(user, pk) -> Application:
     return _get(_application_with_parents(applications_for(user)), pk)
 
 
-def get_own_application_for(user, pk) -> Application:
+def get_own_application_for(user, pk, *, only: tuple[str, ...] = ()) -> Application:
     """`get_application_for`, looking first among the applications of the organisations the
     user acts for: the only ones a page that changes an application lets anyone change, found
     without reading the user's permissions. Any other goes through `applications_for`, so an
-    official sees it (and is told why it cannot be changed) and anyone else gets 404."""
+    official sees it (and is told why it cannot be changed) and anyone else gets 404.
+
+    `only`: the fields (of the application and its parents) the page reads of its own
+    application, the others deferred; one it does not name costs a query when read."""
+    qs = _application_with_parents(own_applications(user))
     try:
-        return _get(_application_with_parents(own_applications(user)), pk)
+        return _get(qs.only(*only) if only else qs, pk)
     except Http404:
         return get_application_for(user, pk)
 

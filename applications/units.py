@@ -181,7 +181,10 @@ def pot_unit_types(app: Application) -> set[str] | None:
 
 
 def offered_units(
-    app: Application, grant_units: list[GrantUnit], new_units: list[Unit]
+    app: Application,
+    grant_units: list[GrantUnit],
+    new_units: list[Unit],
+    links: list[ApplicationUnit],
 ) -> tuple[list[GrantUnit], list[Unit], list[tuple[str, str, str]]]:
     """Which of the organisation's units the application form offers, and the others with the
     reason each cannot be chosen: (name, type, reason) — shown greyed, never posted.
@@ -189,12 +192,12 @@ def offered_units(
     Offered: a unit of a type the pot takes that no other sent application to the pot (through
     this call or another) names. A unit already named by this application stays offered, so
     the provider can take it out. The grant units come with their unit's name as `unit_name`
-    (`grant_units_offered_to`), the unit itself unread.
+    (`grant_units_offered_to`), the unit itself unread; `links` are the application's units.
     """
     from allocations.wording import unit_type_label
 
     types = pot_unit_types(app)
-    chosen = {link.grant_unit_id for link in app.applicationunit_set.all()}  # often prefetched
+    chosen = {link.grant_unit_id for link in links}
     taken = dict(
         ApplicationUnit.objects.filter(
             application__pot_id=app.pot_id,
@@ -210,29 +213,24 @@ def offered_units(
         .order_by("application__position", "application_id", "position")
         .values_list("grant_unit_id", "application__slug")
     )
-    # Each reason translated once, not once a unit.
+    # Each reason and type translated once, not once a unit.
     not_its_type = _("this pot does not take its type")
     applied_for = _("already applied for in application %(app)s")
+    label = {kind: unit_type_label(kind) for kind in {u.type for u in [*grant_units, *new_units]}}
     offered, unavailable = [], []
     for gu in grant_units:
         if gu.pk in chosen:
             offered.append(gu)
         elif types is not None and gu.type not in types:
-            unavailable.append((gu.unit_name, unit_type_label(gu.type), not_its_type))
+            unavailable.append((gu.unit_name, label[gu.type], not_its_type))
         elif gu.pk in taken:
-            unavailable.append(
-                (
-                    gu.unit_name,
-                    unit_type_label(gu.type),
-                    applied_for % {"app": taken[gu.pk]},
-                )
-            )
+            unavailable.append((gu.unit_name, label[gu.type], applied_for % {"app": taken[gu.pk]}))
         else:
             offered.append(gu)
     offered_new = []
     for unit in new_units:
         if types is not None and unit.type not in types:
-            unavailable.append((unit.name, unit_type_label(unit.type), not_its_type))
+            unavailable.append((unit.name, label[unit.type], not_its_type))
         else:
             offered_new.append(unit)
     return offered, offered_new, unavailable

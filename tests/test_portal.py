@@ -515,11 +515,18 @@ def test_the_form_of_ones_own_application_reads_no_permissions_an_official_is_to
     user = provider(org, "trygg")
     app = services.start_application(call=call, organisation=org, actor=user, today=today())
     url = reverse("portal:application_edit", args=[app.pk])
+    client = browser(user)
     with CaptureQueriesContext(connection) as queries:
-        response = browser(user).get(url)
+        response = client.get(url)
     assert response.status_code == 200
     assert app.slug in response.content.decode()
     assert not [q for q in queries if "auth_permission" in q["sql"]]
+    # The page's queries, pinned: the session, the user, its organisations; the application
+    # with its parents, read with only the fields the page uses (`APPLICATION_FORM_FIELDS`: a
+    # field read but not named there would add a query here), its units; the organisation's
+    # units in the grant and new to it, those another application names; the permitted uses
+    # and the application's.
+    assert len(queries) == 10, [q["sql"] for q in queries]
     # An official acting for no organisation finds it through the officials' rule: not 404,
     # but sent to the application with the reason the form is not for them.
     response = browser(official).get(url, follow=True)

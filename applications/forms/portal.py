@@ -21,6 +21,7 @@ from stimulans.uploads import UploadField
 
 from ..models import (
     ApplicationStatus,
+    ApplicationUnit,
     ApplicationUse,
     PaymentMethod,
     RequisitionStatus,
@@ -195,6 +196,7 @@ class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
         self,
         *args,
         app,
+        links: list[ApplicationUnit],
         grant_units: list[GrantUnit],
         uses: list[PermittedUse],
         needs_amount: bool,
@@ -213,7 +215,8 @@ class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
         # Units added to the grant that way whose figures the administration has not checked.
         self.unconfirmed = unconfirmed
         self.permitted_uses = {use.pk: use for use in uses}
-        links = {link.grant_unit_id: link for link in app.applicationunit_set.all()}
+        # The application's units (`ApplicationUnit`), by unit in the grant.
+        links = {link.grant_unit_id: link for link in links}
         self.links = links
         kwargs.setdefault("initial", self._initial(app, links))
         super().__init__(*args, **kwargs)
@@ -319,11 +322,14 @@ class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
     def unit_rows(self) -> list[dict]:
         """One row per unit of the organisation, for the table the template draws."""
         chosen = {str(v) for v in (self["units"].value() or [])}
+        # Each type translated once, not once a unit.
+        units = [*self.grant_units.values(), *self.new_units.values()]
+        type_label = {kind: unit_type_label(kind) for kind in {unit.type for unit in units}}
         return [
             {
                 "pk": pk,
                 "name": gu.unit_name,
-                "type": unit_type_label(gu.type),
+                "type": type_label[gu.type],
                 "checked": str(pk) in chosen,
                 "registered_places": gu.places,
                 "registered_customers": gu.customers,
@@ -339,7 +345,7 @@ class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
             {
                 "pk": key,
                 "name": unit.name,
-                "type": unit_type_label(unit.type),
+                "type": type_label[unit.type],
                 "checked": key in chosen,
                 "registered_places": unit.places,
                 "registered_customers": unit.customers,

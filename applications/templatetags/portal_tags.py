@@ -174,8 +174,9 @@ def _errors(bound, css: str = "invalid-feedback d-block") -> str:
     return "".join(f'<div class="{css}">{_v(error)}</div>' for error in bound.errors)
 
 
-def _count_cell(bound, label: str, registered) -> str:
-    """A unit's places or customers: the box, its errors, the registered figure."""
+def _count_cell(bound, label: str, registered, registered_word: str) -> str:
+    """A unit's places or customers: the box, its errors, the registered figure (after
+    `registered_word`, translated once for the table)."""
     errors, auto_id = bound.errors, bound.auto_id
     value = bound.value()
     described = f"{auto_id}_error " if errors else ""
@@ -194,7 +195,7 @@ def _count_cell(bound, label: str, registered) -> str:
         f'id="{_v(bound.id_for_label)}" value="{_v("" if value is None else value)}" '
         f'aria-label="{label}" aria-describedby="{described}{auto_id}_registered"{invalid}>'
         f"{error_block}"
-        f'<div class="form-text" id="{auto_id}_registered">{_v(gettext("registered"))}: '
+        f'<div class="form-text" id="{auto_id}_registered">{registered_word}: '
         f"{_v(shown)}</div></td>"
     )
 
@@ -211,6 +212,11 @@ def unit_table_rows(form, rows) -> SafeString:
         '<div class="small text-body-secondary">'
         f"{_v(gettext('new in this grant — the administration checks its figures'))}</div>"
     )
+    # Each text translated once for the table, not once a row.
+    in_city_label = gettext("Whether %(unit)s lies in the city")
+    share_label = gettext("Share of the residents of %(unit)s placed by the city, in per cent")
+    places_label, customers_label = gettext("Places of %(unit)s"), gettext("Customers of %(unit)s")
+    registered = _v(gettext("registered"))
     out = []
     for row in rows:
         pk, name = _v(row["pk"]), _v(row["name"])
@@ -232,23 +238,17 @@ def unit_table_rows(form, rows) -> SafeString:
             f'<td><select class="form-select form-select-sm'
             f'{" is-invalid" if in_city.errors else ""}" name="{_v(in_city.html_name)}" '
             f'id="{_v(in_city.id_for_label)}" '
-            f'aria-label="{gettext("Whether %(unit)s lies in the city") % words}">'
+            f'aria-label="{in_city_label % words}">'
             f"{options}</select>{_errors(in_city)}</td>"
             f'<td><input type="text" inputmode="decimal" class="form-control form-control-sm'
             f'{" is-invalid" if share.errors else ""}" name="{_v(share.html_name)}" '
             f'id="{_v(share.id_for_label)}" '
             f'value="{_v("" if share_value is None else share_value)}" aria-label="'
-            + gettext("Share of the residents of %(unit)s placed by the city, in per cent") % words
+            + share_label % words
             + f'">{_errors(share)}</td>'
+            + _count_cell(row["places"], places_label % words, row["registered_places"], registered)
             + _count_cell(
-                row["places"],
-                gettext("Places of %(unit)s") % words,
-                row["registered_places"],
-            )
-            + _count_cell(
-                row["customers"],
-                gettext("Customers of %(unit)s") % words,
-                row["registered_customers"],
+                row["customers"], customers_label % words, row["registered_customers"], registered
             )
             + f'<td class="small">{_v(row["verdict"])}</td></tr>'
         )

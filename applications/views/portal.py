@@ -13,7 +13,7 @@ from datetime import date
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
-from django.db.models import F, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import F, Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -592,10 +592,22 @@ def application(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "applications/portal/application.html", context)
 
 
+# What the application form reads of the application and its parents (the permission check,
+# the page's head, the form, the units on offer); the rest of their 70 columns is not read.
+# tests/test_portal.py counts the page's queries: a field read but not named here adds one.
+APPLICATION_FORM_FIELDS = (
+    *("slug", "status", "organisation", "grant", "pot", "call", "intended_use"),
+    *("requested_amount", "contact_name", "contact_email", "contact_phone"),
+    *("payment_method", "payment_account", "will_report", "facts_declared_at"),
+    *("organisation__name", "grant__title", "grant__agreement", "grant__recipient"),
+    *("pot__grant", "pot__name", "pot__model", "call__title", "call__closes_on"),
+)
+
+
 @login_required
 def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user, today = request.user, _today()
-    app = permissions.get_own_application_for(user, pk)
+    app = permissions.get_own_application_for(user, pk, only=APPLICATION_FORM_FIELDS)
     decision = permissions.can_edit_application(user, app, today)
     if not decision:
         messages.warning(request, decision.reason)
@@ -604,20 +616,19 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
     grant_units, new_units = [], []
     # The application's units, read once for the offer below and the form; in their order
     # within the application, without the model's joins to order the applications.
-    prefetch_related_objects(
-        [app], Prefetch("applicationunit_set", ApplicationUnit.objects.order_by("position"))
-    )
+    links = list(ApplicationUnit.objects.filter(application_id=app.pk).order_by("position"))
     if unit_based:
         # Only the applicant's own units of this grant can be chosen, and its registered
         # units that are new in the grant (see `applications.units`).
         grant_units = grant_units_offered_to(app)
         new_units = units_new_to_grant(app)
-        grant_units, new_units, unavailable = offered_units(app, grant_units, new_units)
+        grant_units, new_units, unavailable = offered_units(app, grant_units, new_units, links)
     else:
         unavailable = []
     form = ApplicationForm(
         request.POST or None,
         app=app,
+        links=links,
         grant_units=grant_units,
         new_units=new_units,
         unavailable=unavailable,
