@@ -8,6 +8,7 @@ an item whose URL is not mounted is left out.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from functools import lru_cache
 from html import escape  # as Django's `escape` writes it, without the lazy-string wrapper
 
@@ -85,11 +86,18 @@ ITEMS = [
 ]
 
 
-def menu_url(name: str) -> str:
-    """`reverse(name)` of a URL without arguments, as the menus on every page ask for it: each
-    reverse costs some 90 calls, the same answer every time for the one URL configuration and
-    script prefix, which key the cache (a test's own URL configuration included)."""
-    return _menu_url(name, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+def menu_urls(names) -> dict[str, str]:
+    """`reverse(name)` of each URL without arguments that is mounted, as the menus on every
+    page ask for them: each reverse costs some 90 calls, the same answer every time for the
+    one URL configuration and script prefix, which key the cache (a test's own URL
+    configuration included). Both are read once for all: each read of the request's locals
+    costs a dozen calls."""
+    prefix, urlconf = get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF
+    found = {}
+    for name in names:
+        with suppress(NoReverseMatch):  # not mounted here: left out
+            found[name] = _menu_url(name, prefix, urlconf)
+    return found
 
 
 @lru_cache(maxsize=128)
@@ -117,15 +125,14 @@ def _items(context) -> list[dict]:
     request = context.get("request")
     match = getattr(request, "resolver_match", None)
     here = match.view_name if match else ""
+    urls = menu_urls([name for _label, name, _section in ITEMS] + ["admin:index"])
     items = []
     for label, name, section in ITEMS:
-        try:
-            url = menu_url(name)
-        except NoReverseMatch:
+        if name not in urls:
             continue
         current = "page" if here == name else ("true" if here in section else "")
-        items.append({"label": label, "url": url, "current": current})
+        items.append({"label": label, "url": urls[name], "current": current})
     user = getattr(request, "user", None)
     if user is not None and is_administrator(user):
-        items.append({"label": _("Administration"), "url": menu_url("admin:index"), "current": ""})
+        items.append({"label": _("Administration"), "url": urls["admin:index"], "current": ""})
     return items

@@ -20,7 +20,7 @@ from django.utils.translation import gettext, gettext_lazy
 from allocations.templatetags.money import digits, kronor
 
 from ..models import RequisitionStatus, application_status_label
-from .officials_nav import menu_url
+from .officials_nav import menu_urls
 
 register = template.Library()
 
@@ -42,9 +42,10 @@ def portal_nav(context) -> SafeString:
     calls on every portal page."""
     request = context.get("request")
     here = request.path if request is not None else None
+    urls = menu_urls([name for _label, name in PORTAL_MENU])
     items = []
     for label, name in PORTAL_MENU:
-        url = menu_url(name)
+        url = urls[name]
         if url == here:
             link = f'<a class="nav-link active" href="{escape(url)}" aria-current="page">'
         else:
