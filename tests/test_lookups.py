@@ -42,3 +42,23 @@ def test_any_finds_what_in_finds_on_ids_foreign_keys_and_text(import_seed):
     sql, params = query.get_compiler(connection=sqlite).as_sql()
     assert '"id" IN (%s, %s)' in sql
     assert params == (4, 5)
+
+
+def test_any_refuses_what_it_cannot_send_and_leaves_json_keys_alone(import_seed):
+    import_seed(SEED_000)
+    units = GrantUnit.objects.all()
+    for wrong in ("12", 12, units.values("pk"), ["12"], [1.0], [True]):
+        with pytest.raises(TypeError, match="__any"):
+            list(units.filter(pk__any=wrong))
+    with pytest.raises(TypeError, match="str, not int"):
+        list(AuditEntry.objects.filter(object_id__any=[1]))
+    # None matches nothing, as with `in`: excluding it excludes no row.
+    every = units.count()
+    assert units.exclude(pk__any=[None, -1]).count() == every
+    assert units.filter(pk__any=[None]).count() == 0
+    # On a JSON field `any` is still a key.
+    entry = AuditEntry.objects.order_by("pk").first()
+    AuditEntry.objects.filter(pk=entry.pk).update(after={"any": "x"})
+    assert list(AuditEntry.objects.filter(after__any="x").values_list("pk", flat=True)) == [
+        entry.pk
+    ]
