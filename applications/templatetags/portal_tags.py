@@ -19,39 +19,44 @@ from django.utils.translation import gettext, gettext_lazy
 
 from allocations.templatetags.money import digits, kronor
 
+from ..menus import menu_html
 from ..models import RequisitionStatus, application_status_label
-from .officials_nav import menu_urls
 
 register = template.Library()
 
-# The portal's menu: (label, URL name).
+# The portal's menu: (label, URL name, the other URL names of its section).
 PORTAL_MENU = [
-    (gettext_lazy("Start"), "portal:start"),
-    (gettext_lazy("To do"), "portal:tasks"),
-    (gettext_lazy("Calls"), "portal:calls"),
-    (gettext_lazy("Applications"), "portal:applications"),
-    (gettext_lazy("Decisions"), "portal:decisions"),
-    (gettext_lazy("Units"), "portal:units"),
+    (gettext_lazy("Start"), "portal:start", set()),
+    (gettext_lazy("To do"), "portal:tasks", set()),
+    (gettext_lazy("Calls"), "portal:calls", {"portal:call", "portal:apply"}),
+    (
+        gettext_lazy("Applications"),
+        "portal:applications",
+        {
+            "portal:application",
+            "portal:application_edit",
+            "portal:application_review",
+            "portal:application_withdraw",
+        },
+    ),
+    (
+        gettext_lazy("Decisions"),
+        "portal:decisions",
+        {
+            "portal:requisition",
+            "portal:report",
+            "portal:attachment_add",
+            "portal:attachment_remove",
+        },
+    ),
+    (gettext_lazy("Units"), "portal:units", {"portal:unit_new", "portal:unit_edit"}),
 ]
 
 
 @register.simple_tag(takes_context=True)
 def portal_nav(context) -> SafeString:
-    """The portal's menu, the page shown marked current: written here rather than by the
-    template, where each item's `{% url %}`, `{% translate %}` and `{% if %}` cost some 250
-    calls on every portal page."""
-    request = context.get("request")
-    here = request.path if request is not None else None
-    urls = menu_urls([name for _label, name in PORTAL_MENU])
-    items = []
-    for label, name in PORTAL_MENU:
-        url = urls[name]
-        if url == here:
-            link = f'<a class="nav-link active" href="{escape(url)}" aria-current="page">'
-        else:
-            link = f'<a class="nav-link" href="{escape(url)}">'
-        items.append(f'<li class="nav-item">{link}{escape(str(label))}</a></li>\n')
-    return mark_safe("".join(items))  # escaped above
+    """The portal's menu (see `applications.menus`)."""
+    return menu_html(context.get("request"), PORTAL_MENU)
 
 
 # The badge's colour by stored status (applications and requisitions share the names).
