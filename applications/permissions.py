@@ -220,7 +220,7 @@ def own_organisations(user) -> list[dict]:
     qs = qs.filter(memberships__user=user) if known is None else qs.filter(pk__in=known)
     rows = list(
         qs.annotate(application_count=Count("applications"))
-        .order_by("name")
+        .order_by("name", "pk")
         .values("pk", "name", "org_number", "application_count")
     )
     if known is None:

@@ -53,7 +53,10 @@ def known_organisation_ids(user) -> set[int] | None:
 
 def remember_organisation_ids(user, ids) -> None:
     """Fill `organisation_ids`' cache from a query that read the memberships already (with
-    the organisations' names, say): the ids need no query of their own."""
+    the organisations' names, say): the ids need no query of their own. Every permission check
+    trusts this cache: `ids` must be exactly the organisations of the user's memberships, as
+    `organisation_ids` would read them (`permissions.own_organisations` is the one caller,
+    tested to agree)."""
     user._stimulans_orgs = set(ids)
 
 

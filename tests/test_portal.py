@@ -155,15 +155,21 @@ def test_start_page_lists_organisations_calls_applications_decisions_and_tasks(s
     assert "Requisition or decline the money" in html
     assert req.due_on.isoformat() in html
 
-    # The menu: every list of the portal, the page shown marked current (one deeper down, none).
+    # The menu: every list of the portal, the page shown marked current, a page deeper down
+    # its section.
     menu = [reverse(f"portal:{name}") for name in ("start", "tasks", "calls")]
     menu += [reverse(f"portal:{name}") for name in ("applications", "decisions", "units")]
-    for url in [*menu, reverse("portal:application_edit", args=[draft.pk])]:
+    deeper = {
+        reverse("portal:application_edit", args=[draft.pk]): reverse("portal:applications"),
+        reverse("portal:call", args=[call.pk]): reverse("portal:calls"),
+        reverse("portal:requisition", args=[req.pk]): reverse("portal:decisions"),
+    }
+    for url in [*menu, *deeper]:
         html = browser(user).get(url).content.decode()
         nav = re.search(r'<ul class="navbar-nav me-auto">(.*?)</ul>', html, re.S).group(1)
         assert re.findall(r'href="([^"]+)"', nav) == menu, url
-        current = re.findall(r'class="nav-link active" href="([^"]+)" aria-current="page"', nav)
-        assert current == ([url] if url in menu else []), url
+        current = re.findall(r'class="nav-link active" href="([^"]+)" aria-current="(\w+)"', nav)
+        assert current == ([(url, "page")] if url in menu else [(deeper[url], "true")]), url
 
 
 def test_start_page_tasks_cover_reports_and_claims(seed000, official):
@@ -366,6 +372,35 @@ def test_start_page_counts_its_applications_with_the_organisations(seed000, offi
     assert html.count(row) == 5
     assert "Page 2 of 2" in html
     assert start(ap="1")[0].count(row) == 10
+
+
+def test_the_organisations_read_with_their_counts_are_the_users_memberships(seed000):
+    """`own_organisations` fills the organisation ids every permission check trusts: the same
+    as `organisation_ids` reads, for none, one or two memberships and for an inactive user;
+    and each organisation's count of applications, once however many members it has."""
+    from applications.permissions import own_organisations
+    from stimulans.roles import organisation_ids
+
+    norr = Organisation.objects.get(slug="omsorg-norr-ab")
+    syd = Organisation.objects.get(slug="vardhem-syd-ab")
+    none = User.objects.create(username="ingen")
+    one = provider(norr, "en")
+    provider(norr, "kollega")  # another member of the same organisation
+    two = provider(norr, "tva")
+    Membership.objects.create(user=two, organisation=syd)
+    gone = provider(syd, "slutat")
+    gone.is_active = False
+    gone.save()
+    for user in (none, one, two, gone):
+        rows = own_organisations(User.objects.get(pk=user.pk))  # ids not read yet
+        fresh = User.objects.get(pk=user.pk)
+        assert {row["pk"] for row in rows} == organisation_ids(fresh), user
+        for row in rows:
+            assert (
+                row["application_count"]
+                == Application.objects.filter(organisation_id=row["pk"]).count()
+            )
+    assert [row["name"] for row in own_organisations(two)] == sorted([norr.name, syd.name])
 
 
 # ---------------------------------------------------------------- call page
