@@ -368,7 +368,7 @@ def test_a_worker_killed_while_computing_leaves_no_rows_and_a_new_worker_compute
 
 @pytest.mark.worker
 def test_a_worker_killed_in_a_batch_of_letters_leaves_no_half_file_and_a_new_one_ends_it(
-    workers, shared_media
+    workers, shared_media, tmp_path
 ):
     call_command("import_grant", str(FIXTURES / f"{SEED_000}.json"), "--review")
     grant = Grant.objects.get(slug=SEED_000)
@@ -380,11 +380,18 @@ def test_a_worker_killed_in_a_batch_of_letters_leaves_no_half_file_and_a_new_one
 
     job = reporting.request_job(kind=JobKind.LETTERS, grant=grant, actor_label="test")
 
-    def some_letters_done():
-        job.refresh_from_db()
-        return job.parts_done >= reporting.LETTERS_PER_TASK
+    def rendering_the_second_batch():
+        # Killed as it renders the second batch: that batch's message is then among the
+        # worker's unacknowledged ones, which a new worker takes up. (Killed in the instant
+        # between Redis handing a message out and the worker recording it as taken, a
+        # message would be lost with the worker, as Redis's BRPOP has no acknowledgement:
+        # the job is then failed by the beat's sweep, saying why — tests/test_reporting_jobs.)
+        log = (tmp_path / "first.log").read_text()
+        received = len(re.findall(r"render_letter_parts\[[^]]+\] received", log))
+        succeeded = len(re.findall(r"render_letter_parts\[[^]]+\] succeeded", log))
+        return received >= 2 and succeeded == received - 1  # a later batch in hand
 
-    wait_until(some_letters_done, "the first letters", every=0.02)
+    wait_until(rendering_the_second_batch, "the second batch of letters", every=0.02)
     kill(first)
     job.refresh_from_db()
     assert job.status == JobStatus.RUNNING
