@@ -34,13 +34,11 @@ def may_decide(user) -> bool:
 
 def organisation_ids(user) -> set[int]:
     """The organisations a provider user acts for (cached on the user object)."""
-    if not _active(user):
-        return set()
-    cached = getattr(user, "_stimulans_orgs", None)
-    if cached is None:
-        cached = set(user.memberships.values_list("organisation_id", flat=True))
-        user._stimulans_orgs = cached
-    return cached
+    known = known_organisation_ids(user)
+    if known is None:
+        known = set(user.memberships.values_list("organisation_id", flat=True))
+        remember_organisation_ids(user, known)
+    return known
 
 
 def known_organisation_ids(user) -> set[int] | None:
