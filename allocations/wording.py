@@ -1,5 +1,6 @@
 """The engine's codes in words, in the reader's language; kronor the Swedish way."""
 
+from collections.abc import Iterable
 from decimal import Decimal
 from fractions import Fraction
 
@@ -64,6 +65,12 @@ _UNIT_TYPE_LABELS = dict(UnitType.choices)
 def unit_type_label(value: str) -> str:
     label = _UNIT_TYPE_LABELS.get(value)
     return value if label is None else str(label)
+
+
+def unit_type_labels(values: Iterable[str]) -> dict[str, str]:
+    """`unit_type_label` of each type among `values`, each translated once: a list of units
+    asks for the few types its units have."""
+    return {value: unit_type_label(value) for value in set(values)}
 
 
 def format_count(value: int | None) -> str:

@@ -194,7 +194,7 @@ def offered_units(
     the provider can take it out. The grant units come with their unit's name as `unit_name`
     (`grant_units_offered_to`), the unit itself unread; `links` are the application's units.
     """
-    from allocations.wording import unit_type_label
+    from allocations.wording import unit_type_labels
 
     types = pot_unit_types(app)
     chosen = {link.grant_unit_id for link in links}
@@ -216,7 +216,7 @@ def offered_units(
     # Each reason and type translated once, not once a unit.
     not_its_type = _("this pot does not take its type")
     applied_for = _("already applied for in application %(app)s")
-    label = {kind: unit_type_label(kind) for kind in {u.type for u in [*grant_units, *new_units]}}
+    label = unit_type_labels(u.type for u in [*grant_units, *new_units])
     offered, unavailable = [], []
     for gu in grant_units:
         if gu.pk in chosen:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from allocations import grantfile, identifiers
 from allocations.formerrors import GroupedNumbers
 from allocations.models import GrantUnit, PermittedUse, Unit
-from allocations.wording import format_kronor, format_number, reason_text, unit_type_label
+from allocations.wording import format_kronor, format_number, reason_text, unit_type_labels
 from stimulans.uploads import UploadField
 
 from ..models import (
@@ -324,7 +324,7 @@ class ApplicationForm(GroupedNumbers, PaymentFieldsMixin, forms.Form):
         chosen = {str(v) for v in (self["units"].value() or [])}
         # Each type translated once, not once a unit.
         units = [*self.grant_units.values(), *self.new_units.values()]
-        type_label = {kind: unit_type_label(kind) for kind in {unit.type for unit in units}}
+        type_label = unit_type_labels(unit.type for unit in units)
         return [
             {
                 "pk": pk,
