@@ -448,7 +448,7 @@ def profile_pages(
             sql["s"] += seconds
             if show_sql:  # as sent, its parameters in place: ready for EXPLAIN
                 query = connection.ops.last_executed_query(context["cursor"], query, params)
-            sql["statements"].append((seconds, query))
+                sql["statements"].append((seconds, query))
 
     print()
     print("=" * 100)
